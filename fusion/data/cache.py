@@ -1,0 +1,91 @@
+"""The per-identity face cache: aligned crops plus an index.
+
+Layout of `cache/<identity>/`:
+    settings.json        what the crops depend on; a mismatch is an error
+    landmarks/*.json     per-chunk detection results (pass 1)
+    crops/<key>.png|exr  aligned crops at the cache resolution (pass 2)
+    records/<key>.json   one per crop, written after the crop: its presence
+                         means the frame is finished, which makes runs resumable
+    index.json           all records in frame order, rebuilt at the end of a run
+Every file is written atomically, so a killed run loses at most the frames in
+flight and never leaves a half-written file under a final name.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fusion.io.atomic import write_json
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Everything a crop's pixels depend on."""
+
+    resolution: int = 1024
+    face_scale: float = 0.5
+    alignment: str = "similarity"
+    mask_enlarge: float = 0.1
+    landmarks: str = "dlib"
+    jitter: int = 4
+    smooth_window: int = 9
+
+
+class CacheMismatchError(RuntimeError):
+    """A cache folder built with other settings than the ones asked for."""
+
+
+class IdentityCache:
+    """Paths and bookkeeping of one identity's cache folder."""
+
+    def __init__(self, root: str | Path, identity: str):
+        self.identity = identity
+        self.folder = Path(root) / identity
+
+    def claim(self, settings: CacheSettings) -> None:
+        """Create the folder for `settings`, or check an existing one matches."""
+        path = self.folder / "settings.json"
+        wanted = asdict(settings)
+        if path.is_file():
+            found = json.loads(path.read_text())
+            if found != wanted:
+                changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
+                raise CacheMismatchError(
+                    f"{self.folder} was prepared with other settings {changed} (cached, asked); "
+                    f"use another cache folder or delete {self.folder} to rebuild it")
+        else:
+            write_json(path, wanted)
+
+    def settings(self) -> CacheSettings:
+        return CacheSettings(**json.loads((self.folder / "settings.json").read_text()))
+
+    def landmarks_path(self, source_key: str, start: int) -> Path:
+        return self.folder / "landmarks" / f"{source_key}.{start:07d}.json"
+
+    def crop_path(self, key: str, float_data: bool) -> Path:
+        return self.folder / "crops" / f"{key}.{'exr' if float_data else 'png'}"
+
+    def record_path(self, key: str) -> Path:
+        return self.folder / "records" / f"{key}.json"
+
+    def write_index(self) -> list[dict]:
+        """Gather the finished records into index.json, in source and frame order."""
+        records = [json.loads(p.read_text()) for p in sorted((self.folder / "records").glob("*.json"))]
+        records.sort(key=lambda r: (r["source"], r["frame"]))
+        write_json(self.folder / "index.json", records)
+        return records
+
+    def index(self) -> list[dict]:
+        path = self.folder / "index.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; run `python prepare.py` for identity {self.identity!r} first")
+        return json.loads(path.read_text())
+
+
+def frame_key(source_key: str, frame: int) -> str:
+    """Crop and record name of a frame.
+
+    >>> frame_key("take1.mov", 12)
+    'take1.mov.0000012'
+    """
+    return f"{source_key}.{frame:07d}"

@@ -1,0 +1,231 @@
+"""`prepare`: footage folders in, per-identity aligned face caches out.
+
+Two passes over each source, both split into frame chunks run in parallel:
+  1. detect: decode, find the face, 68 landmarks (jittered re-detection),
+     per-chunk results saved to landmarks/*.json;
+  2. crop: stabilise each source's landmark track (needs the whole track, so
+     it runs between the passes), align, warp, write crop and record.
+Decoding twice costs little next to detection (3 ms vs 20 ms a frame at 512
+px) and keeps both passes resumable without holding frames in memory.
+"""
+
+import json
+import logging
+import multiprocessing
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fusion.data.cache import CacheSettings, IdentityCache, frame_key
+from fusion.data.contact_sheet import write_contact_sheet
+from fusion.data.quality import sharpness
+from fusion.faces.align import align_face
+from fusion.faces.landmarks import jittered_landmarks, load_backend
+from fusion.faces.mask import hull_polygon, inside_fraction, polygon_mask
+from fusion.faces.select import choose_face
+from fusion.faces.stabilise import stabilise
+from fusion.io.atomic import write_json
+from fusion.io.footage import Source, find_identities, read_frames, scan_identity
+from fusion.io.image import as_rgb, to_uint8, write_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How to run, as opposed to what the crops are (CacheSettings)."""
+
+    workers: int = 0
+    chunk: int = 64
+    min_face_size: int = 64
+    max_outside: float = 0.05
+    detect_size: int = 320
+    contact_sheet: int = 24
+
+
+@dataclass
+class IdentityReport:
+    identity: str
+    frames_read: int = 0
+    faces_kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    notes: Counter = field(default_factory=Counter)
+    problems: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "skipped": dict(self.skipped), "notes": dict(self.notes)}
+
+
+_backend = None
+
+
+def _start_worker(landmarks: str, detect_size: int) -> None:
+    global _backend
+    cv2.setNumThreads(1)
+    options = {"detect_size": detect_size} if landmarks in ("dlib", "auto") else {}
+    _backend = load_backend(landmarks, **options)
+
+
+def _detect_chunk(task: tuple) -> tuple[Path, list[dict]]:
+    """Pass 1 for frames [start, stop) of a source; saves and returns frame entries."""
+    footage, source, start, stop, out_path, settings, options = task
+    entries, previous = [], None
+    for index, image in read_frames(footage, source, start, stop):
+        entry = {"frame": index, "status": "ok"}
+        entries.append(entry)
+        if isinstance(image, Exception):
+            entry.update(status="unreadable_frame", message=str(image))
+            continue
+        image, note = as_rgb(image)
+        if note:
+            entry["note"] = note
+        entry["dtype"] = image.dtype.name
+        image8 = to_uint8(image)
+        boxes = _backend.detect(image8)
+        entry["faces"] = len(boxes)
+        if not boxes:
+            entry["status"] = "no_face"
+            previous = None
+            continue
+        box = boxes[choose_face(boxes, previous)]
+        previous = box
+        points = jittered_landmarks(_backend, image8, box, settings.jitter)
+        entry["landmarks"] = np.round(points, 3).tolist()
+        size = float(np.ptp(points, axis=0).max())
+        hull = hull_polygon(points, settings.mask_enlarge)
+        if size < options.min_face_size:
+            entry.update(status="face_too_small", size=round(size, 1))
+        elif inside_fraction(hull, image.shape[1], image.shape[0]) < 1 - options.max_outside:
+            entry["status"] = "face_outside_frame"
+    write_json(out_path, entries)
+    return out_path, entries
+
+
+def _crop_chunk(task: tuple) -> int:
+    """Pass 2: align and write the crops of one chunk; returns crops written."""
+    footage, source, start, stop, cache_root, settings, tracks = task
+    cache = IdentityCache(cache_root, source.identity)
+    todo = {f: p for f, p in tracks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
+    if not todo:
+        return 0
+    written = 0
+    for index, image in read_frames(footage, source, min(todo), max(todo) + 1):
+        if index not in todo or isinstance(image, Exception):
+            continue
+        image, _ = as_rgb(image)
+        face = align_face(image, todo[index], settings.resolution, settings.face_scale, settings.alignment, settings.mask_enlarge)
+        key = frame_key(source.key, index)
+        floating = np.issubdtype(image.dtype, np.floating)
+        crop_path = cache.crop_path(key, floating)
+        write_image(crop_path, face.image)
+        write_json(cache.record_path(key), {
+            "key": key,
+            "source": source.path.as_posix(),
+            "frame": index,
+            "crop": crop_path.relative_to(cache.folder).as_posix(),
+            "dtype": image.dtype.name,
+            "landmarks": np.round(face.landmarks, 2).tolist(),
+            "matrix": face.matrix.tolist(),
+            "mask_polygon": np.round(face.polygon, 2).tolist(),
+            "sharpness": round(sharpness(face.image, face.mask), 2),
+            "face_size": round(float(np.ptp(todo[index], axis=0).max()), 1),
+        })
+        written += 1
+    return written
+
+
+def _chunks(source: Source, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, source.frames)) for start in range(0, source.frames, size)]
+
+
+def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CacheSettings,
+                     options: PrepareOptions, pool) -> IdentityReport:
+    """Both passes for one identity; returns what happened to every frame."""
+    report = IdentityReport(identity)
+    found = scan_identity(footage, identity)
+    report.problems.extend(found.problems)
+    cache = IdentityCache(cache_root, identity)
+    cache.claim(settings)
+    tasks, entries_by_source = [], {}
+    for source in found.sources:
+        entries_by_source[source.key] = []
+        for start, stop in _chunks(source, options.chunk):
+            path = cache.landmarks_path(source.key, start)
+            if path.is_file():
+                entries_by_source[source.key].extend(json.loads(path.read_text()))
+            else:
+                tasks.append((footage, source, start, stop, path, settings, options))
+    total = sum(s.frames for s in found.sources)
+    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t[3] - t[2] for t in tasks)) as bar:
+        for path, entries in pool(_detect_chunk, tasks):
+            entries_by_source[path.name.rsplit(".", 2)[0]].extend(entries)
+            bar.update(len(entries))
+
+    crop_tasks = []
+    for source in found.sources:
+        entries = sorted(entries_by_source[source.key], key=lambda e: e["frame"])
+        track = np.full((len(entries), 68, 2), np.nan, np.float32)
+        for i, entry in enumerate(entries):
+            report.frames_read += entry["status"] != "unreadable_frame"
+            if entry["status"] == "ok":
+                track[i] = entry["landmarks"]
+            else:
+                report.skipped[entry["status"]] += 1
+                if entry["status"] == "unreadable_frame":
+                    report.problems.append({"file": str(source.images[entry["frame"]]) if source.images else str(source.path),
+                                            "reason": "unreadable_frame", "message": entry["message"]})
+            if entry.get("faces", 0) > 1:
+                report.notes["several_faces_kept_one"] += 1
+            if "note" in entry:
+                report.notes[entry["note"]] += 1
+        if source.is_video and 0 < len(entries) < source.frames:
+            report.notes["video_shorter_than_its_header"] += 1
+        smooth = stabilise(track, settings.smooth_window)
+        frames = np.array([e["frame"] for e in entries], int)
+        for start, stop in _chunks(source, options.chunk):
+            rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
+            if len(rows):
+                crop_tasks.append((footage, source, start, stop, cache_root, settings,
+                                   {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
+    with tqdm(total=sum(len(t[6]) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
+        for task, _ in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
+            bar.update(len(task[6]))
+    records = cache.write_index()
+    report.faces_kept = len(records)
+    if records and options.contact_sheet:
+        write_contact_sheet(cache, records, cache.folder / "contact_sheet.png", options.contact_sheet)
+    return report
+
+
+def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: CacheSettings = CacheSettings(),
+            options: PrepareOptions = PrepareOptions(), identities: list[str] | None = None) -> dict:
+    """Prepare every identity under `footage` into `cache`; returns the report.
+
+    The report (also written to `cache/report.json`) counts frames read, faces
+    kept and frames skipped by reason, and lists every file-level problem with
+    the file's name and what to do about it.
+    """
+    footage, cache = Path(footage), Path(cache)
+    identities = identities or find_identities(footage)
+    workers = options.workers or os.cpu_count() or 1
+    reports = []
+    if workers == 1:
+        _start_worker(settings.landmarks, options.detect_size)
+        reports = [prepare_identity(footage, cache, name, settings, options, lambda fn, tasks: map(fn, tasks)) for name in identities]
+    else:
+        context = multiprocessing.get_context("forkserver")
+        with context.Pool(workers, _start_worker, (settings.landmarks, options.detect_size)) as pool:
+            run = lambda fn, tasks: pool.imap(fn, tasks)
+            reports = [prepare_identity(footage, cache, name, settings, options, run) for name in identities]
+    result = {
+        "footage": str(footage), "cache": str(cache), "settings": asdict(settings),
+        "identities": {r.identity: r.as_dict() for r in reports},
+        "faces_kept": sum(r.faces_kept for r in reports),
+    }
+    write_json(cache / "report.json", result)
+    return result

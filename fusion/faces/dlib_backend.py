@@ -1,0 +1,56 @@
+"""dlib's HOG face detector and 68-point shape predictor: the offline backend.
+
+The predictor file ships inside the `face-recognition-models` package; it is
+found by path so that the package's `pkg_resources` import is never run.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+
+def model_file(name: str) -> Path:
+    """Path of a model shipped by `face-recognition-models` (e.g. the 68-point predictor)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise ImportError("face-recognition-models is not installed; run: pip install face-recognition-models")
+    path = Path(spec.origin).parent / "models" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall face-recognition-models")
+    return path
+
+
+class DlibBackend:
+    """HOG detection on a downscaled copy, landmarks at full resolution.
+
+    Detection dominates the cost (17 ms at 512 px, 5 ms at 256 px here) and
+    the HOG detector finds faces down to ~80 px, so frames are shrunk to
+    `detect_size` for detection only; the predictor then sees full detail.
+    A frame with no face found that way is searched again at full size and
+    then upsampled, so small faces cost time only where they occur.
+    """
+
+    name = "dlib"
+
+    def __init__(self, detect_size: int = 320, upsample: int = 0):
+        self.detect_size = detect_size
+        self.upsample = upsample
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        shrink = min(1.0, self.detect_size / max(image.shape[:2]))
+        for scale, upsample in ((shrink, self.upsample), (1.0, self.upsample), (1.0, self.upsample + 1)):
+            small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+            rects = self._detector(np.ascontiguousarray(small), upsample)
+            if rects:
+                return [np.array([r.left(), r.top(), r.right(), r.bottom()], np.float64) / scale for r in rects]
+        return []
+
+    def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        rect = dlib.rectangle(*(int(round(v)) for v in box))
+        shape = self._predictor(np.ascontiguousarray(image), rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)

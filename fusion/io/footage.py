@@ -1,0 +1,135 @@
+"""Finding and decoding an identity's footage: videos and image sequences.
+
+Layout: `footage/<identity>/` holds video files and/or image sequences; every
+folder of images (the identity folder itself or any subfolder) is one sequence
+in natural order (`f2.png` before `f10.png`). A source is split into frame
+ranges so that workers can decode it in parallel.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from fusion.io.image import IMAGE_EXTENSIONS, read_image
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One video file or one folder of images, with its frame count."""
+
+    identity: str
+    path: Path
+    frames: int
+    images: tuple[Path, ...] = ()
+
+    @property
+    def is_video(self) -> bool:
+        return not self.images
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe id, unique within the identity folder."""
+        name = self.path.as_posix()
+        return "sequence" if name == "." else re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+@dataclass
+class IdentityFootage:
+    """What was found for one identity: usable sources and files it skipped."""
+
+    identity: str
+    sources: list[Source] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def video_frame_count(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return 0
+        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+    finally:
+        capture.release()
+
+
+def find_identities(root: str | os.PathLike) -> list[str]:
+    """Identity names: the subfolders of the footage root, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"footage folder {root} does not exist; expected footage/<identity>/<videos or images>")
+    identities = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not identities:
+        raise FileNotFoundError(f"footage folder {root} has no identity subfolders; put each actor's clips in {root}/<identity>/")
+    return identities
+
+
+def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
+    """List an identity's sources; unreadable, empty or unknown files become problems."""
+    folder = Path(root) / identity
+    found = IdentityFootage(identity)
+    images_by_folder: dict[Path, list[Path]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        suffix = path.suffix.lower()
+        relative = path.relative_to(folder)
+        if suffix in VIDEO_EXTENSIONS:
+            frames = video_frame_count(path) if path.stat().st_size else 0
+            if frames == 0:
+                found.problems.append({
+                    "file": str(path), "reason": "unreadable_video",
+                    "message": f"{path}: no frames could be read (empty, corrupt or an unsupported codec); re-export it as H.264 mp4 or an image sequence",
+                })
+            else:
+                found.sources.append(Source(identity, relative, frames))
+        elif suffix in IMAGE_EXTENSIONS:
+            images_by_folder.setdefault(relative.parent, []).append(path)
+        else:
+            found.problems.append({
+                "file": str(path), "reason": "unknown_extension",
+                "message": f"{path}: '{suffix or path.name}' is not footage; supported: {', '.join(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)}; ignored",
+            })
+    for relative, images in sorted(images_by_folder.items()):
+        images.sort(key=_natural_key)
+        found.sources.append(Source(identity, relative, len(images), tuple(images)))
+    if not found.sources:
+        found.problems.append({
+            "file": str(folder), "reason": "empty_identity",
+            "message": f"{folder}: no usable footage; add videos ({', '.join(VIDEO_EXTENSIONS)}) or images ({', '.join(IMAGE_EXTENSIONS)})",
+        })
+    return found
+
+
+def read_frames(root: str | os.PathLike, source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:
+    """Yield (frame index, image) for frames [start, stop) of a source.
+
+    A frame that cannot be decoded yields the exception instead, so that one
+    bad file in a sequence is reported without losing the others.
+    """
+    if not source.is_video:
+        for index in range(start, min(stop, source.frames)):
+            try:
+                yield index, read_image(source.images[index])
+            except Exception as error:
+                yield index, error
+        return
+    capture = cv2.VideoCapture(str(Path(root) / source.identity / source.path))
+    try:
+        if start:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+        for index in range(start, stop):
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
