@@ -67,15 +67,15 @@ _backend = None
 def _start_worker(landmarks: str, detect_size: int) -> None:
     global _backend
     cv2.setNumThreads(1)
-    options = {"detect_size": detect_size} if landmarks in ("dlib", "auto") else {}
+    options = {"detect_size": detect_size} if landmarks == "dlib" else {}
     _backend = load_backend(landmarks, **options)
 
 
 def _detect_chunk(task: tuple) -> tuple[Path, list[dict]]:
     """Pass 1 for frames [start, stop) of a source; saves and returns frame entries."""
-    footage, source, start, stop, out_path, settings, options = task
+    source, start, stop, out_path, settings, options = task
     entries, previous = [], None
-    for index, image in read_frames(footage, source, start, stop):
+    for index, image in read_frames(source, start, stop):
         entry = {"frame": index, "status": "ok"}
         entries.append(entry)
         if isinstance(image, Exception):
@@ -108,13 +108,13 @@ def _detect_chunk(task: tuple) -> tuple[Path, list[dict]]:
 
 def _crop_chunk(task: tuple) -> int:
     """Pass 2: align and write the crops of one chunk; returns crops written."""
-    footage, source, start, stop, cache_root, settings, tracks = task
+    source, start, stop, cache_root, settings, tracks = task
     cache = IdentityCache(cache_root, source.identity)
     todo = {f: p for f, p in tracks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
     if not todo:
         return 0
     written = 0
-    for index, image in read_frames(footage, source, min(todo), max(todo) + 1):
+    for index, image in read_frames(source, min(todo), max(todo) + 1):
         if index not in todo or isinstance(image, Exception):
             continue
         image, _ = as_rgb(image)
@@ -125,7 +125,7 @@ def _crop_chunk(task: tuple) -> int:
         write_image(crop_path, face.image)
         write_json(cache.record_path(key), {
             "key": key,
-            "source": source.path.as_posix(),
+            "source": source.name,
             "frame": index,
             "crop": crop_path.relative_to(cache.folder).as_posix(),
             "dtype": image.dtype.name,
@@ -159,9 +159,9 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             if path.is_file():
                 entries_by_source[source.key].extend(json.loads(path.read_text()))
             else:
-                tasks.append((footage, source, start, stop, path, settings, options))
+                tasks.append((source, start, stop, path, settings, options))
     total = sum(s.frames for s in found.sources)
-    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t[3] - t[2] for t in tasks)) as bar:
+    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t[2] - t[1] for t in tasks)) as bar:
         for path, entries in pool(_detect_chunk, tasks):
             entries_by_source[path.name.rsplit(".", 2)[0]].extend(entries)
             bar.update(len(entries))
@@ -177,7 +177,7 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             else:
                 report.skipped[entry["status"]] += 1
                 if entry["status"] == "unreadable_frame":
-                    report.problems.append({"file": str(source.images[entry["frame"]]) if source.images else str(source.path),
+                    report.problems.append({"file": str(source.images[entry["frame"]] if source.images else source.path),
                                             "reason": "unreadable_frame", "message": entry["message"]})
             if entry.get("faces", 0) > 1:
                 report.notes["several_faces_kept_one"] += 1
@@ -190,11 +190,11 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
         for start, stop in _chunks(source, options.chunk):
             rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
             if len(rows):
-                crop_tasks.append((footage, source, start, stop, cache_root, settings,
+                crop_tasks.append((source, start, stop, cache_root, settings,
                                    {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
-    with tqdm(total=sum(len(t[6]) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
+    with tqdm(total=sum(len(t[5]) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
         for task, _ in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
-            bar.update(len(task[6]))
+            bar.update(len(task[5]))
     records = cache.write_index()
     report.faces_kept = len(records)
     if records and options.contact_sheet:

@@ -66,14 +66,23 @@ def jittered_landmarks(backend: LandmarkBackend, image: np.ndarray, box: np.ndar
     return np.mean(results, axis=0).astype(np.float32)
 
 
+def resolve_backend(name: str) -> str:
+    """The backend `name` stands for: `auto` becomes fan if its weights are on disk, else dlib."""
+    from fusion.faces import fan_backend
+
+    if name != "auto":
+        return name
+    chosen = "fan" if fan_backend.weights_available() else "dlib"
+    log.info("landmarks=auto chose %s (%s)", chosen,
+             "face-alignment weights found" if chosen == "fan" else "face-alignment weights not downloaded; using the offline dlib predictor")
+    return chosen
+
+
 def load_backend(name: str, **options) -> LandmarkBackend:
-    """Build a backend by name: `dlib`, `fan` or `auto` (fan if its weights are on disk)."""
+    """Build a backend by name: `dlib`, `fan` or `auto` (see `resolve_backend`)."""
     from fusion.faces import dlib_backend, fan_backend
 
-    if name == "auto":
-        name = "fan" if fan_backend.weights_available() else "dlib"
-        log.info("landmarks=auto chose %s (%s)", name,
-                 "face-alignment weights found" if name == "fan" else "face-alignment weights not downloaded; offline dlib predictor")
+    name = resolve_backend(name)
     if name == "dlib":
         return dlib_backend.DlibBackend(**options)
     if name == "fan":

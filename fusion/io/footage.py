@@ -2,7 +2,8 @@
 
 Layout: `footage/<identity>/` holds video files and/or image sequences; every
 folder of images (the identity folder itself or any subfolder) is one sequence
-in natural order (`f2.png` before `f10.png`). A source is split into frame
+in natural order (`f2.png` before `f10.png`). A video directly in the footage
+folder (`footage/<identity>.mp4`) is an identity of its own, named by its stem. A source is split into frame
 ranges so that workers can decode it in parallel.
 """
 
@@ -22,10 +23,14 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
 
 @dataclass(frozen=True)
 class Source:
-    """One video file or one folder of images, with its frame count."""
+    """One video file or one folder of images, with its frame count.
+
+    `path` is where it is; `name` is how reports and the cache refer to it.
+    """
 
     identity: str
     path: Path
+    name: str
     frames: int
     images: tuple[Path, ...] = ()
 
@@ -36,8 +41,7 @@ class Source:
     @property
     def key(self) -> str:
         """A file-name-safe id, unique within the identity folder."""
-        name = self.path.as_posix()
-        return "sequence" if name == "." else re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        return "sequence" if self.name == "." else re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
 
 
 @dataclass
@@ -63,25 +67,33 @@ def video_frame_count(path: Path) -> int:
         capture.release()
 
 
+def _loose_videos(root: Path, identity: str | None = None) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                  and (identity is None or p.stem == identity))
+
+
 def find_identities(root: str | os.PathLike) -> list[str]:
-    """Identity names: the subfolders of the footage root, sorted."""
+    """Identity names: the footage folder's subfolders and loose videos' stems, sorted."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"footage folder {root} does not exist; expected footage/<identity>/<videos or images>")
-    identities = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    identities = sorted(folders | {p.stem for p in _loose_videos(root)})
     if not identities:
-        raise FileNotFoundError(f"footage folder {root} has no identity subfolders; put each actor's clips in {root}/<identity>/")
+        raise FileNotFoundError(f"footage folder {root} has no identity subfolders or videos; put each actor's clips in {root}/<identity>/")
     return identities
 
 
 def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
     """List an identity's sources; unreadable, empty or unknown files become problems."""
-    folder = Path(root) / identity
+    root = Path(root)
+    folder = root / identity
     found = IdentityFootage(identity)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
     images_by_folder: dict[Path, list[Path]] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in _loose_videos(root, identity) + files:
         suffix = path.suffix.lower()
-        relative = path.relative_to(folder)
+        relative = path.relative_to(folder) if path.is_relative_to(folder) else Path(path.name)
         if suffix in VIDEO_EXTENSIONS:
             frames = video_frame_count(path) if path.stat().st_size else 0
             if frames == 0:
@@ -90,7 +102,7 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
                     "message": f"{path}: no frames could be read (empty, corrupt or an unsupported codec); re-export it as H.264 mp4 or an image sequence",
                 })
             else:
-                found.sources.append(Source(identity, relative, frames))
+                found.sources.append(Source(identity, path, relative.as_posix(), frames))
         elif suffix in IMAGE_EXTENSIONS:
             images_by_folder.setdefault(relative.parent, []).append(path)
         else:
@@ -100,7 +112,7 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
             })
     for relative, images in sorted(images_by_folder.items()):
         images.sort(key=_natural_key)
-        found.sources.append(Source(identity, relative, len(images), tuple(images)))
+        found.sources.append(Source(identity, folder / relative, relative.as_posix(), len(images), tuple(images)))
     if not found.sources:
         found.problems.append({
             "file": str(folder), "reason": "empty_identity",
@@ -109,7 +121,7 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
     return found
 
 
-def read_frames(root: str | os.PathLike, source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:
+def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:
     """Yield (frame index, image) for frames [start, stop) of a source.
 
     A frame that cannot be decoded yields the exception instead, so that one
@@ -122,7 +134,7 @@ def read_frames(root: str | os.PathLike, source: Source, start: int, stop: int) 
             except Exception as error:
                 yield index, error
         return
-    capture = cv2.VideoCapture(str(Path(root) / source.identity / source.path))
+    capture = cv2.VideoCapture(str(source.path))
     try:
         if start:
             capture.set(cv2.CAP_PROP_POS_FRAMES, start)
