@@ -43,7 +43,13 @@ class IdentityCache:
         self.folder = Path(root) / identity
 
     def claim(self, settings: CacheSettings) -> None:
-        """Create the folder for `settings`, or check an existing one matches."""
+        """Create the folder for `settings`, or check an existing one matches.
+
+        Temporary files that a killed run left behind are removed: one
+        `prepare` at a time owns a cache folder.
+        """
+        for stale in self.folder.rglob(".*.partial*"):
+            stale.unlink()
         path = self.folder / "settings.json"
         wanted = asdict(settings)
         if path.is_file():

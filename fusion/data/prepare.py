@@ -61,6 +61,28 @@ class IdentityReport:
         return {**asdict(self), "skipped": dict(self.skipped), "notes": dict(self.notes)}
 
 
+@dataclass(frozen=True)
+class DetectTask:
+    """Pass 1 work unit: frames [start, stop) of a source, results saved to `out`."""
+
+    source: Source
+    start: int
+    stop: int
+    out: Path
+    settings: CacheSettings
+    options: PrepareOptions
+
+
+@dataclass(frozen=True)
+class CropTask:
+    """Pass 2 work unit: the stabilised landmarks of the frames to crop."""
+
+    source: Source
+    cache_root: Path
+    settings: CacheSettings
+    landmarks: dict[int, np.ndarray]
+
+
 _backend = None
 
 
@@ -71,11 +93,11 @@ def _start_worker(landmarks: str, detect_size: int) -> None:
     _backend = load_backend(landmarks, **options)
 
 
-def _detect_chunk(task: tuple) -> tuple[Path, list[dict]]:
-    """Pass 1 for frames [start, stop) of a source; saves and returns frame entries."""
-    source, start, stop, out_path, settings, options = task
+def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict]]:
+    """Pass 1: find the face and its landmarks in every frame; saves and returns the entries."""
+    settings, options = task.settings, task.options
     entries, previous = [], None
-    for index, image in read_frames(source, start, stop):
+    for index, image in read_frames(task.source, task.start, task.stop):
         entry = {"frame": index, "status": "ok"}
         entries.append(entry)
         if isinstance(image, Exception):
@@ -102,15 +124,15 @@ def _detect_chunk(task: tuple) -> tuple[Path, list[dict]]:
             entry.update(status="face_too_small", size=round(size, 1))
         elif inside_fraction(hull, image.shape[1], image.shape[0]) < 1 - options.max_outside:
             entry["status"] = "face_outside_frame"
-    write_json(out_path, entries)
-    return out_path, entries
+    write_json(task.out, entries)
+    return task, entries
 
 
-def _crop_chunk(task: tuple) -> int:
+def _crop_chunk(task: CropTask) -> int:
     """Pass 2: align and write the crops of one chunk; returns crops written."""
-    source, start, stop, cache_root, settings, tracks = task
-    cache = IdentityCache(cache_root, source.identity)
-    todo = {f: p for f, p in tracks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
+    source, settings = task.source, task.settings
+    cache = IdentityCache(task.cache_root, source.identity)
+    todo = {f: p for f, p in task.landmarks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
     if not todo:
         return 0
     written = 0
@@ -159,11 +181,11 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             if path.is_file():
                 entries_by_source[source.key].extend(json.loads(path.read_text()))
             else:
-                tasks.append((source, start, stop, path, settings, options))
+                tasks.append(DetectTask(source, start, stop, path, settings, options))
     total = sum(s.frames for s in found.sources)
-    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t[2] - t[1] for t in tasks)) as bar:
-        for path, entries in pool(_detect_chunk, tasks):
-            entries_by_source[path.name.rsplit(".", 2)[0]].extend(entries)
+    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t.stop - t.start for t in tasks)) as bar:
+        for task, entries in pool(_detect_chunk, tasks):
+            entries_by_source[task.source.key].extend(entries)
             bar.update(len(entries))
 
     crop_tasks = []
@@ -190,11 +212,11 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
         for start, stop in _chunks(source, options.chunk):
             rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
             if len(rows):
-                crop_tasks.append((source, start, stop, cache_root, settings,
-                                   {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
-    with tqdm(total=sum(len(t[5]) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
+                crop_tasks.append(CropTask(source, cache_root, settings,
+                                           {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
+    with tqdm(total=sum(len(t.landmarks) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
         for task, _ in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
-            bar.update(len(task[5]))
+            bar.update(len(task.landmarks))
     records = cache.write_index()
     report.faces_kept = len(records)
     if records and options.contact_sheet:

@@ -42,7 +42,7 @@ def print_summary(report: dict, console: Console) -> None:
 
 def run_prepare(cfg: DictConfig) -> int:
     """Exit code 0 when at least one face was cached, 1 when none, 2 on a setup error."""
-    console = Console()
+    console, errors = Console(), Console(stderr=True)
     footage = cfg.footage
     if footage is None:
         footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
@@ -51,10 +51,10 @@ def run_prepare(cfg: DictConfig) -> int:
         settings, options = settings_from_config(cfg)
         report = prepare(footage, cfg.cache, settings, options, list(cfg.identities) if cfg.identities else None)
     except (FileNotFoundError, CacheMismatchError, ValueError) as error:
-        console.print(f"[red]prepare failed:[/red] {error}", highlight=False)
+        errors.print(f"[red]prepare failed:[/red] {error}", highlight=False)
         return 2
     print_summary(report, console)
     if report["faces_kept"] == 0:
-        console.print("[red]no usable face in any identity: nothing to train on[/red]")
+        errors.print("[red]no usable face in any identity: nothing to train on[/red]")
         return 1
     return 0

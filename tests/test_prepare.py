@@ -1,0 +1,176 @@
+"""`prepare` end to end on real photos: good footage and every kind of bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fusion.data.cache import CacheSettings, IdentityCache
+from fusion.data.prepare import PrepareOptions, prepare
+from fusion.io.image import read_image, write_image
+
+REPO = Path(__file__).resolve().parents[1]
+SETTINGS = CacheSettings(resolution=128, landmarks="dlib", jitter=2)
+OPTIONS = PrepareOptions(workers=1, chunk=4, contact_sheet=4, detect_size=640)
+
+
+def bad_footage(root: Path, photos: dict) -> Path:
+    hopper, astronaut = photos["hopper"], photos["astronaut"]
+    for i in range(3):
+        write_image(root / "good" / f"f{i}.png", np.roll(hopper, i * 3, axis=1))
+    write_image(root / "crowd" / "f0.png", np.concatenate([astronaut, hopper], axis=1))
+    cv2.imwrite(str(root / "gray" / "f0.png") if (root / "gray").mkdir() is None else "", cv2.cvtColor(hopper, cv2.COLOR_RGB2GRAY))
+    rgba = np.dstack([hopper, np.full(hopper.shape[:2], 200, np.uint8)])
+    (root / "rgba").mkdir()
+    cv2.imwrite(str(root / "rgba" / "f0.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    write_image(root / "deep" / "f0.png", hopper.astype(np.uint16) * 257)
+    write_image(root / "hdr" / "f0.exr", (hopper.astype(np.float32) / 255) ** 2.2)
+    write_image(root / "tiny" / "f0.png", cv2.resize(hopper, (128, 128), interpolation=cv2.INTER_AREA))
+    write_image(root / "edge" / "f0.png", np.ascontiguousarray(hopper[:, 220:]))
+    write_image(root / "noface" / "f0.png", np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
+    write_image(root / "corrupt" / "f0.png", hopper)
+    (root / "corrupt" / "f1.png").write_bytes(b"\x89PNG truncated")
+    (root / "empty").mkdir()
+    (root / "zero").mkdir()
+    (root / "zero" / "take.mp4").write_bytes(b"")
+    (root / "junk").mkdir()
+    (root / "junk" / "readme.txt").write_text("notes")
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, photos):
+    root = tmp_path_factory.mktemp("bad")
+    footage = bad_footage(root / "footage", photos)
+    report = prepare(footage, root / "cache", SETTINGS, OPTIONS)
+    return root / "cache", report
+
+
+def test_good_identity_is_cached(prepared):
+    cache, report = prepared
+    good = report["identities"]["good"]
+    assert (good["frames_read"], good["faces_kept"], good["skipped"]) == (3, 3, {})
+    index = IdentityCache(cache, "good").index()
+    assert [r["frame"] for r in index] == [0, 1, 2]
+    crop = read_image(cache / "good" / index[0]["crop"])
+    assert crop.shape == (128, 128, 3) and crop.dtype == np.uint8
+    assert np.array(index[0]["landmarks"]).shape == (68, 2) and index[0]["sharpness"] > 0
+    assert read_image(cache / "good" / "contact_sheet.png").shape[2] == 3
+    assert json.loads((cache / "report.json").read_text())["faces_kept"] == report["faces_kept"]
+
+
+def test_several_faces_keep_one_and_say_so(prepared):
+    crowd = prepared[1]["identities"]["crowd"]
+    assert crowd["faces_kept"] == 1 and crowd["notes"] == {"several_faces_kept_one": 1}
+
+
+@pytest.mark.parametrize("identity,note", [("gray", "grayscale: replicated to RGB"), ("rgba", "RGBA: alpha ignored")])
+def test_channel_layouts_are_converted_and_noted(prepared, identity, note):
+    result = prepared[1]["identities"][identity]
+    assert result["faces_kept"] == 1 and result["notes"] == {note: 1}
+
+
+@pytest.mark.parametrize("identity,dtype", [("deep", np.uint16), ("hdr", np.float32)])
+def test_bit_depth_is_kept(prepared, identity, dtype):
+    cache = prepared[0]
+    record = IdentityCache(cache, identity).index()[0]
+    crop = read_image(cache / identity / record["crop"])
+    assert crop.dtype == dtype and record["dtype"] == np.dtype(dtype).name
+    if dtype == np.uint16:
+        assert crop.max() > 255  # real 16-bit values, not 8-bit data in a 16-bit file
+
+
+@pytest.mark.parametrize("identity,reason", [
+    ("tiny", "face_too_small"), ("edge", "face_outside_frame"), ("noface", "no_face"),
+])
+def test_unusable_faces_are_skipped_with_reason(prepared, identity, reason):
+    result = prepared[1]["identities"][identity]
+    assert result["faces_kept"] == 0 and result["skipped"] == {reason: 1}
+
+
+@pytest.mark.parametrize("identity,reason,name", [
+    ("corrupt", "unreadable_frame", "f1.png"), ("empty", "empty_identity", "empty"),
+    ("zero", "unreadable_video", "take.mp4"), ("junk", "unknown_extension", "readme.txt"),
+])
+def test_bad_files_are_reported_by_name(prepared, identity, reason, name):
+    problems = prepared[1]["identities"][identity]["problems"]
+    assert any(p["reason"] == reason and name in p["message"] for p in problems), problems
+
+
+def test_corrupt_frame_does_not_lose_its_neighbours(prepared):
+    assert prepared[1]["identities"]["corrupt"]["faces_kept"] == 1
+
+
+def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
+    from fusion.data.cache import CacheMismatchError
+
+    cache = prepared[0]
+    with pytest.raises(CacheMismatchError, match="resolution"):
+        IdentityCache(cache, "good").claim(CacheSettings(resolution=256, landmarks="dlib", jitter=2))
+
+
+def compose(overrides):
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    from fusion.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return hydra_compose("prepare", overrides=overrides)
+
+
+def test_command_exit_codes(tmp_path, photos):
+    from fusion.data.prepare_command import run_prepare
+
+    base = [f"paths.root_dir={tmp_path}", "landmarks=dlib", "cache_resolution=64", "workers=1", "contact_sheet=0"]
+    write_image(tmp_path / "nothing" / "noface" / "f0.png", np.zeros((64, 64, 3), np.uint8))
+    assert run_prepare(compose(base + [f"footage={tmp_path / 'nothing'}"])) == 1
+    assert run_prepare(compose(base + [f"footage={tmp_path / 'missing'}"])) == 2
+    write_image(tmp_path / "some" / "a" / "f0.png", photos["hopper"])
+    assert run_prepare(compose(base + [f"footage={tmp_path / 'some'}"])) == 0
+
+
+def test_config_typo_is_an_error():
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="cach_resolution"):
+        compose(["cach_resolution=512"])
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_cache(tmp_path):
+    """SIGKILL part-way through, run again: same index as an uninterrupted run."""
+    command = [sys.executable, str(REPO / "prepare.py"), "landmarks=dlib", "cache_resolution=96",
+               "chunk=6", "workers=2", "contact_sheet=0"]
+    reference = subprocess.run(command + [f"paths.root_dir={tmp_path / 'ref'}"], capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+    run = tmp_path / "run"
+    victim = subprocess.Popen(command + [f"paths.root_dir={run}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    records = run / "data" / "cache" / "astronaut" / "records"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(records.glob("*.json")) if records.is_dir() else []) < 10:
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert not (run / "data" / "cache" / "report.json").exists()  # it really was interrupted
+    resumed = subprocess.run(command + [f"paths.root_dir={run}"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for identity in ("astronaut", "hopper"):
+        ours = IdentityCache(run / "data" / "cache", identity).index()
+        theirs = IdentityCache(tmp_path / "ref" / "data" / "cache", identity).index()
+        assert [r["key"] for r in ours] == [r["key"] for r in theirs] and len(ours) == 48
+        assert len({r["key"] for r in ours}) == len(ours)
+        np.testing.assert_allclose([r["landmarks"] for r in ours], [r["landmarks"] for r in theirs], atol=0.02)
+        folder = run / "data" / "cache" / identity
+        assert not list(folder.rglob("*.partial*"))
+        assert len(list((folder / "crops").iterdir())) == len(ours)
+        for record in ours:
+            assert read_image(folder / record["crop"]).shape == (96, 96, 3)
