@@ -32,6 +32,7 @@ from fusion.faces.stabilise import stabilise
 from fusion.io.atomic import write_json
 from fusion.io.footage import Source, find_identities, read_frames, scan_identity
 from fusion.io.image import as_rgb, to_uint8, write_image
+from fusion.stopwatch import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,12 @@ class IdentityReport:
     skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
     problems: list = field(default_factory=list)
+    #: worker seconds per stage (decode, detect, landmarks, warp, write, ...)
+    seconds: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "skipped": dict(self.skipped), "notes": dict(self.notes)}
+        return {**asdict(self), "skipped": dict(self.skipped), "notes": dict(self.notes),
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
 @dataclass(frozen=True)
@@ -93,11 +97,11 @@ def _start_worker(landmarks: str, detect_size: int) -> None:
     _backend = load_backend(landmarks, **options)
 
 
-def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict]]:
+def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict], Counter]:
     """Pass 1: find the face and its landmarks in every frame; saves and returns the entries."""
-    settings, options = task.settings, task.options
+    settings, options, watch = task.settings, task.options, Stopwatch()
     entries, previous = [], None
-    for index, image in read_frames(task.source, task.start, task.stop):
+    for index, image in watch.iterate(read_frames(task.source, task.start, task.stop), "decode"):
         entry = {"frame": index, "status": "ok"}
         entries.append(entry)
         if isinstance(image, Exception):
@@ -108,7 +112,8 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict]]:
             entry["note"] = note
         entry["dtype"] = image.dtype.name
         image8 = to_uint8(image)
-        boxes = _backend.detect(image8)
+        with watch("detect"):
+            boxes = _backend.detect(image8)
         entry["faces"] = len(boxes)
         if not boxes:
             entry["status"] = "no_face"
@@ -116,7 +121,8 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict]]:
             continue
         box = boxes[choose_face(boxes, previous)]
         previous = box
-        points = jittered_landmarks(_backend, image8, box, settings.jitter)
+        with watch("landmarks"):
+            points = jittered_landmarks(_backend, image8, box, settings.jitter)
         entry["landmarks"] = np.round(points, 3).tolist()
         size = float(np.ptp(points, axis=0).max())
         hull = hull_polygon(points, settings.mask_enlarge)
@@ -124,41 +130,44 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict]]:
             entry.update(status="face_too_small", size=round(size, 1))
         elif inside_fraction(hull, image.shape[1], image.shape[0]) < 1 - options.max_outside:
             entry["status"] = "face_outside_frame"
-    write_json(task.out, entries)
-    return task, entries
+    with watch("write"):
+        write_json(task.out, entries)
+    return task, entries, watch.seconds
 
 
-def _crop_chunk(task: CropTask) -> int:
-    """Pass 2: align and write the crops of one chunk; returns crops written."""
-    source, settings = task.source, task.settings
+def _crop_chunk(task: CropTask) -> Counter:
+    """Pass 2: align and write the crops of one chunk; returns seconds per stage."""
+    source, settings, watch = task.source, task.settings, Stopwatch()
     cache = IdentityCache(task.cache_root, source.identity)
     todo = {f: p for f, p in task.landmarks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
     if not todo:
-        return 0
-    written = 0
-    for index, image in read_frames(source, min(todo), max(todo) + 1):
+        return watch.seconds
+    for index, image in watch.iterate(read_frames(source, min(todo), max(todo) + 1), "decode"):
         if index not in todo or isinstance(image, Exception):
             continue
         image, _ = as_rgb(image)
-        face = align_face(image, todo[index], settings.resolution, settings.face_scale, settings.alignment, settings.mask_enlarge)
+        with watch("warp"):
+            face = align_face(image, todo[index], settings.resolution, settings.face_scale, settings.alignment, settings.mask_enlarge)
+        with watch("quality"):
+            score = sharpness(face.image, face.mask)
         key = frame_key(source.key, index)
         floating = np.issubdtype(image.dtype, np.floating)
         crop_path = cache.crop_path(key, floating)
-        write_image(crop_path, face.image)
-        write_json(cache.record_path(key), {
-            "key": key,
-            "source": source.name,
-            "frame": index,
-            "crop": crop_path.relative_to(cache.folder).as_posix(),
-            "dtype": image.dtype.name,
-            "landmarks": np.round(face.landmarks, 2).tolist(),
-            "matrix": face.matrix.tolist(),
-            "mask_polygon": np.round(face.polygon, 2).tolist(),
-            "sharpness": round(sharpness(face.image, face.mask), 2),
-            "face_size": round(float(np.ptp(todo[index], axis=0).max()), 1),
-        })
-        written += 1
-    return written
+        with watch("write"):
+            write_image(crop_path, face.image)
+            write_json(cache.record_path(key), {
+                "key": key,
+                "source": source.name,
+                "frame": index,
+                "crop": crop_path.relative_to(cache.folder).as_posix(),
+                "dtype": image.dtype.name,
+                "landmarks": np.round(face.landmarks, 2).tolist(),
+                "matrix": face.matrix.tolist(),
+                "mask_polygon": np.round(face.polygon, 2).tolist(),
+                "sharpness": round(score, 2),
+                "face_size": round(float(np.ptp(todo[index], axis=0).max()), 1),
+            })
+    return watch.seconds
 
 
 def _chunks(source: Source, size: int) -> list[tuple[int, int]]:
@@ -184,8 +193,9 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
                 tasks.append(DetectTask(source, start, stop, path, settings, options))
     total = sum(s.frames for s in found.sources)
     with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t.stop - t.start for t in tasks)) as bar:
-        for task, entries in pool(_detect_chunk, tasks):
+        for task, entries, seconds in pool(_detect_chunk, tasks):
             entries_by_source[task.source.key].extend(entries)
+            report.seconds.update(seconds)
             bar.update(len(entries))
 
     crop_tasks = []
@@ -215,7 +225,8 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
                 crop_tasks.append(CropTask(source, cache_root, settings,
                                            {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
     with tqdm(total=sum(len(t.landmarks) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
-        for task, _ in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
+        for task, seconds in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
+            report.seconds.update(seconds)
             bar.update(len(task.landmarks))
     records = cache.write_index()
     report.faces_kept = len(records)

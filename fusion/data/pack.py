@@ -1,0 +1,157 @@
+"""Stage packs: a stage's fixed subset of the cache, resized once, memory-mapped.
+
+A curriculum stage trains on `quantity` crops per identity at one resolution
+for thousands of steps; decoding and resizing PNGs in every step would starve
+the GPU. A pack does that work once: the subset is drawn with a seeded
+permutation (so packs of later, smaller stages are subsets of earlier ones),
+resized (area filter down; Lanczos up where the cache is smaller than the
+stage, the resolution enhancement step) and stored as .npy arrays that data
+loader workers memory-map with no decoding. Packs are keyed by everything
+they depend on and reused; they are built in a temporary folder and renamed
+into place, so a killed build leaves nothing that looks finished.
+"""
+
+import hashlib
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fusion.data.cache import IdentityCache
+from fusion.faces.mask import polygon_mask
+from fusion.io.image import read_image
+
+
+@dataclass(frozen=True)
+class PackSpec:
+    """Which crops (quantity per identity, seed, split) at which resolution."""
+
+    resolution: int
+    quantity: int
+    seed: int = 0
+    split: str = "train"
+    #: the last `holdout` share of every source's frames is held out for validation
+    holdout: float = 0.1
+
+    def __post_init__(self):
+        if self.split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {self.split!r}")
+        if self.resolution < 4 or self.quantity < 1:
+            raise ValueError(f"need resolution >= 4 and quantity >= 1, got {self.resolution}, {self.quantity}")
+
+
+def split_records(records: list[dict], split: str, holdout: float) -> list[dict]:
+    """Train or held-out records: the tail of each source is held out.
+
+    A contiguous tail, not random frames: neighbouring video frames are near
+    duplicates, so randomly held-out frames would measure memory, not skill.
+
+    >>> recs = [{"source": "a", "frame": i} for i in range(10)]
+    >>> [r["frame"] for r in split_records(recs, "val", 0.2)]
+    [8, 9]
+    """
+    by_source: dict[str, list[dict]] = {}
+    for record in records:
+        by_source.setdefault(record["source"], []).append(record)
+    chosen = []
+    for items in by_source.values():
+        items.sort(key=lambda r: r["frame"])
+        cut = len(items) - int(round(len(items) * holdout)) if holdout else len(items)
+        chosen.extend(items[:cut] if split == "train" else items[cut:])
+    return chosen
+
+
+def pack_dtype(dtypes: set[str]) -> np.dtype:
+    """uint8 if every crop is 8-bit, uint16 if any is 16-bit, float16 if any is float."""
+    if any(d.startswith("float") for d in dtypes):
+        return np.dtype(np.float16)
+    return np.dtype(np.uint16) if "uint16" in dtypes else np.dtype(np.uint8)
+
+
+def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if image.dtype == dtype:
+        return image
+    if dtype == np.uint16:
+        return image.astype(np.uint16) * 257
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype, 1.0)
+    return (image.astype(np.float32) / scale).astype(dtype)
+
+
+class StagePack:
+    """A built pack: memory-mapped arrays plus the identity names.
+
+    images (N, R, R, 3), masks (N, R, R) uint8 0..255, landmarks (N, 68, 2)
+    float32 in pack pixels, identity (N,) int64 indices into `identities`.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        meta = json.loads((folder / "meta.json").read_text())
+        self.identities: list[str] = meta["identities"]
+        self.keys: list[str] = meta["keys"]
+        self.spec = PackSpec(**meta["spec"])
+        self.images = np.load(folder / "images.npy", mmap_mode="r")
+        self.masks = np.load(folder / "masks.npy", mmap_mode="r")
+        self.landmarks = np.load(folder / "landmarks.npy")
+        self.identity = np.load(folder / "identity.npy")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, workers: int = 4) -> StagePack:
+    """Build (or reuse) the pack of `spec` over `identities`."""
+    cache_root = Path(cache_root)
+    caches = [IdentityCache(cache_root, name) for name in identities]
+    indexes = [cache.index() for cache in caches]
+    digest = hashlib.sha256(json.dumps({
+        "spec": asdict(spec), "identities": identities,
+        "index": [hashlib.sha256((c.folder / "index.json").read_bytes()).hexdigest() for c in caches],
+    }, sort_keys=True).encode()).hexdigest()[:16]
+    folder = cache_root / "packs" / f"{spec.split}_{spec.resolution}px_{spec.quantity}_{digest}"
+    if (folder / "meta.json").is_file():
+        return StagePack(folder)
+
+    chosen: list[tuple[int, IdentityCache, dict]] = []
+    for number, (cache, index) in enumerate(zip(caches, indexes)):
+        pool = split_records(index, spec.split, spec.holdout)
+        if not pool:
+            raise ValueError(f"{cache.folder}: no {spec.split} frames (index has {len(index)}, holdout={spec.holdout})")
+        order = np.random.default_rng([spec.seed, number]).permutation(len(pool))
+        chosen.extend((number, cache, pool[i]) for i in sorted(order[:spec.quantity]))
+
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    r = spec.resolution
+    dtype = pack_dtype({record["dtype"] for _, _, record in chosen})
+    images = np.lib.format.open_memmap(tmp / "images.npy", "w+", dtype, (len(chosen), r, r, 3))
+    masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (len(chosen), r, r))
+    landmarks = np.zeros((len(chosen), 68, 2), np.float32)
+
+    def load(i: int) -> None:
+        _, cache, record = chosen[i]
+        crop = read_image(cache.folder / record["crop"])
+        scale = r / crop.shape[0]
+        interpolation = cv2.INTER_AREA if scale <= 1 else cv2.INTER_LANCZOS4
+        images[i] = _convert(cv2.resize(crop, (r, r), interpolation=interpolation), dtype)
+        masks[i] = polygon_mask(np.array(record["mask_polygon"]) * scale, r)
+        landmarks[i] = np.array(record["landmarks"]) * scale
+
+    with ThreadPoolExecutor(workers) as threads:
+        list(threads.map(load, range(len(chosen))))
+    images.flush()
+    masks.flush()
+    del images, masks
+    np.save(tmp / "landmarks.npy", landmarks)
+    np.save(tmp / "identity.npy", np.array([n for n, _, _ in chosen], np.int64))
+    (tmp / "meta.json").write_text(json.dumps({
+        "spec": asdict(spec), "identities": identities, "keys": [f"{c.identity}/{rec['key']}" for _, c, rec in chosen],
+    }))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return StagePack(folder)
