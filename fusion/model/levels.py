@@ -1,0 +1,165 @@
+"""Building blocks of FusionNet: one module per level, plus the RGB adapters.
+
+Every block takes a ``torch.Generator`` and draws its weights from it alone:
+the network grows during training, and a level added on several DDP ranks
+must come out identical without any communication, whatever each rank's
+global RNG did meanwhile. Layers are created with ``skip_init`` so that the
+default initialisation does not consume the global RNG either.
+
+There are no normalisation layers (as in the paper); He-initialised
+convolutions with LeakyReLU(0.2) keep activations in range.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SLOPE = 0.2
+"""Negative slope of every LeakyReLU."""
+
+_LRELU_GAIN = math.sqrt(2 / (1 + SLOPE**2))
+
+
+def _layer(cls: type[nn.Module], *args, fan_in: int, gain: float, generator: torch.Generator, **kwargs) -> nn.Module:
+    """A conv layer with N(0, gain / sqrt(fan_in)) weights from ``generator`` and zero bias."""
+    layer = nn.utils.skip_init(cls, *args, **kwargs)
+    with torch.no_grad():
+        layer.weight.normal_(0.0, gain / math.sqrt(fan_in), generator=generator)
+        layer.bias.zero_()
+    return layer
+
+
+def conv(in_channels: int, out_channels: int, kernel: int, generator: torch.Generator, *, padding: int | None = None, linear: bool = False) -> nn.Conv2d:
+    """A stride-1 conv, "same" padded unless ``padding`` is given; He init for a following LeakyReLU unless ``linear``."""
+    return _layer(
+        nn.Conv2d, in_channels, out_channels, kernel,
+        padding=kernel // 2 if padding is None else padding,
+        fan_in=in_channels * kernel * kernel, gain=1.0 if linear else _LRELU_GAIN, generator=generator,
+    )
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    # In place: the conv that produced x does not keep its output for backward,
+    # and LeakyReLU's backward can use its own output, so this saves a copy.
+    return F.leaky_relu_(x, SLOPE)
+
+
+class FromRGB(nn.Module):
+    """1x1 conv from an image to the features of the encoder's input level."""
+
+    def __init__(self, channels: int, generator: torch.Generator):
+        super().__init__()
+        self.conv = conv(3, channels, 1, generator)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return _lrelu(self.conv(image))
+
+
+class ToRGB(nn.Module):
+    """1x1 conv from the output level's features to an image (linear: colours are unbounded)."""
+
+    def __init__(self, channels: int, generator: torch.Generator):
+        super().__init__()
+        self.conv = conv(channels, 3, 1, generator, linear=True)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.conv(features)
+
+
+class EncoderLevel(nn.Module):
+    """Level k >= 1 of the encoder: two 3x3 convs, then halve the resolution.
+
+    ``in_channels`` is level k's width, ``out_channels`` level k-1's.
+
+    >>> level = EncoderLevel(8, 16, "avg", torch.Generator().manual_seed(0))
+    >>> level(torch.zeros(2, 8, 32, 32)).shape
+    torch.Size([2, 16, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, downsample: str, generator: torch.Generator):
+        super().__init__()
+        if downsample not in ("avg", "max"):
+            raise ValueError(f"downsample must be 'avg' or 'max', got {downsample!r}")
+        self.conv1 = conv(in_channels, in_channels, 3, generator)
+        self.conv2 = conv(in_channels, out_channels, 3, generator)
+        self.pool = F.avg_pool2d if downsample == "avg" else F.max_pool2d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(_lrelu(self.conv2(_lrelu(self.conv1(x)))), 2)
+
+
+class EncoderBottom(nn.Module):
+    """Level 0 of the encoder: a 3x3 conv, then a 4x4 valid conv to a 1x1 latent.
+
+    The latent is left linear: it is a code for the decoders, not a feature map.
+
+    >>> bottom = EncoderBottom(16, 32, torch.Generator().manual_seed(0))
+    >>> bottom(torch.zeros(2, 16, 4, 4)).shape
+    torch.Size([2, 32, 1, 1])
+    """
+
+    def __init__(self, channels: int, latent_channels: int, generator: torch.Generator):
+        super().__init__()
+        self.conv = conv(channels, channels, 3, generator)
+        self.to_latent = conv(channels, latent_channels, 4, generator, padding=0, linear=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_latent(_lrelu(self.conv(x)))
+
+
+class DecoderBottom(nn.Module):
+    """Level 0 of a decoder: a 4x4 transposed conv from the 1x1 latent, then a 3x3 conv.
+
+    >>> bottom = DecoderBottom(32, 16, torch.Generator().manual_seed(0))
+    >>> bottom(torch.zeros(2, 32, 1, 1)).shape
+    torch.Size([2, 16, 4, 4])
+    """
+
+    def __init__(self, latent_channels: int, channels: int, generator: torch.Generator):
+        super().__init__()
+        # From a 1x1 input each output pixel sees latent_channels weights: that is the fan-in.
+        self.from_latent = _layer(
+            nn.ConvTranspose2d, latent_channels, channels, 4,
+            fan_in=latent_channels, gain=_LRELU_GAIN, generator=generator,
+        )
+        self.conv = conv(channels, channels, 3, generator)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return _lrelu(self.conv(_lrelu(self.from_latent(latent))))
+
+
+class DecoderLevel(nn.Module):
+    """Level k >= 1 of a decoder: double the resolution, then two 3x3 convs.
+
+    ``in_channels`` is level k-1's width, ``out_channels`` level k's.
+
+    >>> level = DecoderLevel(16, 8, "nearest", torch.Generator().manual_seed(0))
+    >>> level(torch.zeros(2, 16, 8, 8)).shape
+    torch.Size([2, 8, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, upsample: str, generator: torch.Generator):
+        super().__init__()
+        self.upsample = upsample_mode(upsample)
+        self.conv1 = conv(in_channels, out_channels, 3, generator)
+        self.conv2 = conv(out_channels, out_channels, 3, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = upsample2x(x, self.upsample)
+        return _lrelu(self.conv2(_lrelu(self.conv1(x))))
+
+
+def upsample_mode(mode: str) -> str:
+    """Validate an upsampling mode name."""
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {mode!r}")
+    return mode
+
+
+def upsample2x(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """Double height and width; bilinear without corner alignment, so pixels stay centred."""
+    if mode == "nearest":
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
