@@ -1,0 +1,84 @@
+"""The LightningDataModule: footage -> cache -> the current phase's stage packs.
+
+`prepare_data` (one process per node) prepares the cache and builds the
+packs; `setup` only opens them. The training loop sets `phase` before each
+fit, so every phase trains on its own (smaller, sharper) pack.
+"""
+
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from fusion.data.cache import CacheSettings
+from fusion.data.pack import PackSpec, StagePack, build_pack
+from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.triplets import TripletDataset, TripletSampler
+from fusion.demo.footage import make_demo_footage
+from fusion.io.footage import find_identities
+
+
+class FaceDataModule(L.LightningDataModule):
+    def __init__(self, cache: str, footage: str | None = None, identities: list[str] | None = None,
+                 cache_resolution: int = 512, landmarks: str = "dlib", p_self: float = 0.5,
+                 holdout: float = 0.1, val_quantity: int = 16, num_workers: int = 0, seed: int = 0,
+                 demo_footage: str | None = None):
+        super().__init__()
+        if footage is None and demo_footage is None:
+            raise ValueError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
+        self.cache = Path(cache)
+        self.footage = Path(footage) if footage is not None else None
+        self.demo_footage = Path(demo_footage) if demo_footage is not None else None
+        self.settings = CacheSettings(resolution=cache_resolution, landmarks=landmarks)
+        self.p_self, self.holdout, self.val_quantity = p_self, holdout, val_quantity
+        self.num_workers, self.seed = num_workers, seed
+        self.identities = list(identities) if identities else find_identities(self.footage_root())
+        self.phase = None
+        self.train_pack: StagePack | None = None
+        self.val_pack: StagePack | None = None
+        self.sampler: TripletSampler | None = None
+        self._cache_ready = False
+
+    def footage_root(self) -> Path:
+        if self.footage is not None:
+            return self.footage
+        return make_demo_footage(self.demo_footage)
+
+    def _specs(self) -> tuple[PackSpec, PackSpec]:
+        if self.phase is None:
+            raise RuntimeError("no curriculum phase set: set datamodule.phase before fit (fusion.training.run does)")
+        train = PackSpec(self.phase.resolution, self.phase.quantity, self.seed, "train", self.holdout)
+        val = PackSpec(self.phase.resolution, self.val_quantity, self.seed, "val", self.holdout)
+        return train, val
+
+    def prepare_data(self) -> None:
+        if not self._cache_ready:
+            report = prepare(self.footage_root(), self.cache, self.settings, PrepareOptions(), self.identities)
+            empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
+            if empty:
+                raise RuntimeError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")
+            self._cache_ready = True
+        for spec in self._specs():
+            build_pack(self.cache, self.identities, spec)
+
+    def setup(self, stage: str) -> None:
+        train, val = self._specs()
+        self.train_pack = build_pack(self.cache, self.identities, train)
+        self.val_pack = build_pack(self.cache, self.identities, val)
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        self.sampler = TripletSampler(len(self.train_pack), self.phase.batch_size, self.seed + 1000 * self.phase.index,
+                                      self.p_self, rank, world)
+        # The restored step of a resumed fit: batches continue where the killed run stopped.
+        self.sampler.start_step = trainer.global_step if trainer else 0
+        return DataLoader(TripletDataset(self.train_pack), batch_sampler=self.sampler, num_workers=self.num_workers,
+                          persistent_workers=False)
+
+    def val_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        rows = list(range(rank, len(self.val_pack), world))
+        batches = [[(i, i) for i in rows[k:k + self.phase.batch_size]] for k in range(0, len(rows), self.phase.batch_size)]
+        return DataLoader(TripletDataset(self.val_pack), batch_sampler=batches, num_workers=self.num_workers)

@@ -1,0 +1,80 @@
+"""Training triplets drawn from a stage pack, and the sampler that orders them.
+
+An item is (source, template, mask, identity): the source crop of identity
+p, a template crop (the same crop with probability `p_self`, otherwise any
+crop of any identity) and the source's hull mask. The target is made from
+them on the device by the blend, so nothing here is resolution-specific.
+
+Batches are a pure function of (seed, step): the sampler needs no state to
+resume exactly where a killed run stopped, and every DDP rank takes its own
+slice of the same global batch, so the data seen does not depend on how many
+processes run.
+"""
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from fusion.data.pack import StagePack
+
+
+def to_float(images: np.ndarray) -> torch.Tensor:
+    """(..., H, W, 3) pack pixels to float32 (..., 3, H, W) in [0, 1] (float data as is)."""
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(images.dtype, 1.0)
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).float().div_(scale)
+    return tensor.movedim(-1, -3)
+
+
+class TripletDataset(Dataset):
+    """Indexable by (source index, template index) pairs from `TripletSampler`."""
+
+    def __init__(self, pack: StagePack):
+        self.pack = pack
+
+    def __len__(self) -> int:
+        return len(self.pack)
+
+    def __getitem__(self, pair: tuple[int, int]) -> dict[str, torch.Tensor]:
+        source, template = pair
+        return {
+            "source": to_float(self.pack.images[source]),
+            "template": to_float(self.pack.images[template]),
+            "mask": torch.from_numpy(self.pack.masks[source] / np.float32(255))[None],
+            "identity": torch.tensor(int(self.pack.identity[source])),
+        }
+
+
+class TripletSampler(Sampler):
+    """Endless batches of (source, template) index pairs, a function of (seed, step).
+
+    >>> sampler = TripletSampler(size=10, batch_size=4, seed=1, p_self=0.5)
+    >>> first = next(iter(sampler))
+    >>> len(first), first == next(iter(sampler))
+    (4, True)
+    >>> sampler.start_step = 1
+    >>> next(iter(sampler)) != first
+    True
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, p_self: float, rank: int = 0, world_size: int = 1):
+        if batch_size % world_size:
+            raise ValueError(f"batch size {batch_size} is not divisible by the {world_size} processes")
+        self.size, self.batch_size, self.seed, self.p_self = size, batch_size, seed, p_self
+        self.rank, self.world_size = rank, world_size
+        self.start_step = 0
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        """This rank's share of global batch `step`."""
+        rng = np.random.default_rng([self.seed, step])
+        sources = rng.integers(0, self.size, self.batch_size)
+        others = rng.integers(0, self.size, self.batch_size)
+        templates = np.where(rng.random(self.batch_size) < self.p_self, sources, others)
+        share = self.batch_size // self.world_size
+        rows = slice(self.rank * share, (self.rank + 1) * share)
+        return list(zip(sources[rows].tolist(), templates[rows].tolist()))
+
+    def __iter__(self):
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1

@@ -1,0 +1,49 @@
+"""The curriculum callback: puts network, optimizer settings and data in a phase.
+
+It acts in `setup`, which Lightning runs before it restores a checkpoint and
+before it wraps the model in DDP. Growing and freezing there (one fit per
+phase) means DDP always wraps exactly the parameters that train, so ranks
+cannot drift (DESIGN: the DDP trap), and a resumed fit restores weights into
+a network already grown to the checkpoint's depth.
+"""
+
+import logging
+
+import lightning as L
+
+from fusion.training.schedule import Phase
+
+log = logging.getLogger(__name__)
+
+
+def enter_phase(module, phase: Phase) -> None:
+    """Grow `module.net` to the phase's depth and set what trains."""
+    net = module.net
+    if tuple(net.growth) != phase.growth[: net.depth]:
+        raise ValueError(f"network growth {net.growth} is not a prefix of {phase.label}'s {list(phase.growth)}")
+    for decoder_only in phase.growth[net.depth:]:
+        net.grow(decoder_only=decoder_only)
+    for parameter in net.parameters():
+        parameter.requires_grad_(not phase.newest_only)
+    if phase.newest_only:
+        for parameter in net.newest_parameters():
+            parameter.requires_grad_(True)
+    net.alpha = 0.0 if phase.fade_steps else 1.0
+    module.lr = phase.lr
+    module.phase = phase
+
+
+class CurriculumCallback(L.Callback):
+    def __init__(self, phase: Phase):
+        self.phase = phase
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        enter_phase(pl_module, self.phase)
+        trainable = sum(p.numel() for p in pl_module.net.parameters() if p.requires_grad)
+        log.info("%s: %d px (input %d), %d crops per identity, %d steps, lr %g, %d trainable parameters",
+                 self.phase.label, self.phase.resolution, self.phase.input_resolution, self.phase.quantity,
+                 self.phase.steps, self.phase.lr, trainable)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.phase.fade_steps:
+            pl_module.net.alpha = min(1.0, trainer.global_step / self.phase.fade_steps)

@@ -1,0 +1,136 @@
+"""The LightningModule: one training step on a batch of triplets.
+
+prediction = blend(D_p(E(source)) into template), target = blend(source into
+template), both with the source's mask and the same differentiable blend, so
+the loss judges the face as it will be composited (DESIGN: Triplets).
+Below `blend_min_resolution` (64 px) there is nothing to blend: the pyramid
+has two or three levels, the kept coarse ones are the whole face and the
+erosion that keeps the seam inside the mask eats it; there the loss compares
+the decoded face with the source inside the mask directly.
+Which parameters train, at what learning rate and resolution, is set by the
+curriculum callback before each fit; the optimizer is built fresh per fit.
+"""
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+
+from fusion.blend import multiband_blend
+from fusion.eval.reconstruction import masked_psnr, masked_ssim
+from fusion.model import FusionConfig, FusionNet
+from fusion.training.losses import FaceLoss, LossWeights
+from fusion.training.preview import preview_grid, save_preview
+
+
+class FusionModule(L.LightningModule):
+    def __init__(self, identities: list[str], net: dict, loss: dict | None = None, blend: dict | None = None,
+                 betas: tuple[float, float] = (0.9, 0.999), preview_count: int = 8, run_dir: str | None = None,
+                 blend_min_resolution: int = 64):
+        super().__init__()
+        self.save_hyperparameters()
+        self.identities = list(identities)
+        self.net = FusionNet(FusionConfig(identities=len(self.identities), **net))
+        self.loss = FaceLoss(LossWeights(**(loss or {})))
+        self.blend_options = {"keep_coarse": 2, "match_contrast": True, **(blend or {})}
+        self.blend_min_resolution = blend_min_resolution
+        self.betas = tuple(betas)
+        self.preview_count = preview_count
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.lr = 1e-3
+        self.phase = None
+        self.val_ssim = nn.ModuleDict({name: MeanMetric() for name in self.identities})
+        self.val_psnr = nn.ModuleDict({name: MeanMetric() for name in self.identities})
+
+    def blend(self, face: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return multiband_blend(face, template, mask, keep_coarse=self.blend_options["keep_coarse"],
+                               match_contrast=self.blend_options["match_contrast"])
+
+    def forward(self, source: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """Face crops at the output resolution -> the identity's decoded faces."""
+        size = self.net.input_resolution
+        inputs = source if source.shape[-1] == size else F.interpolate(source, size=(size, size), mode="area")
+        return self.net(inputs.contiguous(memory_format=torch.channels_last), identity).float()
+
+    def _step(self, batch: dict) -> tuple[dict, torch.Tensor, torch.Tensor]:
+        source, template, mask, identity = batch["source"], batch["template"], batch["mask"], batch["identity"]
+        face = self(source, identity)
+        if face.shape[-1] < self.blend_min_resolution:
+            return self.loss(face, source, mask), face, source
+        prediction = self.blend(face, template, mask)
+        target = self.blend(source, template, mask)
+        return self.loss(prediction, target, mask), prediction, target
+
+    def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
+        terms, _, _ = self._step(batch)
+        size = batch["source"].shape[0]
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, prog_bar=name == "loss", batch_size=size)
+        if self.phase is not None:
+            self.log_dict({"curriculum/stage": float(self.phase.stage), "curriculum/resolution": float(self.phase.resolution),
+                           "curriculum/phase": float(self.phase.index), "curriculum/alpha": self.net.alpha}, batch_size=size)
+        return terms["loss"]
+
+    def validation_step(self, batch: dict, batch_index: int) -> None:
+        source, mask, identity = batch["source"], batch["mask"], batch["identity"]
+        face = self(source, identity)
+        # The raw decode, not its blend: blending into the source itself would
+        # copy the source's coarse levels into the score.
+        ssim, psnr = masked_ssim(face, source, mask), masked_psnr(face, source, mask)
+        for number, name in enumerate(self.identities):
+            rows = identity == number
+            if rows.any():
+                self.val_ssim[name].update(ssim[rows])
+                self.val_psnr[name].update(psnr[rows])
+        if batch_index == 0 and self.trainer.is_global_zero:
+            self._preview(batch, face)
+
+    def on_validation_epoch_end(self) -> None:
+        ssims, psnrs = [], []
+        for name in self.identities:
+            for metrics, values, key in ((self.val_ssim, ssims, "ssim"), (self.val_psnr, psnrs, "psnr")):
+                value = metrics[name].compute()
+                metrics[name].reset()
+                values.append(value)
+                self.log(f"val/{key}/{name}", value)
+        self.log("val/ssim", torch.stack(ssims).mean(), prog_bar=True)
+        self.log("val/psnr", torch.stack(psnrs).mean())
+
+    @torch.no_grad()
+    def _preview(self, batch: dict, reconstruction: torch.Tensor) -> None:
+        """Held-out frames, their reconstruction, and each decoded as the next identity (blended)."""
+        if self.run_dir is None:
+            return
+        source, mask, identity = batch["source"], batch["mask"], batch["identity"]
+        swapped = self(source, (identity + 1) % len(self.identities))
+        if swapped.shape[-1] >= self.blend_min_resolution:
+            swapped = self.blend(swapped, source, mask)
+        grid = preview_grid({"source": source, "reconstruction": reconstruction, "swap": swapped}, self.preview_count)
+        label = self.phase.label if self.phase else "val"
+        save_preview(grid, self.run_dir / "previews", f"{label}-step{self.global_step:06d}", self.logger,
+                     self.global_step, "rows: held-out source, reconstruction, swapped to the next identity")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        return torch.optim.Adam(trainable, lr=self.lr, betas=self.betas)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["fusion"] = {
+            "growth": list(self.net.growth),
+            "phase": self.phase.index if self.phase else None,
+            "identities": self.identities,
+            "net": asdict(self.net.config),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("fusion")
+        if saved is None:
+            raise ValueError("this checkpoint was not written by fusion (no 'fusion' section)")
+        if saved["growth"] != list(self.net.growth):
+            raise ValueError(f"checkpoint network growth {saved['growth']} differs from the model's {self.net.growth}: "
+                             "grow the model to the checkpoint's depth before loading")

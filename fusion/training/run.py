@@ -1,0 +1,92 @@
+"""What `python train.py` does: one Lightning fit per curriculum phase.
+
+A fresh Trainer per phase rebuilds the DDP wrapper and the optimizer after
+every growth and every freeze or unfreeze (DESIGN: the DDP trap); the module
+and its weights carry over. Checkpoints name the phase and the network's
+growth, so a killed run resumes in the same phase at the same step.
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from fusion.training.callback import CurriculumCallback, enter_phase
+from fusion.training.schedule import Curriculum, Phase, Stage, phases
+
+log = logging.getLogger(__name__)
+
+
+def curriculum_from_config(cfg: DictConfig) -> Curriculum:
+    stages = [Stage(**stage) for stage in OmegaConf.to_container(cfg.stages)]
+    finetune = Stage(**OmegaConf.to_container(cfg.finetune)) if cfg.get("finetune") else None
+    return Curriculum(stages, finetune)
+
+
+def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path | None:
+    """The checkpoint to resume from: an explicit path; `last` = the newest run's
+    last.ckpt; none given = this run folder's own last.ckpt if it has one (a
+    requeued SLURM job lands in the same folder and so resumes by itself)."""
+    if ckpt_path == "last":
+        found = sorted(outputs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise FileNotFoundError(f"ckpt_path=last: no run under {outputs} has checkpoints/last.ckpt")
+        return found[-1]
+    if ckpt_path:
+        path = Path(ckpt_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ckpt_path={path} does not exist")
+        return path
+    own = run_dir / "checkpoints" / "last.ckpt"
+    return own if own.is_file() else None
+
+
+def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[int, Path | None]:
+    """(first phase to run, checkpoint to pass to its fit)."""
+    if checkpoint is None:
+        return 0, None
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    info = saved.get("fusion")
+    if info is None:
+        raise ValueError(f"{checkpoint} was not written by fusion's train.py")
+    phase = plan[info["phase"]] if info["phase"] is not None and info["phase"] < len(plan) else None
+    if phase is None or list(phase.growth) != info["growth"]:
+        raise ValueError(f"{checkpoint} is from another curriculum (phase {info['phase']}, growth {info['growth']})")
+    if saved["global_step"] < phase.steps:
+        log.info("resuming %s at step %d of %d from %s", phase.label, saved["global_step"], phase.steps, checkpoint)
+        return phase.index, checkpoint
+    enter_phase(module, phase)
+    module.load_state_dict(saved["state_dict"])
+    log.info("%s finished in %s; continuing with the next phase", phase.label, checkpoint)
+    return phase.index + 1, None
+
+
+def train(cfg: DictConfig) -> dict:
+    """Run (or resume) the configured curriculum; returns the last validation metrics."""
+    plan = phases(curriculum_from_config(cfg.curriculum))
+    checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
+    run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
+    datamodule = instantiate(cfg.data)
+    module = instantiate(cfg.model, identities=datamodule.identities, run_dir=str(run_dir),
+                         net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    start, ckpt_path = resume_point(checkpoint, plan, module)
+    metrics: dict = {}
+    for phase in plan[start:]:
+        datamodule.phase = phase
+        saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-{{step}}",
+                                every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                                enable_version_counter=False)
+        trainer = instantiate(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
+                              callbacks=[CurriculumCallback(phase), saver],
+                              val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        ckpt_path = None
+        trainer.save_checkpoint(run_dir / "checkpoints" / f"{phase.label}.ckpt")
+        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        log.info("%s done: %s", phase.label, {k: round(v, 4) for k, v in metrics.items() if k.startswith("val/")})
+    return metrics

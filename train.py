@@ -1,0 +1,15 @@
+"""Train FusionNet through its curriculum: `python train.py [overrides]`."""
+
+import hydra
+from omegaconf import DictConfig
+
+from fusion.training.run import train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()
