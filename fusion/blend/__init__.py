@@ -1,0 +1,29 @@
+"""Laplacian pyramids, multi-band blending and contrast alignment (torch, differentiable)."""
+
+from fusion.blend.contrast import contrast_gain
+from fusion.blend.mask import erode_mask, leak_radius
+from fusion.blend.multiband import MultiBandBlend, multiband_blend
+from fusion.blend.pyramid import (
+    band_at_even_samples,
+    collapse_laplacian,
+    default_levels,
+    gaussian_pyramid,
+    laplacian_pyramid,
+    pyr_down,
+    pyr_up,
+)
+
+__all__ = [
+    "MultiBandBlend",
+    "band_at_even_samples",
+    "collapse_laplacian",
+    "contrast_gain",
+    "default_levels",
+    "erode_mask",
+    "gaussian_pyramid",
+    "laplacian_pyramid",
+    "leak_radius",
+    "multiband_blend",
+    "pyr_down",
+    "pyr_up",
+]

@@ -1,0 +1,77 @@
+"""Contrast alignment of one band-pass level to another inside a mask.
+
+The measure is the per-channel standard deviation of a Laplacian band, weighted
+by the mask at that level, matched band by band:
+
+- band-pass detail, not pixel values: the coarse levels (brightness, colour,
+  shading) come from the template anyway, and a band's spread is its contrast
+  at that scale, unaffected by the face's mean colour;
+- per band, not one global gain: a decoder loses amplitude unevenly, most in
+  the finest bands (blur), so a single gain would oversharpen the middle
+  frequencies while leaving the finest ones flat;
+- per channel, so the chroma detail follows the template as well as the luma;
+- inside the mask only: outside it the template shows anyway, and background
+  texture would skew the statistics.
+"""
+
+import torch
+from torch import Tensor
+
+__all__ = ["contrast_gain"]
+
+
+def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor, Tensor]:
+    """Weighted per-channel mean and variance of (B, C, H, W) `x` under (B, H, W) `weight`: (B, C) each.
+
+    ``einsum`` turns each sum into one matrix-vector product, with no
+    (B, C, H, W) temporary for the weighted values.
+    """
+    mean = torch.einsum("bchw,bhw->bc", x, weight) / total
+    variance = torch.einsum("bchw,bchw,bhw->bc", x, x, weight) / total - mean.square()
+    return mean, variance.clamp_min(0)
+
+
+def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: float = 4.0) -> tuple[Tensor, Tensor]:
+    """Per-channel `gain` and `offset` such that ``gain * detail + offset`` has `reference`'s weighted std.
+
+    The detail is scaled about its weighted mean, which stays put: only its
+    spread (contrast) changes, not its level.
+
+    Args:
+        detail: (B, C, H, W) band to adjust (the source's).
+        reference: (B, C, H, W) band with the wanted contrast (the template's).
+        weight: (B, 1, H, W) weights in [0, 1], e.g. the blend mask at this level.
+        max_gain: the gain is clamped to [1 / max_gain, max_gain], so a nearly
+            flat band (an early, blurry decoder output) is not blown up into noise.
+
+    Returns:
+        gain, offset: (B, C, 1, 1) in `detail`'s dtype. The statistics are taken
+        in at least float32 (a bfloat16 sum of squares over a megapixel is
+        useless). An all-zero weight gives a gain of 1 and an offset of 0.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> reference = torch.randn(1, 3, 32, 32)
+        >>> detail = 0.5 * reference + 1
+        >>> gain, offset = contrast_gain(detail, reference, torch.ones(1, 1, 32, 32))
+        >>> gain.flatten().round(decimals=4)
+        tensor([2., 2., 2.])
+        >>> aligned = gain * detail + offset
+        >>> torch.allclose(aligned.std((-2, -1)), reference.std((-2, -1)), rtol=1e-4)
+        True
+        >>> torch.allclose(aligned.mean((-2, -1)), detail.mean((-2, -1)))
+        True
+    """
+    if detail.shape != reference.shape:
+        raise ValueError(f"detail and reference differ in shape: {tuple(detail.shape)} vs {tuple(reference.shape)}")
+    if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[-2:] != detail.shape[-2:]:
+        raise ValueError(f"expected a (B, 1, H, W) weight for {tuple(detail.shape)}, got {tuple(weight.shape)}")
+    stats_dtype = torch.promote_types(detail.dtype, torch.float32)
+    weight = weight[:, 0].to(stats_dtype)
+    total = weight.sum((-2, -1)).clamp_min(torch.finfo(stats_dtype).tiny)[:, None]
+    mean, variance = _weighted_moments(detail.to(stats_dtype), weight, total)
+    _, reference_variance = _weighted_moments(reference.to(stats_dtype), weight, total)
+    eps = torch.finfo(stats_dtype).eps ** 2
+    gain = ((reference_variance + eps) / (variance + eps)).sqrt().clamp(1 / max_gain, max_gain)
+    offset = mean * (1 - gain)
+    return gain[..., None, None].to(detail.dtype), offset[..., None, None].to(detail.dtype)
