@@ -1,0 +1,93 @@
+"""Multi-band blend speed against OpenCV: `python -m fusion.bench blend [--sizes 256 512 1024]`.
+
+Per size: ms per image of `multiband_blend` (batch of B, CPU, float32, contrast
+alignment on, default levels) and of building the Laplacian pyramids of source
+and template with ``cv2.pyrDown``/``cv2.pyrUp`` one image at a time (same
+depth), and `ratio` = blend / OpenCV. Also the same two pyramids built with
+`fusion.blend.laplacian_pyramid` (`torch_pyramids_ms`), which splits the ratio
+into the speed of the torch primitives and the blend's extra work (erosion,
+contrast statistics, mixing, collapsing). The three are timed in turn within
+each repeat so that load from other processes hits them alike; medians (and
+minima) over the repeats after warm-up.
+"""
+
+import argparse
+import statistics
+import time
+
+import cv2
+import numpy as np
+import torch
+
+from fusion.blend import default_levels, laplacian_pyramid, multiband_blend
+
+TARGET_RATIO = 3.0
+
+
+def _opencv_pyramids(images: list[np.ndarray], levels: int) -> None:
+    for image in images:
+        gaussian = [image]
+        for _ in range(levels - 1):
+            gaussian.append(cv2.pyrDown(gaussian[-1]))
+        for fine, coarse in zip(gaussian, gaussian[1:]):
+            _ = fine - cv2.pyrUp(coarse, dstsize=fine.shape[1::-1])
+
+
+def _inputs(size: int, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    source = torch.rand(batch, 3, size, size, generator=generator)
+    template = torch.rand(batch, 3, size, size, generator=generator)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    mask = ((yy / 0.8) ** 2 + (xx / 0.6) ** 2 < 1).float().expand(batch, 1, size, size).contiguous()
+    return source, template, mask
+
+
+def bench_size(size: int, batch: int, repeats: int, warmup: int) -> dict:
+    source, template, mask = _inputs(size, batch, torch.Generator().manual_seed(size))
+    levels = default_levels(size, size)
+    images = [x.permute(1, 2, 0).contiguous().numpy() for x in torch.cat([source, template])]
+    runs = {
+        "blend": lambda: multiband_blend(source, template, mask, levels=levels),
+        "opencv": lambda: _opencv_pyramids(images, levels),
+        "torch_pyramids": lambda: [laplacian_pyramid(x[None], levels) for x in torch.cat([source, template])],
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    with torch.inference_mode():
+        for repeat in range(warmup + repeats):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                run()
+                if repeat >= warmup:
+                    times[name].append((time.perf_counter() - start) * 1000 / batch)
+    blend, opencv = statistics.median(times["blend"]), statistics.median(times["opencv"])
+    return {
+        "levels": levels,
+        "blend_ms": round(blend, 3),
+        "opencv_pyramids_ms": round(opencv, 3),
+        "torch_pyramids_ms": round(statistics.median(times["torch_pyramids"]), 3),
+        "ratio": round(blend / opencv, 2),
+        "ratio_of_minima": round(min(times["blend"]) / min(times["opencv"]), 2),
+    }
+
+
+def main(argv: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m fusion.bench blend", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="threads for torch and OpenCV alike (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
+    sizes = {str(size): bench_size(size, args.batch, args.repeats, args.warmup) for size in args.sizes}
+    return {
+        "device": "cpu",
+        "dtype": "float32",
+        "batch": args.batch,
+        "torch_threads": torch.get_num_threads(),
+        "opencv_threads": cv2.getNumThreads(),
+        "sizes": sizes,
+        "target_ratio": TARGET_RATIO,
+        "target_met": all(entry["ratio"] <= TARGET_RATIO for entry in sizes.values()),
+    }
