@@ -1,0 +1,259 @@
+"""fusion.blend: pyramids against OpenCV, the blend's guarantees, contrast alignment, gradients, dtypes."""
+
+import subprocess
+import sys
+
+import cv2
+import kornia
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+import fusion.blend.multiband
+from fusion.blend import (
+    MultiBandBlend,
+    collapse_laplacian,
+    contrast_gain,
+    erode_mask,
+    gaussian_pyramid,
+    laplacian_pyramid,
+    leak_radius,
+    multiband_blend,
+    pyr_down,
+    pyr_up,
+)
+from fusion.bench import blend as blend_bench
+
+ODD = (250, 187)
+
+
+def smooth_images(batch, height, width, detail=0.03, seed=0, dtype=torch.float32):
+    """Photo-like test images: a smooth random field plus fine noise, in [0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(batch, 3, 6, 5, generator=generator, dtype=torch.float64)
+    base = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)
+    noise = detail * torch.randn(batch, 3, height, width, generator=generator, dtype=torch.float64)
+    return (0.6 * base + 0.2 + noise).clamp(0, 1).to(dtype)
+
+
+def ellipse_mask(batch, height, width, feather=0.0, dtype=torch.float32):
+    """An ellipse over the middle of the image; with `feather` a linear ramp inward, exactly 0 outside."""
+    yy, xx = torch.meshgrid(
+        torch.linspace(-1, 1, height, dtype=torch.float64), torch.linspace(-1, 1, width, dtype=torch.float64), indexing="ij"
+    )
+    radius = ((yy / 0.75) ** 2 + (xx / 0.6) ** 2).sqrt()
+    mask = ((1 - radius) / feather).clamp(0, 1) if feather else (radius < 1).double()
+    return mask.expand(batch, 1, height, width).to(dtype).contiguous()
+
+
+def to_hwc(x):
+    return x.permute(1, 2, 0).numpy()
+
+
+# Pyramids
+
+
+@pytest.mark.parametrize("size", [ODD, (9, 13), (16, 16), (3, 4)])
+def test_pyr_down_and_pyr_up_equal_opencv(size):
+    x = torch.rand(2, 3, *size, dtype=torch.float64)
+    down = pyr_down(x)
+    up = pyr_up(down, size)
+    for i in range(2):
+        np.testing.assert_allclose(to_hwc(down[i]), cv2.pyrDown(to_hwc(x[i])), atol=1e-12)
+        np.testing.assert_allclose(to_hwc(up[i]), cv2.pyrUp(to_hwc(down[i]), dstsize=size[::-1]), atol=1e-12)
+
+
+def test_laplacian_pyramid_equals_opencv_and_collapses_back():
+    x = torch.rand(1, 3, *ODD, dtype=torch.float64)
+    pyramid = laplacian_pyramid(x, 4)
+    assert [tuple(p.shape[-2:]) for p in pyramid] == [(250, 187), (125, 94), (63, 47), (32, 24)]
+    gaussian = [to_hwc(x[0])]
+    for _ in range(3):
+        gaussian.append(cv2.pyrDown(gaussian[-1]))
+    for band, fine, coarse in zip(pyramid, gaussian, gaussian[1:]):
+        np.testing.assert_allclose(to_hwc(band[0]), fine - cv2.pyrUp(coarse, dstsize=fine.shape[1::-1]), atol=1e-12)
+    torch.testing.assert_close(collapse_laplacian(pyramid), x, atol=1e-12, rtol=0)
+
+
+def test_pyramid_input_errors():
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        pyr_down(torch.rand(3, 16, 16))
+    with pytest.raises(ValueError, match="too many"):
+        gaussian_pyramid(torch.rand(1, 1, 16, 16), 5)
+    with pytest.raises(ValueError, match="or one less"):
+        pyr_up(torch.rand(1, 1, 8, 8), (20, 16))
+
+
+@pytest.mark.parametrize("radius", [1, 3, 7])
+def test_erode_mask_is_a_square_minimum_filter(radius):
+    mask = torch.rand(2, 1, 31, 24, dtype=torch.float64)
+    expected = scipy.ndimage.grey_erosion(mask.numpy(), size=(1, 1, 2 * radius + 1, 2 * radius + 1), mode="nearest")
+    np.testing.assert_array_equal(erode_mask(mask, radius).numpy(), expected)
+
+
+# The blend's guarantees
+
+
+def test_blending_an_image_into_itself_returns_it():
+    x = smooth_images(2, *ODD)
+    mask = ellipse_mask(2, *ODD, feather=0.3)
+    torch.testing.assert_close(multiband_blend(x, x, mask), x, atol=1e-6, rtol=0)
+
+
+def test_all_zero_mask_returns_the_template():
+    source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
+    assert torch.equal(multiband_blend(source, template, torch.zeros(2, 1, *ODD)), template)
+
+
+@pytest.mark.parametrize("feather", [0.0, 0.3])
+@pytest.mark.parametrize("match_contrast", [False, True])
+def test_nothing_leaks_outside_the_mask(feather, match_contrast):
+    source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
+    mask = ellipse_mask(2, *ODD, feather=feather)
+    out = multiband_blend(source, template, mask, match_contrast=match_contrast)
+    outside = (mask == 0).expand_as(out)
+    assert (out - template)[outside].abs().max() < 1e-6
+    inside = (erode_mask(mask, leak_radius(2) + 8) == 1).expand_as(out)
+    assert (out - template)[inside].abs().mean() > 0.02  # the face did arrive
+
+
+@pytest.mark.parametrize(("levels", "keep_coarse"), [(3, 2), (4, 2), (5, 2), (4, 0), (5, 1)])
+def test_leak_radius_is_exactly_how_far_an_uneroded_blend_spreads(levels, keep_coarse):
+    size = (61, 47)
+    source, template = smooth_images(1, *size, seed=1, dtype=torch.float64), smooth_images(1, *size, seed=2, dtype=torch.float64)
+    mask = torch.zeros(1, 1, *size, dtype=torch.float64)
+    mask[..., 30, 20] = 1
+    out = multiband_blend(source, template, mask, levels=levels, keep_coarse=keep_coarse, erode=0)
+    changed = ((out - template).abs() > 1e-12).any(1)[0].nonzero()
+    spread = int(max((changed[:, 0] - 30).abs().max(), (changed[:, 1] - 20).abs().max()))
+    assert spread == leak_radius(levels - keep_coarse)
+
+
+def test_all_one_mask_takes_fine_bands_from_source_and_coarse_levels_from_template():
+    # levels=5, keep_coarse=2: bands 0-2 come from the source, so the result is
+    # the source minus its 3-octave low-pass plus the template's (OpenCV's).
+    source, template = smooth_images(1, *ODD, seed=1, dtype=torch.float64), smooth_images(1, *ODD, seed=2, dtype=torch.float64)
+    out = multiband_blend(source, template, torch.ones(1, 1, *ODD, dtype=torch.float64), levels=5, match_contrast=False)
+
+    def lowpass(image):
+        sizes, x = [], to_hwc(image[0])
+        for _ in range(3):
+            sizes.append(x.shape[1::-1])
+            x = cv2.pyrDown(x)
+        for size in reversed(sizes):
+            x = cv2.pyrUp(x, dstsize=size)
+        return x
+
+    expected = to_hwc(source[0]) - lowpass(source) + lowpass(template)
+    np.testing.assert_allclose(to_hwc(out[0]), expected, atol=1e-12)
+
+
+def test_contrast_alignment_brings_doubled_detail_back_to_the_template():
+    size = (128, 128)
+    smooth = smooth_images(1, *size, detail=0.0, seed=3)
+    noise = 0.03 * torch.randn(2, 1, 3, *size, generator=torch.Generator().manual_seed(4))
+    template, source = smooth + noise[0], smooth + 2 * noise[1]
+    mask = ellipse_mask(1, *size)
+    core = erode_mask(mask, leak_radius(2) + 6).bool().expand_as(source)
+
+    def detail(x):
+        return (x - kornia.filters.gaussian_blur2d(x, (9, 9), (2.0, 2.0)))[core].std()
+
+    aligned = detail(multiband_blend(source, template, mask)) / detail(template)
+    unaligned = detail(multiband_blend(source, template, mask, match_contrast=False)) / detail(template)
+    assert abs(aligned - 1) < 0.1
+    assert unaligned > 1.8
+
+
+def test_contrast_gain_is_neutral_without_weight_and_clamped():
+    x = torch.randn(2, 3, 16, 16)
+    gain, offset = contrast_gain(x, 3 * x, torch.zeros(2, 1, 16, 16))
+    assert torch.equal(gain, torch.ones(2, 3, 1, 1)) and torch.equal(offset, torch.zeros(2, 3, 1, 1))
+    gain, _ = contrast_gain(x, 100 * x, torch.ones(2, 1, 16, 16), max_gain=4.0)
+    assert torch.equal(gain, torch.full((2, 3, 1, 1), 4.0))
+
+
+# Gradients, dtypes, batching
+
+
+@pytest.mark.parametrize("keep_coarse", [0, 1])
+def test_gradcheck(keep_coarse):
+    generator = torch.Generator().manual_seed(5)
+    source, template = torch.rand(2, 1, 2, 12, 10, dtype=torch.float64, generator=generator)
+    mask = torch.rand(1, 1, 12, 10, dtype=torch.float64, generator=generator)
+    inputs = [t.requires_grad_() for t in (source, template, mask)]
+
+    def blend(s, t, m):
+        return multiband_blend(s, t, m, levels=3, keep_coarse=keep_coarse, erode=1)
+
+    assert torch.autograd.gradcheck(blend, inputs, fast_mode=True)
+
+
+@pytest.mark.parametrize(("dtype", "max_error", "mean_error"), [(torch.bfloat16, 0.03, 2e-3), (torch.float16, 4e-3, 3e-4)])
+def test_low_precision_agrees_with_float32(dtype, max_error, mean_error):
+    source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
+    mask = ellipse_mask(2, *ODD, feather=0.2)
+    reference = multiband_blend(source, template, mask)
+    out = multiband_blend(source.to(dtype), template.to(dtype), mask.to(dtype))
+    assert out.dtype == dtype
+    error = (out.float() - reference).abs()
+    assert error.max() < max_error and error.mean() < mean_error
+
+
+def test_cpu_chunking_does_not_change_the_result(monkeypatch):
+    source, template = smooth_images(3, 64, 48, seed=1), smooth_images(3, 64, 48, seed=2)
+    mask = ellipse_mask(3, 64, 48, feather=0.3)
+    whole = multiband_blend(source, template, mask)
+    monkeypatch.setattr(fusion.blend.multiband, "_CPU_CHUNK_ELEMENTS", 1)
+    torch.testing.assert_close(multiband_blend(source, template, mask), whole, atol=1e-6, rtol=0)
+
+
+def test_module_is_the_function():
+    source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
+    mask = ellipse_mask(2, *ODD)
+    module = MultiBandBlend(levels=4, keep_coarse=1, erode=6, match_contrast=False)
+    expected = multiband_blend(source, template, mask, levels=4, keep_coarse=1, erode=6, match_contrast=False)
+    assert torch.equal(module(source, template, mask), expected)
+    assert "keep_coarse=1" in repr(module)
+
+
+@pytest.mark.parametrize(
+    ("source", "template", "mask", "options", "message"),
+    [
+        ((3, 32, 32), (3, 32, 32), (1, 32, 32), {}, r"\(B, C, H, W\) source"),
+        ((1, 3, 32, 32), (1, 3, 32, 31), (1, 1, 32, 32), {}, "template shape"),
+        ((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32), {}, r"\(1, 1, 32, 32\) mask"),
+        ((2, 3, 32, 32), (2, 3, 32, 32), (1, 1, 32, 32), {}, r"\(2, 1, 32, 32\) mask"),
+        ((1, 3, 32, 32), (1, 3, 32, 32), (1, 1, 32, 32), {"levels": 2}, "keep_coarse < levels"),
+        ((1, 3, 32, 32), (1, 3, 32, 32), (1, 1, 32, 32), {"levels": 9}, "too many"),
+    ],
+)
+def test_shape_errors(source, template, mask, options, message):
+    with pytest.raises(ValueError, match=message):
+        multiband_blend(torch.rand(source), torch.rand(template), torch.rand(mask), **options)
+
+
+def test_dtype_errors():
+    with pytest.raises(ValueError, match="one float dtype"):
+        multiband_blend(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16).double(), torch.rand(1, 1, 16, 16))
+
+
+# Benchmark and contact sheet
+
+
+def test_benchmark_reports_ratios():
+    report = blend_bench.main(["--sizes", "64", "--batch", "2", "--repeats", "1", "--warmup", "0"])
+    entry = report["sizes"]["64"]
+    assert entry["ratio"] > 0 and entry["blend_ms"] > 0 and entry["opencv_pyramids_ms"] > 0
+    assert isinstance(report["target_met"], bool)
+
+
+@pytest.mark.slow
+def test_compare_writes_the_contact_sheet(tmp_path):
+    from fusion.blend.compare import COLUMNS, LABEL_HEIGHT
+
+    out = tmp_path / "sheet.png"
+    subprocess.run([sys.executable, "-m", "fusion.blend.compare", "--out", str(out), "--resolution", "128"], check=True)
+    sheet = cv2.imread(str(out))
+    assert sheet.shape == (2 * (128 + LABEL_HEIGHT), len(COLUMNS) * 128, 3)
