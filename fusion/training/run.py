@@ -6,10 +6,12 @@ and its weights carry over. Checkpoints name the phase and the network's
 growth, so a killed run resumes in the same phase at the same step.
 """
 
+import hashlib
 import logging
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
@@ -64,27 +66,57 @@ def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[in
     return phase.index + 1, None
 
 
-def train(cfg: DictConfig) -> dict:
-    """Run (or resume) the configured curriculum; returns the last validation metrics."""
+def parameter_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's bytes: equal on all ranks or DDP has drifted."""
+    digest = hashlib.sha256()
+    for name, parameter in module.named_parameters():
+        digest.update(name.encode())
+        digest.update(parameter.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_ranks_agree(module: torch.nn.Module, label: str) -> str:
+    """Compare the parameter digest across DDP ranks; raise if any rank differs."""
+    digest = parameter_digest(module)
+    digests = [digest]
+    if dist.is_available() and dist.is_initialized():
+        digests = [None] * dist.get_world_size()
+        dist.all_gather_object(digests, digest)
+    log.info("%s parameter digest per rank: %s", label, digests)
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"{label}: DDP ranks hold different parameters {digests}")
+    return digest
+
+
+def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
+    """Run (or resume) the configured curriculum; returns the last validation metrics.
+
+    `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
+    """
     plan = phases(curriculum_from_config(cfg.curriculum))
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
-    datamodule = instantiate(cfg.data)
-    module = instantiate(cfg.model, identities=datamodule.identities, run_dir=str(run_dir),
+    datamodule = instantiate(cfg.data, _convert_="all")
+    module = instantiate(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                          net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     start, ckpt_path = resume_point(checkpoint, plan, module)
     metrics: dict = {}
     for phase in plan[start:]:
         datamodule.phase = phase
-        saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-{{step}}",
+        saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-step{{step:06d}}",
+                                auto_insert_metric_name=False,
                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                 enable_version_counter=False)
         trainer = instantiate(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
-                              callbacks=[CurriculumCallback(phase), saver],
+                              callbacks=[CurriculumCallback(phase), saver, *(extra_callbacks or [])],
                               val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        if trainer.interrupted:
+            trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+            raise KeyboardInterrupt(f"{phase.label} interrupted; resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
         ckpt_path = None
+        check_ranks_agree(module, phase.label)
         trainer.save_checkpoint(run_dir / "checkpoints" / f"{phase.label}.ckpt")
         trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

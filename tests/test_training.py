@@ -1,0 +1,171 @@
+"""Training end to end on the demo footage: phases, freezing, resume, DDP, schedules."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from fusion.training.schedule import Curriculum, ScheduleError, Stage, phases
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "data.cache_resolution=64",
+        "val_every=4", "checkpoint_every=2", "trainer.precision=32-true"]
+
+
+def compose(tmp: Path, overrides: list[str]):
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return hydra_compose("train", overrides=[f"paths.root_dir={tmp}", f"paths.run_dir={tmp / 'run'}", *overrides])
+
+
+def state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    """A prepared demo cache shared by the tests (prepare runs once)."""
+    root = tmp_path_factory.mktemp("demo")
+    from fusion.data.cache import CacheSettings
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import make_demo_footage
+
+    footage = make_demo_footage(root / "data" / "demo" / "footage")
+    prepare(footage, root / "data" / "cache" / "demo", CacheSettings(resolution=64, landmarks="dlib"),
+            PrepareOptions(contact_sheet=0))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(demo_cache):
+    from fusion.training.run import train
+
+    metrics = train(compose(demo_cache, FAST))
+    return demo_cache / "run" / "checkpoints", metrics
+
+
+def test_phase_a_trains_only_the_new_level(trained):
+    folder, _ = trained
+    before, after = state(folder / "stage0-B.ckpt"), state(folder / "stage1-A.ckpt")
+    old = [k for k in before if k.startswith("net.")]
+    new = [k for k in after if k.startswith("net.") and k not in before]
+    assert old and new
+    for key in old:
+        assert torch.equal(before[key], after[key]), f"{key} changed in phase A"
+    assert all(not torch.equal(after[key], state(folder / "stage1-B.ckpt")[key]) for key in new)
+    grown = torch.load(folder / "stage1-A.ckpt", weights_only=False)["fusion"]["growth"]
+    assert grown == [False]
+
+
+def test_phase_b_trains_everything(trained):
+    """Everything in use changes; only the previous level's fromRGB/toRGB, kept
+    for the fade-in and unused once it is over (alpha = 1), stay as they were."""
+    folder, _ = trained
+    a, b = state(folder / "stage1-A.ckpt"), state(folder / "stage1-B.ckpt")
+    unchanged = {k for k in a if k.startswith("net.") and torch.equal(a[k], b[k])}
+    fade_only = {k for k in a if re.match(r"net\.(from_rgb|decoders\.\d+\.to_rgb)\.2\.", k)}
+    assert len(fade_only) == 6 and unchanged == fade_only
+
+
+def test_outputs_of_a_run(trained, demo_cache):
+    folder, metrics = trained
+    assert 0 < metrics["val/ssim"] <= 1 and {"val/ssim/hopper", "val/ssim/astronaut"} <= set(metrics)
+    assert (folder / "last.ckpt").is_file() and not list(folder.glob("last-v*.ckpt"))
+    previews = sorted((demo_cache / "run" / "previews").glob("*.png"))
+    assert [p.name.split("-step")[0] for p in previews][:2] == ["stage0-B", "stage1-A"]
+
+
+class Kill(L.Callback):
+    def __init__(self, phase: str, step: int):
+        self.phase, self.step = phase, step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.phase.label == self.phase and trainer.global_step == self.step:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_matches_an_uninterrupted_run(trained, demo_cache, tmp_path):
+    """Crash in phase stage1-A at step 3; resume from its step-2 checkpoint."""
+    from fusion.training.run import train
+
+    cfg = compose(demo_cache, FAST + [f"paths.run_dir={tmp_path / 'run'}"])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, extra_callbacks=[Kill("stage1-A", 3)])
+    checkpoint = tmp_path / "run" / "checkpoints" / "stage1-A-step000002.ckpt"
+    assert checkpoint.is_file() and not (tmp_path / "run" / "checkpoints" / "stage1-B.ckpt").exists()
+    train(compose(demo_cache, FAST + [f"paths.run_dir={tmp_path / 'other'}", f"ckpt_path={checkpoint}"]))
+    ours, reference = state(tmp_path / "run" / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    assert ours.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
+
+
+def test_checkpoint_from_another_curriculum_is_rejected(trained, demo_cache, tmp_path):
+    from fusion.training.run import train
+
+    # Same phase index, but this curriculum grows decoder-only into it.
+    cfg = compose(demo_cache, FAST + [f"ckpt_path={trained[0] / 'stage1-A.ckpt'}", f"paths.run_dir={tmp_path}",
+                                      "curriculum.stages.1.input_resolution=16", "curriculum.finetune.input_resolution=16"])
+    with pytest.raises(ValueError, match="another curriculum"):
+        train(cfg)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({1: {"resolution": 48}}, "powers of two"),
+    ({1: {"resolution": 64}}, "must double"),
+    ({1: {"quantity": 50}}, "quantities never increase"),
+    ({0: {"steps_a": 5}}, "phase A"),
+    ({1: {"input_resolution": 8}}, "must equal the resolution"),
+    ({1: {"fade_steps": 9}}, "fade_steps"),
+])
+def test_invalid_schedules_are_rejected(change, message):
+    stages = [Stage(16, 20, 4, 1e-3, 0, 6), Stage(32, 12, 4, 1e-3, 4, 4)]
+    for index, fields in change.items():
+        for key, value in fields.items():
+            setattr(stages[index], key, value)
+    with pytest.raises(ScheduleError, match=message):
+        phases(Curriculum(stages))
+
+
+def test_decoder_only_growth_must_be_last():
+    stages = [Stage(16, 20, 4, 1e-3, 0, 6), Stage(32, 12, 4, 1e-3, 4, 4, input_resolution=16),
+              Stage(64, 12, 4, 1e-3, 4, 4, input_resolution=32)]
+    with pytest.raises(ScheduleError, match="only the last growth"):
+        phases(Curriculum(stages))
+    plan = phases(Curriculum(stages[:2], Stage(32, 10, 4, 1e-4, 0, 2, input_resolution=16)))
+    assert [p.growth for p in plan] == [(), (True,), (True,), (True,)]
+    with pytest.raises(ScheduleError, match="lower"):
+        phases(Curriculum(stages[:2], Stage(32, 10, 4, 1e-3, 0, 2, input_resolution=16)))
+
+
+@pytest.mark.slow
+def test_ddp_ranks_stay_identical_through_growth_and_freezing(demo_cache, tmp_path):
+    """Two gloo processes through stage0-B, growth, stage1-A (frozen), stage1-B, finetune."""
+    run = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *FAST, "trainer=ddp_cpu", "logger=none",
+         f"paths.root_dir={demo_cache}", f"hydra.run.dir={run}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    digests = re.findall(r"(stage\S+) parameter digest per rank: \[(.*?)\]", log)
+    assert [label for label, _ in digests] == ["stage0-B", "stage1-A", "stage1-B", "stage2-finetune"]
+    for label, ranks in digests:
+        values = re.findall(r"'(\w+)'", ranks)
+        assert len(values) == 2 and values[0] == values[1], (label, values)
+
+
+@pytest.mark.slow
+def test_train_py_runs_a_two_stage_curriculum(demo_cache, tmp_path):
+    run = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *FAST, f"paths.root_dir={demo_cache}", f"hydra.run.dir={run}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run / "checkpoints" / "stage2-finetune.ckpt").is_file()
+    assert (run / "csv").is_dir() and list((run / "previews").glob("stage2-finetune-*.png"))
