@@ -22,7 +22,7 @@ SLOPE = 0.2
 _LRELU_GAIN = math.sqrt(2 / (1 + SLOPE**2))
 
 
-def _layer(cls: type[nn.Module], *args, fan_in: int, gain: float, generator: torch.Generator, **kwargs) -> nn.Module:
+def _layer(cls: type[nn.Module], *args, fan_in: int, gain: float, generator: torch.Generator, **kwargs):
     """A conv layer with N(0, gain / sqrt(fan_in)) weights from ``generator`` and zero bias."""
     layer = nn.utils.skip_init(cls, *args, **kwargs)
     with torch.no_grad():
@@ -31,8 +31,19 @@ def _layer(cls: type[nn.Module], *args, fan_in: int, gain: float, generator: tor
     return layer
 
 
-def conv(in_channels: int, out_channels: int, kernel: int, generator: torch.Generator, *, padding: int | None = None, linear: bool = False) -> nn.Conv2d:
-    """A stride-1 conv, "same" padded unless ``padding`` is given; He init for a following LeakyReLU unless ``linear``."""
+def conv(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    generator: torch.Generator,
+    *,
+    padding: int | None = None,
+    linear: bool = False,
+) -> nn.Conv2d:
+    """A stride-1 conv, "same" padded unless ``padding`` is given.
+
+    He init for a following LeakyReLU, or for no activation if ``linear``.
+    """
     return _layer(
         nn.Conv2d, in_channels, out_channels, kernel,
         padding=kernel // 2 if padding is None else padding,
