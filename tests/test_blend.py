@@ -237,6 +237,8 @@ def test_shape_errors(source, template, mask, options, message):
 def test_dtype_errors():
     with pytest.raises(ValueError, match="one float dtype"):
         multiband_blend(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16).double(), torch.rand(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="float tensor in"):
+        multiband_blend(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), torch.full((1, 1, 16, 16), 255, dtype=torch.uint8))
 
 
 # Benchmark and contact sheet

@@ -4,7 +4,6 @@ from fusion.blend.contrast import contrast_gain
 from fusion.blend.mask import erode_mask, leak_radius
 from fusion.blend.multiband import MultiBandBlend, multiband_blend
 from fusion.blend.pyramid import (
-    band_at_even_samples,
     collapse_laplacian,
     default_levels,
     gaussian_pyramid,
@@ -15,7 +14,6 @@ from fusion.blend.pyramid import (
 
 __all__ = [
     "MultiBandBlend",
-    "band_at_even_samples",
     "collapse_laplacian",
     "contrast_gain",
     "default_levels",

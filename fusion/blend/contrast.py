@@ -1,12 +1,15 @@
-"""Contrast alignment of one band-pass level to another inside a mask.
+"""Contrast alignment of a source band to a template band inside a mask.
 
-The measure is the per-channel standard deviation of a Laplacian band, weighted
-by the mask at that level, matched band by band:
+The measure is the per-channel standard deviation of each mixed level's detail,
+weighted by the blend mask, matched level by level. A level's detail is what
+one pyr_down removes, taken at the samples it keeps: G_k[2i, 2j] - G_k+1[i, j],
+the same octave as the Laplacian band G_k - pyr_up(G_k+1) but one subtraction
+at the coarse resolution instead of an upsampling to the fine one.
 
-- band-pass detail, not pixel values: the coarse levels (brightness, colour,
-  shading) come from the template anyway, and a band's spread is its contrast
-  at that scale, unaffected by the face's mean colour;
-- per band, not one global gain: a decoder loses amplitude unevenly, most in
+- detail, not pixel values: the coarse levels (brightness, colour, shading)
+  come from the template anyway, and a band's spread is its contrast at that
+  scale, whatever the face's mean colour;
+- per level, not one global gain: a decoder loses amplitude unevenly, most in
   the finest bands (blur), so a single gain would oversharpen the middle
   frequencies while leaving the finest ones flat;
 - per channel, so the chroma detail follows the template as well as the luma;

@@ -10,10 +10,10 @@ frequencies. Collapsed from coarse to fine, the image at level k is
 (G the Gaussian levels; the coarsest mixed level has O_k+1 = Gt_k+1), with
 gain_k * S_k + offset_k the source band at the template's contrast
 (`fusion.blend.contrast`). Since S_k = Gs_k - pyr_up(Gs_k+1) and pyr_up is
-linear, the bracket is gain_k * Gs_k + offset_k - pyr_up(gain_k * Gs_k+1 - Gt_k+1):
+linear, the bracket is gain_k * Gs_k + offset_k + pyr_up(Gt_k+1 - gain_k * Gs_k+1):
 two upsamplings per level instead of the three of building both Laplacian
-pyramids and collapsing one, the template's coarse levels are never built, and
-the result is exactly the template where every w_k is 0.
+pyramids and collapsing one, no level coarser than the first kept one is
+built, and the result is exactly the template where every w_k is 0.
 """
 
 import torch
@@ -21,15 +21,16 @@ from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.mask import erode_mask, leak_radius
-from fusion.blend.pyramid import band_at_even_samples, default_levels, gaussian_pyramid, pyr_up
+from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up
 
 __all__ = ["MultiBandBlend", "multiband_blend"]
 
 #: On CPU the batch is blended in chunks of about this many elements per image
-#: tensor (4 MB in float32): torch allocates every intermediate afresh, and
-#: beyond the caches (and glibc's mmap threshold) each new page faults, which
-#: made whole-batch blends 2-5x slower at 512-1024 px than per-image chunks.
-_CPU_CHUNK_ELEMENTS = 2**20
+#: tensor (2 MB in float32): torch allocates every intermediate afresh, and
+#: once they outgrow the caches (and glibc's mmap threshold, so that each new
+#: page faults) a whole batch of 8 blended 2-3x slower per image than chunks of
+#: one or two images at 256-1024 px.
+_CPU_CHUNK_ELEMENTS = 2**19
 
 
 def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
@@ -42,36 +43,42 @@ def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
         raise ValueError(f"expected a ({b}, 1, {h}, {w}) mask for this source, got shape {tuple(mask.shape)}")
     if not source.is_floating_point() or template.dtype != source.dtype:
         raise ValueError(f"source and template must share one float dtype, got {source.dtype} and {template.dtype}")
+    if not mask.is_floating_point():
+        raise ValueError(f"mask must be a float tensor in [0, 1], got {mask.dtype}")
 
 
 def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool) -> Tensor:
     channels = source.shape[1]
     depth = min(mixed + 1, levels)
-    # One pyramid of source, template and mask side by side: a third of the
-    # calls, which is most of the cost at small sizes.
-    stacked = torch.cat([source, template, erode_mask(mask.to(source.dtype), radius)], 1)
-    pyramid = gaussian_pyramid(stacked, depth)
+    pyramid = [(source, template, erode_mask(mask.to(source.dtype), radius))]
+    if depth > 1:
+        # Past level 0 the three go down as one tensor: a third of the calls,
+        # most of the cost at small sizes (level 0 itself would be a copy).
+        stacked = gaussian_pyramid(torch.cat([pyr_down(x) for x in pyramid[0]], 1), depth - 1)
+        pyramid += [(g[:, :channels], g[:, channels:-1], g[:, -1:]) for g in stacked]
     finer = None
     for k in reversed(range(mixed)):
-        level = pyramid[k]
-        source_k, template_k, weight = level[:, :channels], level[:, channels:-1], level[:, -1:]
+        source_k, template_k, weight = pyramid[k]
         face = source_k
         if k + 1 < depth:
-            coarse = pyramid[k + 1]
+            coarse_source, coarse_template, _ = pyramid[k + 1]
             if match:
-                bands = band_at_even_samples(level[:, :-1], coarse[:, :-1])
-                gain, offset = contrast_gain(bands[:, :channels], bands[:, channels:], weight[..., ::2, ::2])
+                gain, offset = contrast_gain(
+                    source_k[..., ::2, ::2] - coarse_source,
+                    template_k[..., ::2, ::2] - coarse_template,
+                    weight[..., ::2, ::2],
+                )
                 face = torch.addcmul(offset, source_k, gain)
-                difference = torch.addcmul(-coarse[:, channels:-1], coarse[:, :channels], gain)
+                difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1)
             else:
-                difference = coarse[:, :channels] - coarse[:, channels:-1]
-            face = face - pyr_up(difference, level.shape[-2:])
+                difference = coarse_template - coarse_source
+            face = face + pyr_up(difference, source_k.shape[-2:])
         elif match:
             gain, offset = contrast_gain(source_k, template_k, weight)
             face = torch.addcmul(offset, source_k, gain)
         blended = torch.lerp(template_k, face, weight)
         if finer is not None:
-            blended.add_(pyr_up(finer, level.shape[-2:]))
+            blended.add_(pyr_up(finer, blended.shape[-2:]))
         if k:
             finer = blended - template_k
     return blended
@@ -103,8 +110,10 @@ def multiband_blend(
         erode: erosion radius of the mask in pixels; by default the
             `leak_radius` of the mixed levels, the least that keeps every source
             pixel inside the mask. Smaller values let the seam spread outward.
-        match_contrast: give each mixed source band the template's per-channel
-            standard deviation inside the mask before mixing.
+        match_contrast: give each mixed source level the template's per-channel
+            detail contrast inside the mask before mixing (the measure and why:
+            `fusion.blend.contrast`); this also acts on the coarsest, low-pass
+            level when keep_coarse is 0.
 
     Returns:
         (B, C, H, W) blend in the inputs' dtype.

@@ -9,12 +9,15 @@ even), so the results equal ``cv2.pyrDown``/``cv2.pyrUp`` to rounding.
 
 Hand-written rather than kornia's ``pyrdown``/``pyrup``/``build_laplacian_pyramid``:
 those blur at full resolution with a dense 5x5 kernel and resample bilinearly
-to floor(H / 2) (odd rows are lost), which measured 20-30x slower than OpenCV
-on CPU at 256-1024 px. Depthwise ``conv2d`` with stride 2 fared no better on
-this CPU (~10x slower than the slices below). Here each pass is polyphase,
-computing only the samples kept, as sums of five (down) or three (up) shifted
-slices: plain element-wise ops, fast on every device and in every float dtype,
-and differentiable.
+to floor(H / 2) (odd rows are lost), which measured 20-100x slower than
+OpenCV on this CPU at 256-1024 px. Depthwise or channel-folded ``conv2d`` with
+stride 2, ``avg_pool2d`` cascades and ``interpolate(antialias=True)`` were
+10-40x, 50x and ~1.3x slower than the slices used here. Each pass is
+polyphase, computing only the samples kept, as weighted sums of five (down)
+or three (up) shifted slices written as lerps: plain element-wise ops, on
+every device and in every float dtype, and differentiable. They are still
+~4x slower than OpenCV's single-sweep C++ on CPU, because every op reads and
+writes the whole level once more (``python -m fusion.bench blend``).
 """
 
 import math
@@ -24,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "band_at_even_samples",
     "collapse_laplacian",
     "default_levels",
     "gaussian_pyramid",
@@ -75,22 +77,17 @@ def _interleave(even: Tensor, odd: Tensor, dim: int) -> Tensor:
     return torch.stack([even, odd], dim).flatten(dim - 1, dim)
 
 
-def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
-    """x shifted by -1, 0 and +1 along `dim`, with OpenCV's pyrUp borders (reflect before, repeat after)."""
+def _up_1d(x: Tensor, size: int, dim: int) -> Tensor:
+    """Double axis `dim` (even samples [1, 6, 1] / 8, odd ones [1, 1] / 2), then crop it to `size`.
+
+    Beyond the ends the axis is reflected before its first sample and repeats
+    its last one after, as in ``cv2.pyrUp``.
+    """
     n = x.shape[dim]
     padded = torch.cat([x.narrow(dim, 1, 1), x, x.narrow(dim, n - 1, 1)], dim)
-    return padded.narrow(dim, 0, n), padded.narrow(dim, 1, n), padded.narrow(dim, 2, n)
-
-
-def _up_even(before: Tensor, centre: Tensor, after: Tensor) -> Tensor:
-    """Even samples of a doubled axis: [1, 6, 1] / 8."""
-    return torch.lerp(before, after, 0.5).lerp_(centre, 0.75)
-
-
-def _up_1d(x: Tensor, size: int, dim: int) -> Tensor:
-    """Double axis `dim` of `x` (odd samples [1, 1] / 2), then crop it to `size`."""
-    before, centre, after = _neighbours(x, dim)
-    return _interleave(_up_even(before, centre, after), torch.lerp(centre, after, 0.5), dim).narrow(dim, 0, size)
+    before, centre, after = (padded.narrow(dim, k, n) for k in range(3))
+    even = torch.lerp(before, after, 0.5).lerp_(centre, 0.75)
+    return _interleave(even, torch.lerp(centre, after, 0.5), dim).narrow(dim, 0, size)
 
 
 def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
@@ -109,24 +106,9 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
         raise ValueError(f"pyr_up from {h} x {w} gives {2 * h} x {2 * w} or one less per side, not {size}")
     if min(h, w) < 2:
         raise ValueError(f"pyr_up needs at least 2 x 2 pixels, got {h} x {w}")
-    return _up_1d(_up_1d(image, size[0], -2), size[1], -1)
-
-
-def band_at_even_samples(fine: Tensor, coarse: Tensor) -> Tensor:
-    """``(fine - pyr_up(coarse))[..., ::2, ::2]``, computed at the coarse resolution.
-
-    A quarter of a Laplacian band's samples, without upsampling to the fine
-    resolution: cheap statistics of the band (see `fusion.blend.contrast`).
-
-    Example:
-        >>> fine = torch.rand(1, 3, 9, 12)
-        >>> coarse = pyr_down(fine)
-        >>> band = fine - pyr_up(coarse, (9, 12))
-        >>> torch.allclose(band_at_even_samples(fine, coarse), band[..., ::2, ::2])
-        True
-    """
-    even_rows = _up_even(*_neighbours(coarse, -2))
-    return fine[..., ::2, ::2] - _up_even(*_neighbours(even_rows, -1))
+    # Columns first: interleaving along the last axis is the dearer step, so
+    # it runs on the smaller, half-doubled tensor.
+    return _up_1d(_up_1d(image, size[1], -1), size[0], -2)
 
 
 def default_levels(height: int, width: int) -> int:
