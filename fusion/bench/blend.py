@@ -5,10 +5,15 @@ alignment on, default levels) and of building the Laplacian pyramids of source
 and template with ``cv2.pyrDown``/``cv2.pyrUp`` one image at a time (same
 depth), and `ratio` = blend / OpenCV. Also the same two pyramids built with
 `fusion.blend.laplacian_pyramid` (`torch_pyramids_ms`), which splits the ratio
-into the speed of the torch primitives and the blend's extra work (erosion,
-contrast statistics, mixing, collapsing). The three are timed in turn within
-each repeat so that load from other processes hits them alike; medians (and
-minima) over the repeats after warm-up.
+into the speed of the torch primitives (`torch_pyramids_vs_opencv`) and the
+blend's work beyond two pyramids (`blend_vs_torch_pyramids`: erosion,
+contrast statistics, mixing, collapsing). Both libraries run on one thread
+by default (`--threads`): on the shared 2-core machine this was written on,
+torch's OpenMP threads stalled whenever another process held a core (a 256 px
+blend took 100x longer with 2 threads than with 1), which measured the load,
+not the code. The three are timed in turn within each repeat so that load
+from other processes hits them alike; medians (and minima) over the repeats
+after warm-up.
 """
 
 import argparse
@@ -58,14 +63,16 @@ def bench_size(size: int, batch: int, repeats: int, warmup: int) -> dict:
                 run()
                 if repeat >= warmup:
                     times[name].append((time.perf_counter() - start) * 1000 / batch)
-    blend, opencv = statistics.median(times["blend"]), statistics.median(times["opencv"])
+    blend, opencv, pyramids = (statistics.median(times[name]) for name in ("blend", "opencv", "torch_pyramids"))
     return {
         "levels": levels,
         "blend_ms": round(blend, 3),
         "opencv_pyramids_ms": round(opencv, 3),
-        "torch_pyramids_ms": round(statistics.median(times["torch_pyramids"]), 3),
+        "torch_pyramids_ms": round(pyramids, 3),
         "ratio": round(blend / opencv, 2),
         "ratio_of_minima": round(min(times["blend"]) / min(times["opencv"]), 2),
+        "torch_pyramids_vs_opencv": round(pyramids / opencv, 2),
+        "blend_vs_torch_pyramids": round(blend / pyramids, 2),
     }
 
 
@@ -75,7 +82,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, help="threads for torch and OpenCV alike (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for torch and OpenCV alike; 0 keeps their defaults")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
