@@ -209,6 +209,15 @@ def test_cpu_chunking_does_not_change_the_result(monkeypatch):
     torch.testing.assert_close(multiband_blend(source, template, mask), whole, atol=1e-6, rtol=0)
 
 
+def test_channels_last_inputs_give_the_same_blend():
+    # The decoder's output is channels_last.
+    source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
+    mask = ellipse_mask(2, *ODD, feather=0.3)
+    expected = multiband_blend(source, template, mask)
+    channels_last = [x.contiguous(memory_format=torch.channels_last) for x in (source, template, mask)]
+    torch.testing.assert_close(multiband_blend(*channels_last), expected, atol=1e-6, rtol=0)
+
+
 def test_module_is_the_function():
     source, template = smooth_images(2, *ODD, seed=1), smooth_images(2, *ODD, seed=2)
     mask = ellipse_mask(2, *ODD)
