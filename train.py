@@ -3,7 +3,10 @@
 import hydra
 from omegaconf import DictConfig
 
+from fusion.config import register_configs
 from fusion.training.run import train
+
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

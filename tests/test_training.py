@@ -19,6 +19,9 @@ FAST = ["curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "da
 def compose(tmp: Path, overrides: list[str]):
     from hydra import compose as hydra_compose, initialize_config_dir
 
+    from fusion.config import register_configs
+
+    register_configs()
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return hydra_compose("train", overrides=[f"paths.root_dir={tmp}", f"paths.run_dir={tmp / 'run'}", *overrides])
 
@@ -130,6 +133,13 @@ def test_invalid_schedules_are_rejected(change, message):
             setattr(stages[index], key, value)
     with pytest.raises(ScheduleError, match=message):
         phases(Curriculum(stages))
+
+
+def test_curriculum_typo_is_an_error(tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="stepsb"):
+        compose(tmp_path, ["curriculum.stages.0.stepsb=5"])
 
 
 def test_decoder_only_growth_must_be_last():

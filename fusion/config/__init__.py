@@ -3,8 +3,11 @@
 from hydra.core.config_store import ConfigStore
 
 from fusion.config.prepare import PrepareConfig
+from fusion.training.schedule import Curriculum
 
 
 def register_configs() -> None:
     """Make the schemas available to `defaults` lists (idempotent)."""
-    ConfigStore.instance().store(name="prepare_schema", node=PrepareConfig)
+    store = ConfigStore.instance()
+    store.store(name="prepare_schema", node=PrepareConfig)
+    store.store(group="curriculum", name="schema", node=Curriculum)

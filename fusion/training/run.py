@@ -17,15 +17,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from fusion.training.callback import CurriculumCallback, enter_phase
-from fusion.training.schedule import Curriculum, Phase, Stage, phases
+from fusion.training.schedule import Phase, phases
 
 log = logging.getLogger(__name__)
-
-
-def curriculum_from_config(cfg: DictConfig) -> Curriculum:
-    stages = [Stage(**stage) for stage in OmegaConf.to_container(cfg.stages)]
-    finetune = Stage(**OmegaConf.to_container(cfg.finetune)) if cfg.get("finetune") else None
-    return Curriculum(stages, finetune)
 
 
 def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path | None:
@@ -93,7 +87,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
 
     `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
     """
-    plan = phases(curriculum_from_config(cfg.curriculum))
+    plan = phases(OmegaConf.to_object(cfg.curriculum))
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
     datamodule = instantiate(cfg.data, _convert_="all")
