@@ -174,3 +174,14 @@ def test_killed_run_resumes_to_the_same_cache(tmp_path):
         assert len(list((folder / "crops").iterdir())) == len(ours)
         for record in ours:
             assert read_image(folder / record["crop"]).shape == (96, 96, 3)
+
+
+@pytest.mark.slow
+def test_shared_clips_yield_aligned_faces(shared_clips, tmp_path):
+    """The four real talking-head clips at 512 px: at least 95% of frames give a face."""
+    report = prepare(shared_clips, tmp_path, CacheSettings(resolution=512, landmarks="dlib"),
+                     PrepareOptions(contact_sheet=0))
+    assert set(report["identities"]) == {"d3", "d9", "d10", "d14"}
+    for name, result in report["identities"].items():
+        assert result["frames_read"] > 300, name
+        assert result["faces_kept"] >= 0.95 * result["frames_read"], (name, result)
