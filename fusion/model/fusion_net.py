@@ -1,8 +1,9 @@
 """FusionNet: a shared encoder and one decoder per identity, grown level by level.
 
 Decoder levels below ``shared_decoder_levels`` are shared by all identities,
-later levels are one per identity (the paper's figure). Each identity also has
-its own toRGB, so identities differ from the very first stage.
+later levels are one per identity (the paper's figure). The output level and
+its toRGB are always one per identity: a shared one would decode every
+identity to the same face.
 
 Growth is replayable: ``growth`` lists the ``decoder_only`` flag of every
 ``grow()`` call, and every new level draws its weights from a generator seeded
