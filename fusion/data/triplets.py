@@ -21,7 +21,7 @@ from fusion.data.pack import StagePack
 def to_float(images: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) pack pixels to float32 (..., 3, H, W) in [0, 1] (float data as is)."""
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(images.dtype, 1.0)
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).float().div_(scale)
+    tensor = torch.from_numpy(np.array(images)).float().div_(scale)
     return tensor.movedim(-1, -3)
 
 
