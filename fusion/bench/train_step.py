@@ -9,8 +9,12 @@ routing is exercised). Batch sizes (``STAGE_BATCH``) keep each step near one
 TFLOP with at least two rows per identity, so one step takes seconds, not
 minutes, on a 2-core CPU.
 
-The step is forward + L1 loss + backward + fused Adam (``l1_step``); pass
-another step factory to :func:`run_stage` to benchmark a fuller step. FLOPs
+``--step full`` (default) is the real training step of
+``fusion.training.module.FusionModule``: decode, the multi-band blends of
+prediction and target, the masked SSIM + L1 loss on blended and raw faces,
+backward and Adam; its ``blend_share`` is the fraction of the step spent in
+the blends' forward passes (their backward runs inside the loss's backward
+and is not separated; it costs about twice the forward). ``--step l1`` is the network alone with an L1 loss. FLOPs
 are counted with ``FlopCounterMode`` over one whole step, as executed (conv
 forward and backward; the first layer computes no input gradient).
 
@@ -38,6 +42,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from fusion.model import FusionConfig, FusionNet, resolution_level
+from fusion.stopwatch import Stopwatch
 
 STAGE_BATCH = {16: 32, 32: 8, 64: 8, 128: 4, 256: 4}
 """Default batch size per stage resolution, at width multiplier 1."""
@@ -54,6 +59,35 @@ def l1_step(net: FusionNet, precision: str) -> Step:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             prediction = net(x, identity)
         F.l1_loss(prediction.float(), target).backward()
+        optimizer.step()
+
+    return step
+
+
+def full_step(net: FusionNet, precision: str, watch: Stopwatch) -> Step:
+    """The training module's step (blended and raw loss), its blends timed by ``watch``."""
+    from fusion.training.module import FusionModule
+
+    module = FusionModule(["a", "b"], {"width_multiplier": net.config.width_multiplier}, blend={"match_contrast": False})
+    module.net = net
+    blend = module.blend
+
+    def timed_blend(*args):
+        with watch("blend"):
+            return blend(*args)
+
+    module.blend = timed_blend
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4, fused=True)
+
+    def step(x: torch.Tensor, identity: torch.Tensor, target: torch.Tensor) -> None:
+        size = x.shape[-1]
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+        mask = ((xx / 0.6) ** 2 + (yy / 0.75) ** 2 < 1).float().expand(x.shape[0], 1, size, size)
+        batch = {"source": x.sigmoid(), "template": target.sigmoid(), "mask": mask, "identity": identity}
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = module._step(batch)["loss"]
+        loss.backward()
         optimizer.step()
 
     return step
@@ -78,7 +112,7 @@ def run_stage(
     width_multiplier: float = 1.0,
     channels_last: bool = True,
     repeats: int = 3,
-    make_step: Callable[[FusionNet, str], Step] = l1_step,
+    step_kind: str = "full",
 ) -> dict:
     """Time ``repeats`` training steps of the network grown to ``resolution``."""
     if resolution < 16:
@@ -91,12 +125,14 @@ def run_stage(
     x = torch.randn(batch, 3, resolution, resolution, generator=generator).contiguous(memory_format=memory_format)
     target = torch.randn(x.shape, generator=generator).contiguous(memory_format=memory_format)
     identity = torch.arange(batch) % 2
-    step = make_step(net, precision)
+    watch = Stopwatch()
+    step = full_step(net, precision, watch) if step_kind == "full" else l1_step(net, precision)
 
     with FlopCounterMode(display=False) as counter:
         step(x, identity, target)  # also the warm-up: oneDNN builds its kernels here
     flops = counter.get_total_flops()
     step(x, identity, target)
+    watch.seconds.clear()
     seconds, peaks = [], {"fp32": [], "bf16": []}
     for _ in range(repeats):
         start = time.perf_counter()
@@ -120,7 +156,10 @@ def run_stage(
         "images_per_s_median": round(batch / median, 2),
         "gflops": round(flops / best / 1e9, 1),
         "gflops_median": round(flops / median / 1e9, 1),
+        "step": step_kind,
     }
+    if step_kind == "full":
+        result["blend_share"] = round(watch.seconds["blend"] / sum(seconds), 3)
     for dtype, measured in peaks.items():
         if measured:
             # Each step is paired with the matmuls right after it, which ran under about the same load.
@@ -140,6 +179,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--step", choices=["full", "l1"], default="full")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     stages = [
@@ -150,13 +190,15 @@ def main(argv: list[str]) -> dict:
             width_multiplier=args.width_multiplier,
             channels_last=args.channels_last,
             repeats=args.repeats,
+            step_kind=args.step,
         )
         for resolution in args.resolutions
         for precision in args.precisions
     ]
     return {
         "benchmark": "train-step",
-        "step": "FusionNet forward + L1 + backward + fused Adam, 2 identities, mixed batch",
+        "step": {"full": "FusionModule step: decode, blends, masked SSIM + L1 (blended and raw), backward, Adam",
+                 "l1": "FusionNet forward + L1 + backward + fused Adam"}[args.step] + "; 2 identities, mixed batch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "stages": stages,

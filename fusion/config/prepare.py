@@ -1,7 +1,14 @@
-"""Schema of `prepare.py`'s config: a typo in an override is an error, not a silent default."""
+"""Schema of `prepare.py`'s config: a typo in an override is an error, not a silent default.
+
+The keys are flat for the command line; their defaults come from the
+dataclasses that use them, so there is one place to change a default.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from fusion.data.cache import CacheSettings
+from fusion.data.prepare import PrepareOptions
 
 
 @dataclass
@@ -13,15 +20,15 @@ class PrepareConfig:
     #: identity names to prepare; null prepares every folder under footage.
     identities: Optional[list[str]] = None
     landmarks: str = "auto"
-    cache_resolution: int = 1024
-    face_scale: float = 0.5
-    alignment: str = "similarity"
-    mask_enlarge: float = 0.1
-    jitter: int = 4
-    smooth_window: int = 9
-    workers: int = 0
-    chunk: int = 64
-    min_face_size: int = 64
-    max_outside: float = 0.05
-    detect_size: int = 320
-    contact_sheet: int = 24
+    cache_resolution: int = CacheSettings.resolution
+    face_scale: float = CacheSettings.face_scale
+    alignment: str = CacheSettings.alignment
+    mask_enlarge: float = CacheSettings.mask_enlarge
+    jitter: int = CacheSettings.jitter
+    smooth_window: int = CacheSettings.smooth_window
+    workers: int = PrepareOptions.workers
+    chunk: int = PrepareOptions.chunk
+    min_face_size: int = PrepareOptions.min_face_size
+    max_outside: float = PrepareOptions.max_outside
+    detect_size: int = PrepareOptions.detect_size
+    contact_sheet: int = PrepareOptions.contact_sheet
