@@ -11,10 +11,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.data.cache import CacheSettings
 from fusion.data.prepare import PrepareOptions, prepare
 
-SHARED_CLIPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "clips"
 
 
 def main(argv: list[str]) -> dict:

@@ -36,7 +36,6 @@ class FaceDataModule(L.LightningDataModule):
         self.phase = None
         self.train_pack: StagePack | None = None
         self.val_pack: StagePack | None = None
-        self.sampler: TripletSampler | None = None
         self._cache_ready = False
 
     def footage_root(self) -> Path:
@@ -51,13 +50,18 @@ class FaceDataModule(L.LightningDataModule):
         val = PackSpec(self.phase.resolution, self.val_quantity, self.seed, "val", self.holdout)
         return train, val
 
+    def prepare_cache(self) -> None:
+        """Prepare (or check) the face cache once per process."""
+        if self._cache_ready:
+            return
+        report = prepare(self.footage_root(), self.cache, self.settings, PrepareOptions(), self.identities)
+        empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
+        if empty:
+            raise RuntimeError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")
+        self._cache_ready = True
+
     def prepare_data(self) -> None:
-        if not self._cache_ready:
-            report = prepare(self.footage_root(), self.cache, self.settings, PrepareOptions(), self.identities)
-            empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
-            if empty:
-                raise RuntimeError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")
-            self._cache_ready = True
+        self.prepare_cache()
         for spec in self._specs():
             build_pack(self.cache, self.identities, spec)
 
@@ -69,12 +73,11 @@ class FaceDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        self.sampler = TripletSampler(len(self.train_pack), self.phase.batch_size, self.seed + 1000 * self.phase.index,
-                                      self.p_self, rank, world)
+        sampler = TripletSampler(len(self.train_pack), self.phase.batch_size, self.seed + 1000 * self.phase.index,
+                                 self.p_self, rank, world)
         # The restored step of a resumed fit: batches continue where the killed run stopped.
-        self.sampler.start_step = trainer.global_step if trainer else 0
-        return DataLoader(TripletDataset(self.train_pack), batch_sampler=self.sampler, num_workers=self.num_workers,
-                          persistent_workers=False)
+        sampler.start_step = trainer.global_step if trainer else 0
+        return DataLoader(TripletDataset(self.train_pack), batch_sampler=sampler, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         trainer = self.trainer
