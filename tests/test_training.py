@@ -61,8 +61,9 @@ def test_phase_a_trains_only_the_new_level(trained):
     for key in old:
         assert torch.equal(before[key], after[key]), f"{key} changed in phase A"
     assert all(not torch.equal(after[key], state(folder / "stage1-B.ckpt")[key]) for key in new)
-    grown = torch.load(folder / "stage1-A.ckpt", weights_only=False)["fusion"]["growth"]
-    assert grown == [False]
+    saved = torch.load(folder / "stage1-A.ckpt", weights_only=False)["fusion"]
+    assert saved["growth"] == [False]
+    assert saved["crop"]["resolution"] == 64 and saved["crop"]["face_scale"] == 0.5  # for the swap's alignment
 
 
 def test_phase_b_trains_everything(trained):

@@ -49,6 +49,8 @@ class FusionModule(L.LightningModule):
         self.betas = tuple(betas)
         self.preview_count = preview_count
         self.run_dir = Path(run_dir) if run_dir else None
+        #: the cache's crop layout (CacheSettings as a dict), saved so a swap aligns faces alike
+        self.crop_settings: dict = {}
         self.lr = 1e-3
         self.phase = None
         self.val_ssim = nn.ModuleDict({name: MeanMetric() for name in self.identities})
@@ -142,6 +144,7 @@ class FusionModule(L.LightningModule):
             "phase": self.phase.index if self.phase else None,
             "identities": self.identities,
             "net": asdict(self.net.config),
+            "crop": self.crop_settings,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

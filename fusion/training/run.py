@@ -8,6 +8,7 @@ growth, so a killed run resumes in the same phase at the same step.
 
 import hashlib
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -93,6 +94,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     datamodule = instantiate(cfg.data, _convert_="all")
     module = instantiate(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                          net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
+    module.crop_settings = asdict(datamodule.settings)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     start, ckpt_path = resume_point(checkpoint, plan, module)
     metrics: dict = {}
