@@ -121,6 +121,28 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
     return found
 
 
+def source_from_path(path: str | os.PathLike) -> Source:
+    """A video file, a folder holding one image sequence, or a single image, as a Source."""
+    path = Path(path)
+    if path.is_dir():
+        images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+        if not images:
+            raise FileNotFoundError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        return Source("", path, path.name, len(images), tuple(images))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        return Source("", path, path.name, 1, (path,))
+    if suffix in VIDEO_EXTENSIONS:
+        frames = video_frame_count(path) if path.stat().st_size else 0
+        if not frames:
+            raise FileNotFoundError(f"{path}: no frames could be read (empty, corrupt or an unsupported codec); "
+                                    "re-export it as H.264 mp4 or an image sequence")
+        return Source("", path, path.name, frames)
+    raise ValueError(f"{path}: '{suffix}' is not footage; supported: {', '.join(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)}")
+
+
 def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:
     """Yield (frame index, image) for frames [start, stop) of a source.
 

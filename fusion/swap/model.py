@@ -1,0 +1,54 @@
+"""Loading a trained network for swapping, with errors that say what to do."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fusion.data.cache import CacheSettings
+from fusion.model import FusionConfig, FusionNet
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot drive a swap (not ours, or lacking the identity)."""
+
+
+@dataclass
+class SwapModel:
+    net: FusionNet
+    identities: list[str]
+    crop: CacheSettings
+
+    def identity_index(self, name: str) -> int:
+        if name not in self.identities:
+            raise CheckpointError(f"identity {name!r} is not in this model; it has {', '.join(self.identities)}")
+        return self.identities.index(name)
+
+    @torch.no_grad()
+    def decode(self, crops: torch.Tensor, identity: int) -> torch.Tensor:
+        """(B, 3, R_out, R_out) aligned crops in [0, 1] -> faces of `identity` in [0, 1]."""
+        size = self.net.input_resolution
+        inputs = crops if crops.shape[-1] == size else torch.nn.functional.interpolate(crops, size=(size, size), mode="area")
+        ids = torch.full((crops.shape[0],), identity, dtype=torch.long)
+        return torch.sigmoid(self.net(inputs, ids).float())
+
+
+def load_swap_model(path: str | Path) -> SwapModel:
+    """The network of a fusion training checkpoint, grown to its depth, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({error})") from error
+    info = saved.get("fusion") if isinstance(saved, dict) else None
+    if not info or "state_dict" not in saved:
+        raise CheckpointError(f"{path} was not written by fusion's train.py (no 'fusion' section); pass a checkpoint "
+                              "from <run>/checkpoints/")
+    if not info.get("crop"):
+        raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
+                              "saved); train again or resume the run once to write a new checkpoint")
+    net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
+    net.load_state_dict({k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")})
+    return SwapModel(net.eval(), list(info["identities"]), CacheSettings(**info["crop"]))

@@ -1,0 +1,102 @@
+"""The swap: a plate (video, image sequence or image) in, the same frames with
+the chosen identity's face out.
+
+Two passes over the input, as in `prepare`: landmarks for every frame, then
+(after stabilising them over the whole shot) align, decode in batches, warp
+back and blend. Frames where no face is found pass through unchanged and are
+listed in the report.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from fusion.faces.align import alignment_matrix, transform_points, warp_face
+from fusion.faces.landmarks import jittered_landmarks, load_backend
+from fusion.faces.mask import hull_polygon
+from fusion.faces.select import choose_face
+from fusion.faces.stabilise import stabilise
+from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
+from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, write_image
+from fusion.swap.composite import composite_face
+from fusion.swap.model import load_swap_model
+from fusion.swap.writer import FrameWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SwapReport:
+    frames: int = 0
+    swapped: int = 0
+    no_face: list[int] = field(default_factory=list)
+
+
+def _to_unit(image: np.ndarray) -> np.ndarray:
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype, 1.0)
+    return image.astype(np.float32) / scale
+
+
+def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
+         blend: str = "multiband", batch_size: int = 8, write_matte: bool = False,
+         landmarks: str = "dlib", jitter: int = 4, smooth_window: int = 9) -> SwapReport:
+    """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
+    model = load_swap_model(checkpoint)
+    number = model.identity_index(identity)
+    source = source_from_path(input_path)
+    output_path = Path(output_path)
+    if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
+        raise ValueError(f"{output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
+    backend = load_backend(landmarks)
+    track = np.full((source.frames, 68, 2), np.nan, np.float32)
+    previous = None
+    for index, image in tqdm(read_frames(source, 0, source.frames), total=source.frames, desc="landmarks", unit="frame"):
+        if isinstance(image, Exception):
+            raise image
+        image8 = to_uint8(as_rgb(image)[0])
+        boxes = backend.detect(image8)
+        previous = boxes[choose_face(boxes, previous)] if boxes else None
+        if previous is not None:
+            track[index] = jittered_landmarks(backend, image8, previous, jitter)
+    smooth = stabilise(track, smooth_window)
+
+    crop, size = model.crop, model.net.output_resolution
+    report = SwapReport()
+    with FrameWriter(output_path, source, write_matte) as writer:
+        pending: list[tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+
+        def flush() -> None:
+            faces = [p for p in pending if p[2] is not None]
+            if faces:
+                crops = torch.from_numpy(np.stack([_to_unit(warp_face(p[1], p[2], size)) for p in faces]))
+                decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
+                results = iter(decoded)
+            for index, plate, matrix, polygon in pending:
+                if matrix is None:
+                    writer.write(plate, np.zeros(plate.shape[:2], np.float32))
+                    continue
+                frame, matte = composite_face(plate, next(results), matrix, polygon, blend)
+                writer.write(frame, matte)
+            pending.clear()
+
+        for index, image in tqdm(read_frames(source, 0, source.frames), total=source.frames, desc="swap", unit="frame"):
+            plate = as_rgb(image)[0]
+            report.frames += 1
+            if np.isnan(smooth[index, 0, 0]):
+                report.no_face.append(index)
+                pending.append((index, plate, None, None))
+            else:
+                points = smooth[index].astype(np.float64)
+                matrix = alignment_matrix(points, size, crop.face_scale, crop.alignment)
+                pending.append((index, plate, matrix, hull_polygon(points, crop.mask_enlarge)))
+                report.swapped += 1
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    if report.no_face:
+        log.warning("%d frames had no face and pass through unchanged: %s", len(report.no_face), report.no_face[:20])
+    return report
