@@ -23,7 +23,7 @@ import numpy as np
 
 from fusion.data.cache import IdentityCache
 from fusion.faces.mask import polygon_mask
-from fusion.io.image import read_image
+from fusion.io.image import read_image, to_unit
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,7 @@ def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return image
     if dtype == np.uint16:
         return image.astype(np.uint16) * 257
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype, 1.0)
-    return (image.astype(np.float32) / scale).astype(dtype)
+    return to_unit(image).astype(dtype)
 
 
 class StagePack:
@@ -146,7 +145,6 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
         list(threads.map(load, range(len(chosen))))
     images.flush()
     masks.flush()
-    del images, masks
     np.save(tmp / "landmarks.npy", landmarks)
     np.save(tmp / "identity.npy", np.array([n for n, _, _ in chosen], np.int64))
     (tmp / "meta.json").write_text(json.dumps({

@@ -26,7 +26,7 @@ from fusion.data.contact_sheet import write_contact_sheet
 from fusion.data.quality import sharpness
 from fusion.faces.align import align_face
 from fusion.faces.landmarks import jittered_landmarks, load_backend
-from fusion.faces.mask import hull_polygon, inside_fraction, polygon_mask
+from fusion.faces.mask import hull_polygon, inside_fraction
 from fusion.faces.select import choose_face
 from fusion.faces.stabilise import stabilise
 from fusion.io.atomic import write_json

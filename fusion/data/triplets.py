@@ -16,13 +16,12 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from fusion.data.pack import StagePack
+from fusion.io.image import to_unit
 
 
 def to_float(images: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) pack pixels to float32 (..., 3, H, W) in [0, 1] (float data as is)."""
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(images.dtype, 1.0)
-    tensor = torch.from_numpy(np.array(images)).float().div_(scale)
-    return tensor.movedim(-1, -3)
+    return torch.from_numpy(to_unit(images)).movedim(-1, -3)
 
 
 class TripletDataset(Dataset):

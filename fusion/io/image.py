@@ -77,6 +77,24 @@ def as_rgb(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     raise ValueError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
 
 
+def white_level(dtype: np.dtype) -> float:
+    """The value of full white: 255 for uint8, 65535 for uint16, 1.0 for float (scene-linear, may exceed it).
+
+    >>> white_level(np.dtype(np.uint16)), white_level(np.dtype(np.float32))
+    (65535.0, 1.0)
+    """
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """float32 copy with white at 1.0, whatever the stored dtype.
+
+    >>> to_unit(np.array([0, 65535], np.uint16)).tolist()
+    [0.0, 1.0]
+    """
+    return image.astype(np.float32) / white_level(image.dtype)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """An 8-bit copy for detectors, which only take 8-bit input.
 

@@ -12,9 +12,7 @@ import torch
 
 from fusion.blend import multiband_blend
 from fusion.faces.mask import polygon_mask
-
-_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
+from fusion.io.image import to_unit, white_level
 
 def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = 0.15) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) around the mask polygon, with a margin for the blend, inside the frame."""
@@ -40,8 +38,8 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     warped = cv2.warpAffine(face.astype(np.float32), to_crop[:2], (x1 - x0, y1 - y0),
                             flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     mask = polygon_mask(polygon - [x0, y0], (y1 - y0, x1 - x0)).astype(np.float32) / 255
-    scale = _SCALE.get(plate.dtype, 1.0)
-    region = plate[y0:y1, x0:x1].astype(np.float32) / scale
+    scale = white_level(plate.dtype)
+    region = to_unit(plate[y0:y1, x0:x1])
     if blend == "multiband":
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
         mixed = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(mask)[None, None])

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fusion.faces.align import alignment_matrix, transform_points, warp_face
+from fusion.faces.align import alignment_matrix, warp_face
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.faces.mask import hull_polygon
 from fusion.faces.select import choose_face
 from fusion.faces.stabilise import stabilise
 from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
-from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, write_image
+from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
 from fusion.swap.composite import composite_face
 from fusion.swap.model import load_swap_model
 from fusion.swap.writer import FrameWriter
@@ -34,11 +34,6 @@ class SwapReport:
     frames: int = 0
     swapped: int = 0
     no_face: list[int] = field(default_factory=list)
-
-
-def _to_unit(image: np.ndarray) -> np.ndarray:
-    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(image.dtype, 1.0)
-    return image.astype(np.float32) / scale
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
@@ -72,7 +67,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
         def flush() -> None:
             faces = [p for p in pending if p[2] is not None]
             if faces:
-                crops = torch.from_numpy(np.stack([_to_unit(warp_face(p[1], p[2], size)) for p in faces]))
+                crops = torch.from_numpy(np.stack([to_unit(warp_face(p[1], p[2], size)) for p in faces]))
                 decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
                 results = iter(decoded)
             for index, plate, matrix, polygon in pending:

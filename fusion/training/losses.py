@@ -9,7 +9,6 @@ seam region counts too; outside it both images are the template anyway.
 from dataclasses import dataclass
 
 import kornia
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
