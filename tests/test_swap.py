@@ -84,3 +84,19 @@ def test_bad_inputs_have_clear_errors(checkpoint, plates, tmp_path):
         swap(tmp_path / "broken.mp4", tmp_path / "y.mp4", checkpoint, "hopper")
     with pytest.raises(FileNotFoundError, match="missing"):
         swap(tmp_path / "missing", tmp_path / "y.mp4", checkpoint, "hopper")
+
+
+def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path):
+    """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import make_demo_footage
+    from fusion.eval.evaluate import evaluate
+
+    footage = make_demo_footage(tmp_path / "footage", frames=20)
+    prepare(footage, tmp_path / "cache", CacheSettings(resolution=64, landmarks="dlib"), PrepareOptions(contact_sheet=0))
+    metrics = evaluate(checkpoint, tmp_path / "cache", tmp_path / "eval")
+    assert set(metrics["swaps"]) == {"astronaut->hopper", "hopper->astronaut"}
+    assert {"retrieval_accuracy", "landmark_error", "temporal_ratio", "ssim"} <= set(metrics["summary"])
+    assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
+    sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
+    assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side

@@ -1,0 +1,25 @@
+"""Held-out metrics of a trained model: `python evaluate.py checkpoint=... cache=...`."""
+
+import json
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from fusion.eval.evaluate import evaluate
+from fusion.swap.model import CheckpointError
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    try:
+        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout)
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        print(f"evaluate failed: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(metrics["summary"], indent=1))
+    print(f"metrics.json and contact_sheet.png in {cfg.out}")
+
+
+if __name__ == "__main__":
+    main()
