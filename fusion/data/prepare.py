@@ -25,10 +25,10 @@ from fusion.data.cache import CacheSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
 from fusion.data.quality import sharpness
 from fusion.faces.align import align_face
-from fusion.faces.landmarks import jittered_landmarks, load_backend
+from fusion.faces.landmarks import load_backend
 from fusion.faces.mask import hull_polygon, inside_fraction
-from fusion.faces.select import choose_face
 from fusion.faces.stabilise import stabilise
+from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
 from fusion.io.footage import Source, find_identities, read_frames, scan_identity
 from fusion.io.image import as_rgb, to_uint8, write_image
@@ -100,7 +100,8 @@ def _start_worker(landmarks: str, detect_size: int) -> None:
 def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict], Counter]:
     """Pass 1: find the face and its landmarks in every frame; saves and returns the entries."""
     settings, options, watch = task.settings, task.options, Stopwatch()
-    entries, previous = [], None
+    tracker = FaceTracker(_backend, settings.jitter, watch)
+    entries = []
     for index, image in watch.iterate(read_frames(task.source, task.start, task.stop), "decode"):
         entry = {"frame": index, "status": "ok"}
         entries.append(entry)
@@ -111,18 +112,10 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict], Counter]:
         if note:
             entry["note"] = note
         entry["dtype"] = image.dtype.name
-        image8 = to_uint8(image)
-        with watch("detect"):
-            boxes = _backend.detect(image8)
-        entry["faces"] = len(boxes)
-        if not boxes:
+        entry["faces"], points = tracker(to_uint8(image))
+        if points is None:
             entry["status"] = "no_face"
-            previous = None
             continue
-        box = boxes[choose_face(boxes, previous)]
-        previous = box
-        with watch("landmarks"):
-            points = jittered_landmarks(_backend, image8, box, settings.jitter)
         entry["landmarks"] = np.round(points, 3).tolist()
         size = float(np.ptp(points, axis=0).max())
         hull = hull_polygon(points, settings.mask_enlarge)

@@ -16,10 +16,10 @@ import torch
 from tqdm import tqdm
 
 from fusion.faces.align import alignment_matrix, warp_face
-from fusion.faces.landmarks import jittered_landmarks, load_backend
+from fusion.faces.landmarks import load_backend
 from fusion.faces.mask import hull_polygon
-from fusion.faces.select import choose_face
 from fusion.faces.stabilise import stabilise
+from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
 from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
 from fusion.swap.composite import composite_face
@@ -48,15 +48,13 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
         raise ValueError(f"{output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
     backend = load_backend(landmarks)
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    previous = None
+    tracker = FaceTracker(backend, jitter)
     for index, image in tqdm(read_frames(source, 0, source.frames), total=source.frames, desc="landmarks", unit="frame"):
         if isinstance(image, Exception):
             raise image
-        image8 = to_uint8(as_rgb(image)[0])
-        boxes = backend.detect(image8)
-        previous = boxes[choose_face(boxes, previous)] if boxes else None
-        if previous is not None:
-            track[index] = jittered_landmarks(backend, image8, previous, jitter)
+        _, points = tracker(to_uint8(as_rgb(image)[0]))
+        if points is not None:
+            track[index] = points
     smooth = stabilise(track, smooth_window)
 
     crop, size = model.crop, model.net.output_resolution
