@@ -136,6 +136,12 @@ def test_invalid_schedules_are_rejected(change, message):
         phases(Curriculum(stages))
 
 
+def test_experiment_overrides_the_defaults(tmp_path):
+    cfg = compose(tmp_path, ["experiment=clips", "footage=/footage"])
+    assert (cfg.task_name, cfg.val_every, cfg.data.footage) == ("clips", 300, "/footage")
+    assert cfg.curriculum.stages[-1].resolution == 128
+
+
 def test_curriculum_typo_is_an_error(tmp_path):
     from hydra.errors import ConfigCompositionException
 
