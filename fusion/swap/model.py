@@ -7,6 +7,7 @@ import torch
 
 from fusion.data.cache import CacheSettings
 from fusion.model import FusionConfig, FusionNet
+from fusion.model.faces import decode_faces
 
 
 class CheckpointError(ValueError):
@@ -27,10 +28,7 @@ class SwapModel:
     @torch.no_grad()
     def decode(self, crops: torch.Tensor, identity: int) -> torch.Tensor:
         """(B, 3, R_out, R_out) aligned crops in [0, 1] -> faces of `identity` in [0, 1]."""
-        size = self.net.input_resolution
-        inputs = crops if crops.shape[-1] == size else torch.nn.functional.interpolate(crops, size=(size, size), mode="area")
-        ids = torch.full((crops.shape[0],), identity, dtype=torch.long)
-        return torch.sigmoid(self.net(inputs, ids).float())
+        return decode_faces(self.net, crops, torch.full((crops.shape[0],), identity, dtype=torch.long))
 
 
 def load_swap_model(path: str | Path) -> SwapModel:
