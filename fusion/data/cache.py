@@ -62,9 +62,6 @@ class IdentityCache:
         else:
             write_json(path, wanted)
 
-    def settings(self) -> CacheSettings:
-        return CacheSettings(**json.loads((self.folder / "settings.json").read_text()))
-
     def landmarks_path(self, source_key: str, start: int) -> Path:
         return self.folder / "landmarks" / f"{source_key}.{start:07d}.json"
 
