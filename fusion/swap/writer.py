@@ -6,17 +6,18 @@ from pathlib import Path
 import numpy as np
 
 from fusion.io.footage import VIDEO_EXTENSIONS, Source
-from fusion.io.image import to_uint8, write_image
+from fusion.io.image import write_image
+from fusion.io.video import VideoWriter
 
 
 class FrameWriter:
     """Context manager taking frames in order. Video goes through ffmpeg
-    (imageio-ffmpeg's bundled binary, H.264); images keep their dtype."""
+    (H.264, 8-bit) at the plate's frame rate; images keep their dtype."""
 
     def __init__(self, output: Path, source: Source, write_matte: bool = False, fps: float = 24.0):
-        self.output, self.source, self.write_matte, self.fps = output, source, write_matte, fps
+        self.output, self.source, self.write_matte = output, source, write_matte
         self.count = 0
-        self._video = None
+        self._video = VideoWriter(output, fps) if output.suffix.lower() in VIDEO_EXTENSIONS else None
 
     def __enter__(self) -> "FrameWriter":
         return self
@@ -28,17 +29,9 @@ class FrameWriter:
         return folder / f"{self.source.path.stem}.{self.count:06d}.png"
 
     def write(self, frame: np.ndarray, matte: np.ndarray) -> None:
-        suffix = self.output.suffix.lower()
-        if suffix in VIDEO_EXTENSIONS:
-            if self._video is None:
-                import imageio_ffmpeg
-
-                self.output.parent.mkdir(parents=True, exist_ok=True)
-                self._video = imageio_ffmpeg.write_frames(str(self.output), (frame.shape[1], frame.shape[0]),
-                                                          fps=self.fps, codec="libx264", quality=8, macro_block_size=1)
-                self._video.send(None)
-            self._video.send(np.ascontiguousarray(to_uint8(frame)))
-        elif suffix:
+        if self._video is not None:
+            self._video.write(frame)
+        elif self.output.suffix:
             write_image(self.output, frame)
         else:
             write_image(self._frame_path(self.output), frame)
@@ -49,4 +42,4 @@ class FrameWriter:
 
     def __exit__(self, *exc) -> None:
         if self._video is not None:
-            self._video.close()
+            self._video.__exit__(*exc)
