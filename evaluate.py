@@ -2,11 +2,13 @@
 
 import json
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from fusion.eval.evaluate import evaluate
+from fusion.eval.wandb_report import log_evaluation
 from fusion.swap.model import CheckpointError
 
 
@@ -19,6 +21,8 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     print(json.dumps(metrics["summary"], indent=1))
     print(f"metrics.json and contact_sheet.png in {cfg.out}")
+    if cfg.wandb:
+        print(f"W&B run in {log_evaluation(metrics, Path(cfg.out))}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,30 @@
 """Swap a trained identity's face into a plate: `python swap.py checkpoint=... identity=... input=... output=...`."""
 
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from fusion.swap.model import CheckpointError
-from fusion.swap.pipeline import swap
+from fusion.swap.pipeline import SwapOptions, preview_path, swap
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="swap")
 def main(cfg: DictConfig) -> None:
+    options = SwapOptions(**{f.name: cfg[f.name] for f in fields(SwapOptions)})
     try:
-        report = swap(cfg.input, cfg.output, cfg.checkpoint, cfg.identity, blend=cfg.blend, batch_size=cfg.batch_size,
-                      write_matte=cfg.write_matte, landmarks=cfg.landmarks, jitter=cfg.jitter,
-                      smooth_window=cfg.smooth_window)
+        report = swap(cfg.input, cfg.output, cfg.checkpoint, cfg.identity, options)
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         print(f"swap failed: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"{report.frames} frames, {report.swapped} swapped, no face in {len(report.no_face)}: {report.no_face[:20]}")
+    total = sum(report.seconds.values())
+    shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
+    print(f"{report.frames_per_second:.1f} frames/s ({shares})")
+    if options.preview:
+        print(f"side by side: {preview_path(Path(cfg.output))}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The swap pipeline on real photos: sizes, bit depth, untouched pixels, no-face frames, bad input."""
 
 from dataclasses import asdict
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,21 +11,17 @@ import torch
 from fusion.data.cache import CacheSettings
 from fusion.io.image import read_image, write_image
 from fusion.swap.model import CheckpointError, load_swap_model
-from fusion.swap.pipeline import swap
+from fusion.io.video import VideoWriter
+from fusion.swap.pipeline import SwapOptions, preview_path, swap
+from fusion.training.module import save_untrained
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A checkpoint in train.py's format (same save hook), of an untrained 32 px network."""
-    from fusion.training.module import FusionModule
-
-    module = FusionModule(["astronaut", "hopper"], {"resolution": 32, "width_multiplier": 0.125})
-    module.crop_settings = asdict(CacheSettings(resolution=64, landmarks="dlib"))
-    saved = {"state_dict": module.state_dict()}
-    module.on_save_checkpoint(saved)
-    path = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    torch.save(saved, path)
-    return path
+    return save_untrained(tmp_path_factory.mktemp("ckpt") / "last.ckpt", ["astronaut", "hopper"],
+                          {"resolution": 32, "width_multiplier": 0.125},
+                          asdict(CacheSettings(resolution=64, landmarks="dlib")))
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +34,10 @@ def plates(tmp_path_factory, photos):
 
 
 def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
-    report = swap(plates, tmp_path / "out", checkpoint, "astronaut", write_matte=True)
+    report = swap(plates, tmp_path / "out", checkpoint, "astronaut", SwapOptions(write_matte=True))
     assert (report.frames, report.swapped, report.no_face) == (4, 3, [3])
+    assert {"read", "landmarks", "align", "network", "composite", "write"} == set(report.seconds)
+    assert report.frames_per_second > 0
     names = sorted(p.name for p in plates.iterdir())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
     for i, name in enumerate(names):
@@ -56,7 +55,7 @@ def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
 def test_16_bit_in_16_bit_out(checkpoint, photos, tmp_path):
     plate = photos["hopper"].astype(np.uint16) * 257 + 3
     write_image(tmp_path / "deep.png", plate)
-    swap(tmp_path / "deep.png", tmp_path / "deep_out.png", checkpoint, "hopper", write_matte=True)
+    swap(tmp_path / "deep.png", tmp_path / "deep_out.png", checkpoint, "hopper", SwapOptions(write_matte=True))
     out = read_image(tmp_path / "deep_out.png")
     matte = read_image(tmp_path / "deep_out_matte" / "matte.000000.png")
     assert out.dtype == np.uint16 and out.shape == plate.shape
@@ -64,13 +63,58 @@ def test_16_bit_in_16_bit_out(checkpoint, photos, tmp_path):
     assert (out[matte > 0] % 257 != 3).mean() > 0.5  # new 16-bit values, not 8-bit ones scaled
 
 
-def test_video_out_has_every_frame(checkpoint, plates, tmp_path):
-    swap(plates, tmp_path / "out.mp4", checkpoint, "hopper", blend="alpha")
-    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+def read_video(path) -> tuple[list[np.ndarray], float]:
+    capture = cv2.VideoCapture(str(path))
     frames = []
     while (frame := capture.read())[0]:
         frames.append(frame[1])
-    assert len(frames) == 4 and frames[0].shape == (512, 512, 3)
+    return frames, capture.get(cv2.CAP_PROP_FPS)
+
+
+def test_video_out_has_every_frame_and_a_side_by_side_preview(checkpoint, plates, tmp_path):
+    swap(plates, tmp_path / "out.mp4", checkpoint, "hopper", SwapOptions(blend="alpha", preview=True, preview_height=256))
+    frames, fps = read_video(tmp_path / "out.mp4")
+    assert len(frames) == 4 and frames[0].shape == (512, 512, 3) and fps == 24
+    pairs, _ = read_video(preview_path(tmp_path / "out.mp4"))
+    assert len(pairs) == 4 and pairs[0].shape == (256, 512, 3)
+    plate = cv2.resize(cv2.imread(str(plates / "plate.0001.png")), (256, 256), interpolation=cv2.INTER_AREA)
+    assert np.abs(pairs[0][:, :256].astype(int) - plate).mean() < 3  # left half: the plate (H.264 loss only)
+    swapped = cv2.resize(frames[0], (256, 256), interpolation=cv2.INTER_AREA)
+    assert np.abs(pairs[0][:, 256:].astype(int) - swapped).mean() < 3  # right half: the swap
+
+
+def test_video_keeps_the_plate_frame_rate(checkpoint, plates, tmp_path):
+    with VideoWriter(tmp_path / "plate.mp4", fps=25) as video:
+        for name in sorted(plates.iterdir()):
+            video.write(read_image(name))
+    swap(tmp_path / "plate.mp4", tmp_path / "out.mp4", checkpoint, "hopper")
+    frames, fps = read_video(tmp_path / "out.mp4")
+    assert len(frames) == 4 and fps == 25
+
+
+def test_erode_and_feather_shape_the_matte(checkpoint, plates, tmp_path):
+    """Erosion shrinks the matte by about its radius all round; feather softens it inward only."""
+    mattes = {}
+    for name, erode, feather in [("hard", 0, 0), ("eroded", 8, 0), ("soft", 0, 12)]:
+        out = tmp_path / name
+        swap(plates / "plate.0001.png", out.with_suffix(".png"), checkpoint, "hopper",
+             SwapOptions(erode=erode, feather=feather, write_matte=True))
+        mattes[name] = read_image(tmp_path / f"{name}_matte" / "matte.000000.png") / 65535
+        frame, plate = read_image(out.with_suffix(".png")), read_image(plates / "plate.0001.png")
+        np.testing.assert_array_equal(frame[mattes[name] == 0], plate[mattes[name] == 0])
+    hard, eroded, soft = (mattes[k] > 0 for k in ("hard", "eroded", "soft"))
+    assert not (eroded & ~hard).any() and (soft == hard).all()
+    perimeter = cv2.findContours(hard.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0][0].shape[0]
+    assert 6 < (hard.sum() - eroded.sum()) / perimeter < 10  # the ring removed is ~8 px wide
+    partial = (mattes["soft"] > 0.01) & (mattes["soft"] < 0.99)
+    assert 9 < partial.sum() / perimeter < 14  # a 12 px ramp inside the edge
+
+
+def test_interrupted_video_leaves_no_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt), VideoWriter(tmp_path / "cut.mp4") as video:
+        video.write(np.zeros((16, 16, 3), np.uint8))
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_inputs_have_clear_errors(checkpoint, plates, tmp_path):
@@ -79,6 +123,8 @@ def test_bad_inputs_have_clear_errors(checkpoint, plates, tmp_path):
         load_swap_model(tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match="astronaut, hopper"):
         swap(plates, tmp_path / "x", checkpoint, "grace")
+    with pytest.raises(ValueError, match="multiband, alpha"):
+        swap(plates, tmp_path / "x", checkpoint, "hopper", SwapOptions(blend="poisson"))
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     with pytest.raises(FileNotFoundError, match="broken.mp4"):
         swap(tmp_path / "broken.mp4", tmp_path / "y.mp4", checkpoint, "hopper")
@@ -86,7 +132,7 @@ def test_bad_inputs_have_clear_errors(checkpoint, plates, tmp_path):
         swap(tmp_path / "missing", tmp_path / "y.mp4", checkpoint, "hopper")
 
 
-def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path):
+def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
     from fusion.data.prepare import PrepareOptions, prepare
     from fusion.demo.footage import make_demo_footage
@@ -100,3 +146,12 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path):
     assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
     sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
     assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side
+
+    from fusion.eval.wandb_report import COLUMNS, log_evaluation, swap_table
+
+    table = swap_table(metrics)
+    assert table.columns == COLUMNS and [row[0] for row in table.data] == ["astronaut->hopper", "hopper->astronaut"]
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_files = Path(log_evaluation(metrics, tmp_path / "eval")).parent
+    assert list(run_files.glob("*.wandb")) and "offline-run" in run_files.name

@@ -4,7 +4,7 @@ the chosen identity's face out.
 Two passes over the input, as in `prepare`: landmarks for every frame, then
 (after stabilising them over the whole shot) align, decode in batches, warp
 back and blend. Frames where no face is found pass through unchanged and are
-listed in the report.
+listed in the report, with the seconds spent in each stage.
 """
 
 import logging
@@ -22,11 +22,31 @@ from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
 from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
-from fusion.swap.composite import composite_face
+from fusion.io.video import frame_rate
+from fusion.stopwatch import Stopwatch
+from fusion.swap.composite import BLENDS, composite_face
 from fusion.swap.model import load_swap_model
+from fusion.swap.preview import PreviewWriter
 from fusion.swap.writer import FrameWriter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SwapOptions:
+    """What a compositor sets for a shot (`conf/swap.yaml` documents each)."""
+
+    blend: str = "multiband"
+    erode: float = 0.0
+    feather: float | None = None
+    write_matte: bool = False
+    preview: bool = False
+    preview_height: int = 540
+    fps: float | None = None
+    batch_size: int = 8
+    landmarks: str = "dlib"
+    jitter: int = 4
+    smooth_window: int = 9
 
 
 @dataclass
@@ -34,49 +54,77 @@ class SwapReport:
     frames: int = 0
     swapped: int = 0
     no_face: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / max(sum(self.seconds.values()), 1e-9)
+
+
+def preview_path(output_path: Path) -> Path:
+    """Where `preview=true` writes the side-by-side video: beside the output, `<name>_preview.mp4`."""
+    return output_path.with_name(output_path.stem + "_preview.mp4")
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
-         blend: str = "multiband", batch_size: int = 8, write_matte: bool = False,
-         landmarks: str = "dlib", jitter: int = 4, smooth_window: int = 9) -> SwapReport:
+         options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
+    if options.blend not in BLENDS:
+        raise ValueError(f"unknown blend {options.blend!r}; choose one of {', '.join(BLENDS)}")
     model = load_swap_model(checkpoint)
     number = model.identity_index(identity)
     source = source_from_path(input_path)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
         raise ValueError(f"{output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
-    backend = load_backend(landmarks)
+    fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
+    backend = load_backend(options.landmarks)
+    watch = Stopwatch()
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    tracker = FaceTracker(backend, jitter)
-    for index, image in tqdm(read_frames(source, 0, source.frames), total=source.frames, desc="landmarks", unit="frame"):
+    tracker = FaceTracker(backend, options.jitter)
+    frames = watch.iterate(read_frames(source, 0, source.frames), "read")
+    for index, image in tqdm(frames, total=source.frames, desc="landmarks", unit="frame"):
         if isinstance(image, Exception):
             raise image
-        _, points = tracker(to_uint8(as_rgb(image)[0]))
+        with watch("landmarks"):
+            _, points = tracker(to_uint8(as_rgb(image)[0]))
         if points is not None:
             track[index] = points
-    smooth = stabilise(track, smooth_window)
+    with watch("landmarks"):
+        smooth = stabilise(track, options.smooth_window)
 
     crop, size = model.crop, model.net.output_resolution
     report = SwapReport()
-    with FrameWriter(output_path, source, write_matte) as writer:
+    with FrameWriter(output_path, source, options.write_matte, fps) as writer, \
+            PreviewWriter(preview_path(output_path), options.preview_height, fps) as preview:
         pending: list[tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+
+        def emit(plate: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:
+            with watch("write"):
+                writer.write(frame, matte)
+                if options.preview:
+                    preview.write_pair(plate, frame)
 
         def flush() -> None:
             faces = [p for p in pending if p[2] is not None]
             if faces:
-                crops = torch.from_numpy(np.stack([to_unit(warp_face(p[1], p[2], size)) for p in faces]))
-                decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
+                with watch("align"):
+                    crops = torch.from_numpy(np.stack([to_unit(warp_face(p[1], p[2], size)) for p in faces]))
+                with watch("network"):
+                    decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
                 results = iter(decoded)
             for index, plate, matrix, polygon in pending:
                 if matrix is None:
-                    writer.write(plate, np.zeros(plate.shape[:2], np.float32))
+                    emit(plate, plate, np.zeros(plate.shape[:2], np.float32))
                     continue
-                frame, matte = composite_face(plate, next(results), matrix, polygon, blend)
-                writer.write(frame, matte)
+                with watch("composite"):
+                    frame, matte = composite_face(plate, next(results), matrix, polygon, options.blend,
+                                                  options.erode, options.feather)
+                emit(plate, frame, matte)
             pending.clear()
 
-        for index, image in tqdm(read_frames(source, 0, source.frames), total=source.frames, desc="swap", unit="frame"):
+        frames = watch.iterate(read_frames(source, 0, source.frames), "read")
+        for index, image in tqdm(frames, total=source.frames, desc="swap", unit="frame"):
             plate = as_rgb(image)[0]
             report.frames += 1
             if np.isnan(smooth[index, 0, 0]):
@@ -87,9 +135,10 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                 matrix = alignment_matrix(points, size, crop.face_scale, crop.alignment)
                 pending.append((index, plate, matrix, hull_polygon(points, crop.mask_enlarge)))
                 report.swapped += 1
-            if len(pending) >= batch_size:
+            if len(pending) >= options.batch_size:
                 flush()
         flush()
+    report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
     if report.no_face:
         log.warning("%d frames had no face and pass through unchanged: %s", len(report.no_face), report.no_face[:20])
     return report

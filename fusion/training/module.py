@@ -147,3 +147,14 @@ class FusionModule(L.LightningModule):
         if saved["growth"] != list(self.net.growth):
             raise ValueError(f"checkpoint network growth {saved['growth']} differs from the model's {self.net.growth}: "
                              "grow the model to the checkpoint's depth before loading")
+
+
+def save_untrained(path: Path, identities: list[str], net: dict, crop: dict) -> Path:
+    """Write an untrained network as train.py would checkpoint it: the swap's and
+    evaluation's cost without training first (benchmarks, plumbing tests)."""
+    module = FusionModule(identities, net)
+    module.crop_settings = crop
+    saved = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(saved)
+    torch.save(saved, path)
+    return path

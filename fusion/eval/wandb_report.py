@@ -1,0 +1,35 @@
+"""Evaluation results on a W&B dashboard: one table row per swap, the summary and the contact sheet.
+
+Online where a key is configured, offline otherwise (`wandb sync` later), as
+for training (`fusion.training.wandb_logger`).
+"""
+
+import os
+from pathlib import Path
+
+from fusion.training.wandb_logger import wandb_key_configured
+
+COLUMNS = ["swap", "faces_found", "distance_to_source", "distance_to_template", "retrieval_accuracy",
+           "landmark_error", "temporal_ratio"]
+
+
+def swap_table(metrics: dict):
+    """A `wandb.Table` of `metrics["swaps"]`, one row per "template->identity" swap."""
+    import wandb
+
+    rows = [[name] + [values[column] for column in COLUMNS[1:]] for name, values in metrics["swaps"].items()]
+    return wandb.Table(columns=COLUMNS, data=rows)
+
+
+def log_evaluation(metrics: dict, out: Path, project: str = "fusion", name: str | None = None) -> str:
+    """Log the table, the summary (`summary/*`) and `out/contact_sheet.png` as one W&B run; returns its folder."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE", "online" if wandb_key_configured() else "offline")
+    run = wandb.init(project=project, name=name, job_type="evaluate", dir=str(out), mode=mode,
+                     config={"checkpoint": metrics["checkpoint"], "resolution": metrics["resolution"]})
+    run.log({"swaps": swap_table(metrics), "contact_sheet": wandb.Image(str(Path(out) / "contact_sheet.png")),
+             **{f"summary/{key}": value for key, value in metrics["summary"].items() if value is not None}})
+    folder = run.dir
+    run.finish()
+    return folder
