@@ -24,6 +24,7 @@ from fusion.blend import (
     pyr_up,
 )
 from fusion.bench import blend as blend_bench
+from fusion.blend.pyramid import uses_opencv
 
 ODD = (250, 187)
 
@@ -74,6 +75,24 @@ def test_laplacian_pyramid_equals_opencv_and_collapses_back():
     for band, fine, coarse in zip(pyramid, gaussian, gaussian[1:]):
         np.testing.assert_allclose(to_hwc(band[0]), fine - cv2.pyrUp(coarse, dstsize=fine.shape[1::-1]), atol=1e-12)
     torch.testing.assert_close(collapse_laplacian(pyramid), x, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("size", [ODD, (16, 16), (3, 4)])
+def test_no_grad_opencv_path_equals_the_differentiable_one(size):
+    """Float32 with no gradient resamples through OpenCV; with a gradient, through torch: same numbers."""
+    x = torch.rand(2, 3, *size)
+    assert uses_opencv(x) and not uses_opencv(x.clone().requires_grad_())
+    with torch.no_grad():
+        assert uses_opencv(x.clone().requires_grad_())
+    traced = x.clone().requires_grad_()
+    torch.testing.assert_close(pyr_down(x), pyr_down(traced).detach(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(pyr_up(x, (2 * size[0] - 1, 2 * size[1])),
+                               pyr_up(traced, (2 * size[0] - 1, 2 * size[1])).detach(), atol=1e-6, rtol=0)
+    if min(size) >= 16:
+        mask = (torch.rand(2, 1, *size) > 0.3).float()
+        template = torch.rand(2, 3, *size)
+        torch.testing.assert_close(multiband_blend(x, template, mask), multiband_blend(traced, template, mask).detach(),
+                                   atol=1e-5, rtol=0)
 
 
 def test_pyramid_input_errors():
@@ -257,6 +276,7 @@ def test_benchmark_reports_ratios():
     report = blend_bench.main(["--sizes", "64", "--batch", "2", "--repeats", "1", "--warmup", "0"])
     entry = report["sizes"]["64"]
     assert entry["ratio"] > 0 and entry["blend_ms"] > 0 and entry["opencv_pyramids_ms"] > 0
+    assert entry["differentiable_ratio"] > 0
     assert isinstance(report["target_met"], bool)
 
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.mask import erode_mask, leak_radius
-from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up
+from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up, uses_opencv
 
 __all__ = ["MultiBandBlend", "multiband_blend"]
 
@@ -51,7 +51,10 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
     channels = source.shape[1]
     depth = min(mixed + 1, levels)
     pyramid = [(source, template, erode_mask(mask.to(source.dtype), radius))]
-    if depth > 1:
+    if depth > 1 and uses_opencv(source) and uses_opencv(template) and uses_opencv(mask):
+        # OpenCV resamples plane by plane: stacking would only add a copy.
+        pyramid += zip(*(gaussian_pyramid(pyr_down(x), depth - 1) for x in pyramid[0]))
+    elif depth > 1:
         # Past level 0 the three go down as one tensor: a third of the calls,
         # most of the cost at small sizes (level 0 itself would be a copy).
         stacked = gaussian_pyramid(torch.cat([pyr_down(x) for x in pyramid[0]], 1), depth - 1)

@@ -17,11 +17,17 @@ polyphase, computing only the samples kept, as weighted sums of five (down)
 or three (up) shifted slices written as lerps: plain element-wise ops, on
 every device and in every float dtype, and differentiable. They are still
 ~4x slower than OpenCV's single-sweep C++ on CPU, because every op reads and
-writes the whole level once more (``python -m fusion.bench blend``).
+writes the whole level once more (``python -m fusion.bench blend``). So where
+no gradient is needed on a CPU float32 tensor (the swap's composite, targets,
+evaluation) each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves:
+the same numbers to float rounding, a path chosen per call, never a
+different result for training.
 """
 
 import math
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -33,12 +39,28 @@ __all__ = [
     "laplacian_pyramid",
     "pyr_down",
     "pyr_up",
+    "uses_opencv",
 ]
 
 
 def _check_image(image: Tensor) -> None:
     if image.dim() != 4:
         raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(image.shape)}")
+
+
+def uses_opencv(image: Tensor) -> bool:
+    """True where OpenCV can stand in: CPU float32 that no gradient flows through."""
+    needs_grad = torch.is_grad_enabled() and image.requires_grad
+    return image.device.type == "cpu" and image.dtype == torch.float32 and not needs_grad
+
+
+def _per_plane(resample, image: Tensor, size: tuple[int, int]) -> Tensor:
+    """Apply an OpenCV resampler (`src`, `dst`) to every (H, W) plane of `image`, into a (..., *size) tensor."""
+    planes = image.contiguous().reshape(-1, *image.shape[-2:]).numpy()
+    out = np.empty((planes.shape[0], *size), np.float32)
+    for plane, result in zip(planes, out):
+        resample(plane, result)
+    return torch.from_numpy(out).reshape(*image.shape[:-2], *size)
 
 
 def _binomial(taps: list[Tensor]) -> Tensor:
@@ -59,8 +81,10 @@ def pyr_down(image: Tensor) -> Tensor:
     _check_image(image)
     if min(image.shape[-2:]) < 3:
         raise ValueError(f"pyr_down needs at least 3 x 3 pixels, got {tuple(image.shape[-2:])}")
-    padded = F.pad(image, (2, 2, 2, 2), mode="reflect")
     rows, cols = ((n + 1) // 2 for n in image.shape[-2:])
+    if uses_opencv(image):
+        return _per_plane(lambda src, dst: cv2.pyrDown(src, dst, (cols, rows)), image, (rows, cols))
+    padded = F.pad(image, (2, 2, 2, 2), mode="reflect")
     halved = _binomial([padded[..., k : k + 2 * rows - 1 : 2, :] for k in range(5)])
     # Every column, then every other one: contiguous runs vectorise, stride-2
     # ones measured ~2x slower even for half the output.
@@ -106,6 +130,8 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
         raise ValueError(f"pyr_up from {h} x {w} gives {2 * h} x {2 * w} or one less per side, not {size}")
     if min(h, w) < 2:
         raise ValueError(f"pyr_up needs at least 2 x 2 pixels, got {h} x {w}")
+    if uses_opencv(image):
+        return _per_plane(lambda src, dst: cv2.pyrUp(src, dst, (size[1], size[0])), image, size)
     # Columns first: interleaving along the last axis is the dearer step, so
     # it runs on the smaller, half-doubled tensor.
     return _up_1d(_up_1d(image, size[1], -1), size[0], -2)
