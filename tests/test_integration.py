@@ -1,0 +1,54 @@
+"""The whole chain on the shared talking-head clips: prepare, train to 128 px, swap d9 into d3 and back, evaluate.
+
+A smoke budget (`curriculum=clips_quick`, minutes): it proves the parts fit
+together on real footage, not the quality targets, which
+`python train.py experiment=clips` and `python evaluate.py` measure.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion.eval.evaluate import evaluate
+from fusion.io.footage import read_frames, source_from_path
+from fusion.io.image import read_image, write_image
+from fusion.swap.pipeline import SwapOptions, swap
+
+REPO = Path(__file__).resolve().parents[1]
+PLATE_FRAMES = 30
+
+
+@pytest.mark.slow
+def test_clips_train_swap_evaluate(shared_clips, tmp_path):
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), "experiment=clips", f"footage={shared_clips}", "curriculum=clips_quick",
+         "logger=none", f"data.cache={cache}", "data.cache_resolution=256", "data.num_workers=0",
+         f"hydra.run.dir={run}"],
+        capture_output=True, text=True, timeout=2400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = run / "checkpoints" / "stage4-finetune.ckpt"
+
+    for template, identity in [("d3", "d9"), ("d9", "d3")]:
+        plate = tmp_path / f"{template}_plate"
+        for index, frame in read_frames(source_from_path(shared_clips / f"{template}.mp4"), 0, PLATE_FRAMES):
+            write_image(plate / f"{template}.{index:04d}.png", frame)
+        out = tmp_path / f"{identity}_into_{template}"
+        report = swap(plate, out, checkpoint, identity, SwapOptions(write_matte=True))
+        assert report.frames == PLATE_FRAMES and report.swapped >= PLATE_FRAMES - 1, report
+        for index, name in enumerate(sorted(p.name for p in plate.iterdir())):
+            original, swapped = read_image(plate / name), read_image(out / name)
+            matte = read_image(out.with_name(out.name + "_matte") / f"matte.{index:06d}.png")
+            np.testing.assert_array_equal(swapped[matte == 0], original[matte == 0])
+            assert np.abs(swapped[matte > 0].astype(int) - original[matte > 0]).mean() > 2, name
+
+    metrics = evaluate(checkpoint, cache, tmp_path / "eval")
+    assert metrics["resolution"] == 128 and set(metrics["identities"]) == {"d3", "d9", "d10", "d14"}
+    for pair in ("d9->d3", "d3->d9"):
+        found, total = map(int, metrics["swaps"][pair]["faces_found"].split("/"))
+        assert found >= 0.9 * total, (pair, metrics["swaps"][pair])
+    summary = metrics["summary"]
+    assert summary["ssim"] > 0.6 and summary["landmark_error"] < 0.1 and summary["temporal_ratio"] < 2, summary
