@@ -76,7 +76,9 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
                 "faces_found": f"{len(found)}/{len(x)}",
                 "distance_to_source": float(np.linalg.norm(descriptors - centroids[j], axis=1).mean()) if found else None,
                 "distance_to_template": float(np.linalg.norm(descriptors - centroids[i], axis=1).mean()) if found else None,
-                "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / len(x),
+                # A swap with no face found counts as a miss, not as missing data.
+                "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / len(x)
+                if found else 0.0,
                 "landmark_error": float(np.mean([landmark_error(a[1], template_points[k]) for a, k in found])) if found else None,
                 "temporal_ratio": temporal_ratio(swapped.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
                                                  m[:, 0].numpy() > 0.5) if len(x) > 1 else None,
