@@ -65,7 +65,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
                                     "psnr": masked_psnr(face, x, m).mean().item()}
         row = [x]
         for j, q in enumerate(names):
-            swapped = multiband_blend(model.decode(x, j), x, m)
+            swapped = multiband_blend(face if j == i else model.decode(x, j), x, m)
             row.append(swapped)
             if j == i:
                 continue
@@ -84,6 +84,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
                                                  m[:, 0].numpy() > 0.5) if len(x) > 1 else None,
             }
         sheet_rows.append(torch.cat([torch.cat(list(images[:6]), dim=2) for images in row], dim=1))
+
     def mean(values: list) -> float | None:
         values = [v for v in values if v is not None]
         return float(np.mean(values)) if values else None
