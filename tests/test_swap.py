@@ -36,7 +36,7 @@ def plates(tmp_path_factory, photos):
 def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
     report = swap(plates, tmp_path / "out", checkpoint, "astronaut", SwapOptions(write_matte=True))
     assert (report.frames, report.swapped, report.no_face) == (4, 3, [3])
-    assert {"read", "landmarks", "align", "network", "composite", "write"} == set(report.seconds)
+    assert {"read", "detect", "landmarks", "align", "network", "composite", "write"} == set(report.seconds)
     assert report.frames_per_second > 0
     names = sorted(p.name for p in plates.iterdir())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names

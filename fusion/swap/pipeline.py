@@ -81,13 +81,12 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     backend = load_backend(options.landmarks)
     watch = Stopwatch()
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    tracker = FaceTracker(backend, options.jitter)
+    tracker = FaceTracker(backend, options.jitter, watch)
     frames = watch.iterate(read_frames(source, 0, source.frames), "read")
     for index, image in tqdm(frames, total=source.frames, desc="landmarks", unit="frame"):
         if isinstance(image, Exception):
             raise image
-        with watch("landmarks"):
-            _, points = tracker(to_uint8(as_rgb(image)[0]))
+        _, points = tracker(to_uint8(as_rgb(image)[0]))
         if points is not None:
             track[index] = points
     with watch("landmarks"):
