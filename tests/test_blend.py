@@ -104,8 +104,9 @@ def test_pyramid_input_errors():
         pyr_up(torch.rand(1, 1, 8, 8), (20, 16))
 
 
-@pytest.mark.parametrize("radius", [1, 3, 7])
+@pytest.mark.parametrize("radius", [1, 3, 7, 40])
 def test_erode_mask_is_a_square_minimum_filter(radius):
+    """The window's minimum, the border never counting (40 reaches past every side)."""
     mask = torch.rand(2, 1, 31, 24, dtype=torch.float64)
     expected = scipy.ndimage.grey_erosion(mask.numpy(), size=(1, 1, 2 * radius + 1, 2 * radius + 1), mode="nearest")
     np.testing.assert_array_equal(erode_mask(mask, radius).numpy(), expected)
@@ -226,6 +227,8 @@ def test_cpu_chunking_does_not_change_the_result(monkeypatch):
     whole = multiband_blend(source, template, mask)
     monkeypatch.setattr(fusion.blend.multiband, "_CPU_CHUNK_ELEMENTS", 1)
     torch.testing.assert_close(multiband_blend(source, template, mask), whole, atol=1e-6, rtol=0)
+    traced = source.clone().requires_grad_()
+    torch.testing.assert_close(multiband_blend(traced, template, mask).detach(), whole, atol=1e-5, rtol=0)
 
 
 def test_channels_last_inputs_give_the_same_blend():

@@ -26,11 +26,12 @@ __all__ = ["contrast_gain"]
 def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor, Tensor]:
     """Weighted per-channel mean and variance of (B, C, H, W) `x` under (B, H, W) `weight`: (B, C) each.
 
-    ``einsum`` turns each sum into one matrix-vector product, with no
-    (B, C, H, W) temporary for the weighted values.
+    Plain products and sums: ``einsum`` (one or two operands with `x`) runs
+    these as batched matrix-vector products, 5x slower on CPU.
     """
-    mean = torch.einsum("bchw,bhw->bc", x, weight) / total
-    variance = torch.einsum("bchw,bchw,bhw->bc", x, x, weight) / total - mean.square()
+    weighted = x * weight[:, None]
+    mean = weighted.sum((-2, -1)) / total
+    variance = (weighted * x).sum((-2, -1)) / total - mean.square()
     return mean, variance.clamp_min(0)
 
 

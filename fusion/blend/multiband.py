@@ -10,7 +10,8 @@ frequencies. Collapsed from coarse to fine, the image at level k is
 (G the Gaussian levels; the coarsest mixed level has O_k+1 = Gt_k+1), with
 gain_k * S_k + offset_k the source band at the template's contrast
 (`fusion.blend.contrast`). Since S_k = Gs_k - pyr_up(Gs_k+1) and pyr_up is
-linear, the bracket is gain_k * Gs_k + offset_k + pyr_up(Gt_k+1 - gain_k * Gs_k+1):
+linear and keeps constants, the bracket is
+gain_k * Gs_k + pyr_up(Gt_k+1 - gain_k * Gs_k+1 + offset_k):
 two upsamplings per level instead of the three of building both Laplacian
 pyramids and collapsing one, no level coarser than the first kept one is
 built, and the result is exactly the template where every w_k is 0.
@@ -47,7 +48,8 @@ def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
         raise ValueError(f"mask must be a float tensor in [0, 1], got {mask.dtype}")
 
 
-def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool) -> Tensor:
+def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool,
+           out: Tensor | None = None) -> Tensor:
     channels = source.shape[1]
     depth = min(mixed + 1, levels)
     pyramid = [(source, template, erode_mask(mask.to(source.dtype), radius))]
@@ -71,15 +73,16 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
                     template_k[..., ::2, ::2] - coarse_template,
                     weight[..., ::2, ::2],
                 )
-                face = torch.addcmul(offset, source_k, gain)
-                difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1)
+                # pyr_up keeps a constant, so the offset joins the coarse
+                # difference: a broadcast `self` makes addcmul 4x slower.
+                difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1).add_(offset)
+                face = pyr_up(difference, face.shape[-2:]).addcmul_(source_k, gain)
             else:
-                difference = coarse_template - coarse_source
-            face = face + pyr_up(difference, source_k.shape[-2:])
+                face = source_k + pyr_up(coarse_template - coarse_source, face.shape[-2:])
         elif match:
             gain, offset = contrast_gain(source_k, template_k, weight)
-            face = torch.addcmul(offset, source_k, gain)
-        blended = torch.lerp(template_k, face, weight)
+            face = (source_k * gain).add_(offset)
+        blended = torch.lerp(template_k, face, weight, out=out if k == 0 else None)
         if finer is not None:
             blended.add_(pyr_up(finer, blended.shape[-2:]))
         if k:
@@ -146,7 +149,14 @@ def multiband_blend(
     if step >= source.shape[0]:
         return _blend(source, template, mask, levels, mixed, radius, match_contrast)
     chunks = zip(source.split(step), template.split(step), mask.split(step))
-    return torch.cat([_blend(s, t, m, levels, mixed, radius, match_contrast) for s, t, m in chunks])
+    if torch.is_grad_enabled() and any(x.requires_grad for x in (source, template, mask)):
+        return torch.cat([_blend(s, t, m, levels, mixed, radius, match_contrast) for s, t, m in chunks])
+    # Without autograd each chunk's last level lands in its slice of the
+    # result: no concatenation copy of the whole batch at the end.
+    out = torch.empty_like(source, memory_format=torch.contiguous_format)
+    for rows, (s, t, m) in zip(out.split(step), chunks):
+        _blend(s, t, m, levels, mixed, radius, match_contrast, out=rows)
+    return out
 
 
 class MultiBandBlend(nn.Module):
