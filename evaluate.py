@@ -15,7 +15,7 @@ from fusion.swap.model import CheckpointError
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
-        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout)
+        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout, cfg.blend, cfg.erode, cfg.feather)
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         sys.exit(2)

@@ -2,8 +2,9 @@
 
 Works in crop space on the held-out tail of each identity's footage (the same
 split training validated on): reconstruction (masked SSIM/PSNR of the raw
-decode), and for every swap p -> q (p's frame decoded by q's decoder, blended
-into p's frame) identity (dlib descriptors against each identity's centroid of
+decode), and for every swap p -> q (p's frame decoded by q's decoder,
+composited into p's frame exactly as `swap.py` composites into a plate, at
+the same options) identity (dlib descriptors against each identity's centroid of
 real held-out frames), expression (landmark error against the template frame)
 and temporal stability (flicker ratio over the consecutive held-out frames).
 Descriptors and landmarks are computed on crops enlarged to 512 px: dlib's
@@ -16,7 +17,6 @@ import cv2
 import numpy as np
 import torch
 
-from fusion.blend import multiband_blend
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
 from fusion.eval.expression import landmark_error
@@ -24,8 +24,10 @@ from fusion.eval.identity import FaceDescriber, retrieval_accuracy
 from fusion.eval.reconstruction import masked_psnr, masked_ssim
 from fusion.eval.temporal import temporal_ratio
 from fusion.faces.landmarks import jittered_landmarks, load_backend
+from fusion.faces.mask import hull_polygon
 from fusion.io.atomic import write_json
 from fusion.io.image import write_image
+from fusion.swap.composite import composite_face
 from fusion.swap.model import load_swap_model
 
 DESCRIBE_SIZE = 512
@@ -46,32 +48,59 @@ def _analyse(backend, describer, crop: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return describer.describe(big, points), points / scale
 
 
-def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout: float = 0.1) -> dict:
-    """Write metrics.json and contact_sheet.png to `out`; return the metrics."""
+def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict) -> torch.Tensor:
+    """`composite_face` of each decoded face into its template crop (crop space: the identity warp)."""
+    identity = np.eye(2, 3)
+    as_hwc = lambda images: images.permute(0, 2, 3, 1).contiguous().numpy()
+    frames = [composite_face(template, face, identity, polygon, **options)[0]
+              for face, template, polygon in zip(as_hwc(faces), as_hwc(templates), polygons)]
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+
+
+def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout: float = 0.1,
+             blend: str = "multiband", erode: float | None = None, feather: float | None = None) -> dict:
+    """Write metrics.json and contact_sheet.png to `out`; return the metrics.
+
+    `blend`, `erode` and `feather` are the swap's compositing options, in
+    pixels of the model's output resolution.
+    """
     model = load_swap_model(checkpoint)
+    options = {"blend": blend, "erode": erode, "feather": feather}
     size, names, out = model.net.output_resolution, model.identities, Path(out)
     pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", holdout))
     images, masks = to_float(pack.images), torch.from_numpy(pack.masks / np.float32(255))[:, None]
     backend, describer = load_backend("dlib"), FaceDescriber()
-    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "identities": {}, "swaps": {}}
+    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": options, "identities": {},
+                     "swaps": {}}
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
-    real = {p: [a for a in (_analyse(backend, describer, c) for c in _uint8(images[r])) if a] for p, r in rows.items()}
-    centroids = np.stack([np.mean([a[0] for a in real[p]], 0) for p in names])
+    real = {p: [_analyse(backend, describer, c) for c in _uint8(images[r])] for p, r in rows.items()}
+    centroids = np.stack([np.mean([a[0] for a in real[p] if a], 0) for p in names])
+
+    def landmark_errors(analyses: list, template_points: np.ndarray) -> float | None:
+        errors = [landmark_error(a[1], points) for a, points in zip(analyses, template_points) if a]
+        return float(np.mean(errors)) if errors else None
+
     sheet_rows = []
     for i, p in enumerate(names):
         x, m = images[rows[p]], masks[rows[p]]
+        template_points = pack.landmarks[rows[p]]
+        polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in template_points]
         face = model.decode(x, i)
         metrics["identities"][p] = {"frames": len(x), "ssim": masked_ssim(face, x, m).mean().item(),
-                                    "psnr": masked_psnr(face, x, m).mean().item()}
+                                    "psnr": masked_psnr(face, x, m).mean().item(),
+                                    # The floors of a swap's landmark error: the measurement itself
+                                    # (the real frames) and the model without an identity change.
+                                    "landmark_error_real": landmark_errors(real[p], template_points)}
         row = [x]
         for j, q in enumerate(names):
-            swapped = multiband_blend(face if j == i else model.decode(x, j), x, m)
+            swapped = _composite(face if j == i else model.decode(x, j), x, polygons, options)
             row.append(swapped)
+            analyses = [_analyse(backend, describer, c) for c in _uint8(swapped)]
             if j == i:
+                metrics["identities"][p]["landmark_error_self_swap"] = landmark_errors(analyses, template_points)
                 continue
-            found = [(a, k) for k, a in enumerate(_analyse(backend, describer, c) for c in _uint8(swapped)) if a]
+            found = [(a, k) for k, a in enumerate(analyses) if a]
             descriptors = np.stack([a[0] for a, _ in found]) if found else np.zeros((0, 128))
-            template_points = pack.landmarks[rows[p]]
             metrics["swaps"][f"{p}->{q}"] = {
                 "faces_found": f"{len(found)}/{len(x)}",
                 "distance_to_source": float(np.linalg.norm(descriptors - centroids[j], axis=1).mean()) if found else None,
@@ -79,7 +108,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
                 # A swap with no face found counts as a miss, not as missing data.
                 "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / len(x)
                 if found else 0.0,
-                "landmark_error": float(np.mean([landmark_error(a[1], template_points[k]) for a, k in found])) if found else None,
+                "landmark_error": landmark_errors(analyses, template_points),
                 "temporal_ratio": temporal_ratio(swapped.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
                                                  m[:, 0].numpy() > 0.5) if len(x) > 1 else None,
             }
@@ -91,7 +120,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
 
     swaps = list(metrics["swaps"].values())
     metrics["summary"] = {key: mean([s[key] for s in swaps]) for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio")}
-    metrics["summary"]["ssim"] = mean([v["ssim"] for v in metrics["identities"].values()])
+    for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
+        metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])
     write_json(out / "metrics.json", metrics)
     sheet = torch.cat(sheet_rows, dim=2)
     write_image(out / "contact_sheet.png", _uint8(sheet[None])[0])

@@ -37,7 +37,7 @@ class SwapOptions:
     """What a compositor sets for a shot (`conf/swap.yaml` documents each)."""
 
     blend: str = "multiband"
-    erode: float = 0.0
+    erode: float | None = None
     feather: float | None = None
     write_matte: bool = False
     preview: bool = False
