@@ -28,7 +28,7 @@ import torch
 
 from fusion.blend import default_levels, multiband_blend
 from fusion.io.image import to_unit, white_level
-from fusion.swap.matte import face_matte
+from fusion.swap.matte import feather_matte, hard_matte
 
 BLENDS = ("multiband", "alpha")
 
@@ -82,7 +82,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
 
     `matrix` maps plate to crop coordinates; `polygon` is the mask in plate
     coordinates. `erode` and `feather` shape the matte (pixels, see
-    `face_matte`); None is `ERODE` of the face's width and `FEATHER[blend]`
+    `fusion.swap.matte`); None is `ERODE` of the face's width and `FEATHER[blend]`
     of the face box's width.
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
@@ -100,13 +100,13 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
                             flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     if feather is None:
         feather = FEATHER[blend] * (x1 - x0)
-    mask = face_matte(polygon - [x0, y0], (y1 - y0, x1 - x0), erode, feather)
+    hard = hard_matte(polygon - [x0, y0], (y1 - y0, x1 - x0), erode)
+    mask = feather_matte(hard, feather)
     scale = white_level(plate.dtype)
     region = to_unit(plate[y0:y1, x0:x1])
     face = warped
     if blend == "multiband":
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
-        hard = face_matte(polygon - [x0, y0], (y1 - y0, x1 - x0), erode)
         levels = face_levels(face_width, hard.shape)
         face = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(hard)[None, None],
                                levels=levels, keep_coarse=KEEP_COARSE, erode=0)[0].permute(1, 2, 0).numpy()
