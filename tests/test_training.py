@@ -186,3 +186,50 @@ def test_train_py_runs_a_two_stage_curriculum(demo_cache, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "checkpoints" / "stage2-finetune.ckpt").is_file()
     assert (run / "csv").is_dir() and list((run / "previews").glob("stage2-finetune-*.png"))
+
+
+def _validate(guard, ssim: float, resolution: int = 32, loss: float = 0.5, step: int = 10):
+    """One validation end as Lightning calls it, on a single process."""
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(sanity_checking=False, global_step=step, should_stop=False,
+                              callback_metrics={"val/ssim": torch.tensor(ssim), "train/loss": torch.tensor(loss)},
+                              strategy=SimpleNamespace(reduce_boolean_decision=lambda decision, all: decision))
+    guard.on_validation_end(trainer, SimpleNamespace(net=SimpleNamespace(output_resolution=resolution)))
+    return trainer.should_stop
+
+
+def test_divergence_guard_stops_on_a_collapse_not_on_noise():
+    from fusion.training.divergence import DivergenceGuard
+
+    guard = DivergenceGuard(drop=0.5, min_best=0.3)
+    assert not any(_validate(guard, s) for s in (0.2, 0.08, 0.5, 0.78, 0.6, 0.45))  # 0.2 -> 0.08: below min_best
+    assert not _validate(guard, 0.2, resolution=64)  # a new resolution starts afresh
+    assert _validate(guard, 0.17, step=40)  # the clips_quick collapse: 0.78 -> 0.17 at 32 px
+    assert guard.reason == "held-out val/ssim fell from 0.7800 to 0.1700 at 32 px (more than 50%) at step 40"
+    assert _validate(DivergenceGuard(), 0.5, loss=float("nan"))
+    assert _validate(DivergenceGuard(), float("nan"))
+
+
+class BlowUp(L.Callback):
+    """Scale every weight by 50 after a phase's first step: a stand-in for an lr far too high."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.phase.label == self.phase and trainer.global_step == 1:
+            with torch.no_grad():
+                for parameter in pl_module.net.parameters():
+                    parameter.mul_(50)
+
+
+def test_a_diverged_phase_stops_the_run_with_what_to_do(trained, demo_cache, tmp_path):
+    from fusion.training.divergence import TrainingDiverged
+    from fusion.training.run import train
+
+    cfg = compose(demo_cache, FAST + [f"paths.run_dir={tmp_path / 'run'}", "divergence.min_best=0"])
+    with pytest.raises(TrainingDiverged, match=r"stage1-B diverged: .*curriculum\.stages\.1\.lr=0\.001"
+                                               r".*ckpt_path=.*stage1-A\.ckpt"):
+        train(cfg, extra_callbacks=[BlowUp("stage1-B")])
+    assert not (tmp_path / "run" / "checkpoints" / "stage1-B.ckpt").exists()

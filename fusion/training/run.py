@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from fusion.training.callback import CurriculumCallback, enter_phase
+from fusion.training.divergence import DivergenceGuard, TrainingDiverged
 from fusion.training.schedule import Phase, phases
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,15 @@ def check_ranks_agree(module: torch.nn.Module, label: str) -> str:
     return digest
 
 
+def _diverged_message(phase: Phase, plan: list[Phase], reason: str, checkpoints: Path) -> str:
+    """What diverged and how to go on: a lower lr for the phase, from the checkpoint that ended the one before."""
+    key = "curriculum.finetune.lr" if phase.name == "finetune" else f"curriculum.stages.{phase.stage}.lr"
+    where = (f"ckpt_path={checkpoints / plan[phase.index - 1].label}.ckpt (the end of the phase before)"
+             if phase.index else "a fresh run")
+    return (f"{phase.label} diverged: {reason}. Lower its learning rate ({key}={phase.lr:g} now) and go on from "
+            f"{where}; the checkpoints written during {phase.label}, last.ckpt among them, hold diverged weights.")
+
+
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     """Run (or resume) the configured curriculum; returns the last validation metrics.
 
@@ -98,6 +108,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     start, ckpt_path = resume_point(checkpoint, plan, module)
     metrics: dict = {}
+    guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
     for phase in plan[start:]:
         datamodule.phase = phase
         saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-step{{step:06d}}",
@@ -105,9 +116,11 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                 enable_version_counter=False)
         trainer = instantiate(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
-                              callbacks=[CurriculumCallback(phase), saver, *(extra_callbacks or [])],
+                              callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
                               val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        if guard and guard[0].reason:
+            raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, run_dir / "checkpoints"))
         if trainer.interrupted:
             trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
             raise KeyboardInterrupt(f"{phase.label} interrupted; resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
