@@ -139,6 +139,18 @@ def test_multiband_composite_takes_features_from_the_face_and_lighting_from_the_
     assert np.abs(shading(out) - shading(plate)).mean() < 0.02 < 0.2 < np.abs(shading(out) - shading(face)).mean()
 
 
+def test_bf16_network_is_close_to_fp32_and_bad_precision_is_named(checkpoint, photos):
+    fp32, bf16 = (load_swap_model(checkpoint, "auto", precision) for precision in ("fp32", "bf16"))
+    assert next(fp32.net.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    crops = torch.from_numpy(np.stack([cv2.resize(p, (64, 64), interpolation=cv2.INTER_AREA) for p in photos.values()]))
+    crops = crops.permute(0, 3, 1, 2).float().div(255)
+    exact, fast = fp32.decode(crops, 1), bf16.decode(crops, 1)
+    assert fast.dtype == torch.float32 and fast.device == crops.device
+    assert 0 < (exact - fast).abs().max() < 0.01  # bf16 did run, and moved faces by under 2.6 8-bit levels
+    with pytest.raises(ValueError, match="fp32, bf16"):
+        load_swap_model(checkpoint, precision="fp16")
+
+
 def test_interrupted_video_leaves_no_file(tmp_path):
     with pytest.raises(KeyboardInterrupt), VideoWriter(tmp_path / "cut.mp4") as video:
         video.write(np.zeros((16, 16, 3), np.uint8))

@@ -29,6 +29,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--width-multiplier", type=float, default=0.25)
     parser.add_argument("--blend", default="multiband")
+    parser.add_argument("--precision", default="fp32", help="fp32 | bf16 (the network under bf16 autocast)")
     args = parser.parse_args(argv)
     if not args.plate.exists():
         raise SystemExit(f"{args.plate} not found: pass --plate VIDEO_OR_FOLDER")
@@ -38,13 +39,14 @@ def main(argv: list[str]) -> dict:
             folder / "untrained.ckpt", ["a", "b"], {"resolution": args.resolution, "width_multiplier": args.width_multiplier},
             asdict(CacheSettings(resolution=512, landmarks="dlib")))
         start = time.perf_counter()
-        report = swap(args.plate, folder / "out.mp4", checkpoint, args.identity, SwapOptions(blend=args.blend))
+        report = swap(args.plate, folder / "out.mp4", checkpoint, args.identity, SwapOptions(blend=args.blend, precision=args.precision))
         wall = time.perf_counter() - start
     counted = sum(report.seconds.values())
     return {
         "plate": str(args.plate),
         "checkpoint": str(args.checkpoint or f"untrained, {args.resolution} px, width x{args.width_multiplier}"),
         "blend": args.blend,
+        "precision": args.precision,
         "torch_threads": torch.get_num_threads(),
         "frames": report.frames,
         "swapped": report.swapped,

@@ -14,11 +14,27 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot drive a swap (not ours, or lacking the identity)."""
 
 
+#: Network precisions a swap can run at. bf16 autocast on this project's CPU
+#: (AMD EPYC, oneDNN avx512 kernels) decoded 2.2x faster than fp32 and moved
+#: faces by 0.08 8-bit levels on average (at most 0.9): far below a decoder's
+#: own error. fp32 stays the default, since CPUs and GPUs without native bf16
+#: emulate it slowly.
+PRECISIONS = ("fp32", "bf16")
+
+
+def pick_device(device: str) -> torch.device:
+    """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 @dataclass
 class SwapModel:
     net: FusionNet
     identities: list[str]
     crop: CacheSettings
+    precision: str = "fp32"
 
     def identity_index(self, name: str) -> int:
         if name not in self.identities:
@@ -27,12 +43,20 @@ class SwapModel:
 
     @torch.no_grad()
     def decode(self, crops: torch.Tensor, identity: int) -> torch.Tensor:
-        """(B, 3, R_out, R_out) aligned crops in [0, 1] -> faces of `identity` in [0, 1]."""
-        return decode_faces(self.net, crops, torch.full((crops.shape[0],), identity, dtype=torch.long))
+        """(B, 3, R_out, R_out) aligned crops in [0, 1] -> faces of `identity` in [0, 1], float32 on the crops' device.
+
+        Runs on the network's device, at `precision`.
+        """
+        device = next(self.net.parameters()).device
+        identities = torch.full((crops.shape[0],), identity, dtype=torch.long, device=device)
+        with torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            return decode_faces(self.net, crops.to(device), identities).to(crops.device)
 
 
-def load_swap_model(path: str | Path) -> SwapModel:
-    """The network of a fusion training checkpoint, grown to its depth, in eval mode."""
+def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
+    """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -49,4 +73,5 @@ def load_swap_model(path: str | Path) -> SwapModel:
                               "saved); train again or resume the run once to write a new checkpoint")
     net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
     net.load_state_dict({k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")})
-    return SwapModel(net.eval(), list(info["identities"]), CacheSettings(**info["crop"]))
+    return SwapModel(net.eval().to(pick_device(device)), list(info["identities"]), CacheSettings(**info["crop"]),
+                     precision)

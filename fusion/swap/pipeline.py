@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 class SwapOptions:
     """What a compositor sets for a shot (`conf/swap.yaml` documents each)."""
 
+    device: str = "auto"
+    precision: str = "fp32"
     blend: str = "multiband"
     erode: float | None = None
     feather: float | None = None
@@ -71,7 +73,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
     if options.blend not in BLENDS:
         raise ValueError(f"unknown blend {options.blend!r}; choose one of {', '.join(BLENDS)}")
-    model = load_swap_model(checkpoint)
+    model = load_swap_model(checkpoint, options.device, options.precision)
     number = model.identity_index(identity)
     source = source_from_path(input_path)
     output_path = Path(output_path)
