@@ -233,3 +233,18 @@ def test_a_diverged_phase_stops_the_run_with_what_to_do(trained, demo_cache, tmp
                                                r".*ckpt_path=.*stage1-A\.ckpt"):
         train(cfg, extra_callbacks=[BlowUp("stage1-B")])
     assert not (tmp_path / "run" / "checkpoints" / "stage1-B.ckpt").exists()
+
+
+def test_under_slurm_lightning_requeue_is_off(monkeypatch):
+    """Its hpc_ckpt_N.ckpt would be loaded by every later phase's fit (one fit per phase)."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    from fusion.training.run import cluster_plugins
+
+    for name in ("SLURM_NTASKS", "SLURM_JOB_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert cluster_plugins() == []
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "fusion-train")
+    (environment,) = cluster_plugins()
+    assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False

@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from fusion.training.callback import CurriculumCallback, enter_phase
@@ -40,6 +41,18 @@ def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path
         return path
     own = run_dir / "checkpoints" / "last.ckpt"
     return own if own.is_file() else None
+
+
+def cluster_plugins() -> list:
+    """Under SLURM: Lightning's SLURM environment with its own requeue off.
+
+    On SIGUSR1 that requeue saves ``hpc_ckpt_N.ckpt`` in the run folder, and
+    Lightning then resumes *every* later fit given no checkpoint from it: with
+    one fit per phase, a later phase would load an earlier phase's network.
+    A requeued job resumes through our own checkpoints instead (its run
+    folder is keyed by the job id; `checkpoint_every` bounds what it loses).
+    """
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
 
 
 def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[int, Path | None]:
@@ -117,7 +130,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                 enable_version_counter=False)
         trainer = instantiate(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
                               callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
-                              val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None)
+                              val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None,
+                              plugins=cluster_plugins())
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         if guard and guard[0].reason:
             raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, run_dir / "checkpoints"))
