@@ -139,6 +139,26 @@ def test_multiband_composite_takes_features_from_the_face_and_lighting_from_the_
     assert np.abs(shading(out) - shading(plate)).mean() < 0.02 < 0.2 < np.abs(shading(out) - shading(face)).mean()
 
 
+def test_grain_gives_the_face_the_plates_noise_level():
+    from fusion.swap.grain import noise_sigma
+
+    size, rng = 160, np.random.default_rng(1)
+    xx = np.mgrid[:size, :size][1] / size
+    plate = ((0.3 + 0.4 * xx)[..., None] * [1, 0.8, 0.7] + rng.normal(0, [0.03, 0.02, 0.04], (size, size, 3)))
+    face = np.full((size, size, 3), 0.6)  # a decoder's clean output
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    polygon = np.stack([80 + 45 * np.cos(angles), 80 + 50 * np.sin(angles)], 1).astype(np.float32)
+    plate, face = plate.astype(np.float32), face.astype(np.float32)
+    clean, matte = composite_face(plate, face, np.eye(2, 3), polygon)
+    grainy, _ = composite_face(plate, face, np.eye(2, 3), polygon, grain=True, seed=7)
+    inner = (matte == 1).astype(np.float32)
+    assert (noise_sigma(clean, inner) < 0.01).all()
+    np.testing.assert_allclose(noise_sigma(grainy, inner), [0.03, 0.02, 0.04], rtol=0.15)
+    np.testing.assert_array_equal(grainy[matte == 0], plate[matte == 0])
+    again, _ = composite_face(plate, face, np.eye(2, 3), polygon, grain=True, seed=7)
+    np.testing.assert_array_equal(again, grainy)  # a render is repeatable
+
+
 def test_bf16_network_is_close_to_fp32_and_bad_precision_is_named(checkpoint, photos):
     fp32, bf16 = (load_swap_model(checkpoint, "auto", precision) for precision in ("fp32", "bf16"))
     assert next(fp32.net.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -28,6 +28,7 @@ import torch
 
 from fusion.blend import default_levels, multiband_blend
 from fusion.io.image import to_unit, white_level
+from fusion.swap.grain import add_grain
 from fusion.swap.matte import feather_matte, hard_matte
 
 BLENDS = ("multiband", "alpha")
@@ -76,14 +77,15 @@ def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = 0.15,
 
 
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
-                   blend: str = "multiband", erode: float | None = None, feather: float | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   blend: str = "multiband", erode: float | None = None, feather: float | None = None,
+                   grain: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Blend `face` ((R, R, 3) float in [0, 1], crop space) into `plate` at the face.
 
     `matrix` maps plate to crop coordinates; `polygon` is the mask in plate
     coordinates. `erode` and `feather` shape the matte (pixels, see
     `fusion.swap.matte`); None is `ERODE` of the face's width and `FEATHER[blend]`
-    of the face box's width.
+    of the face box's width. `grain` gives the face the plate's noise level
+    (`fusion.swap.grain`), drawn from `seed`.
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
@@ -111,6 +113,8 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
         face = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(hard)[None, None],
                                levels=levels, keep_coarse=KEEP_COARSE, erode=0)[0].permute(1, 2, 0).numpy()
     mixed = face * mask[..., None] + region * (1 - mask[..., None])
+    if grain:
+        mixed = add_grain(mixed, region, mask, seed)
     if scale != 1.0:
         mixed = np.clip(np.round(mixed * scale), 0, scale)
     out = plate.copy()

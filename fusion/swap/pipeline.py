@@ -41,6 +41,7 @@ class SwapOptions:
     blend: str = "multiband"
     erode: float | None = None
     feather: float | None = None
+    grain: bool = False
     write_matte: bool = False
     preview: bool = False
     preview_height: int = 540
@@ -120,7 +121,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                     continue
                 with watch("composite"):
                     frame, matte = composite_face(plate, next(results), matrix, polygon, options.blend,
-                                                  options.erode, options.feather)
+                                                  options.erode, options.feather, options.grain, index)
                 emit(plate, frame, matte)
             pending.clear()
 
