@@ -118,8 +118,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     if scale != 1.0:
         mixed = np.clip(np.round(mixed * scale), 0, scale)
     out = plate.copy()
-    inside = mask > 0
-    out[y0:y1, x0:x1][inside] = mixed[inside].astype(plate.dtype)
+    np.copyto(out[y0:y1, x0:x1], mixed.astype(plate.dtype), where=(mask > 0)[..., None])
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte
