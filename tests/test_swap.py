@@ -169,6 +169,9 @@ def test_bf16_network_is_close_to_fp32_and_bad_precision_is_named(checkpoint, ph
     assert 0 < (exact - fast).abs().max() < 0.01  # bf16 did run, and moved faces by under 2.6 8-bit levels
     with pytest.raises(ValueError, match="fp32, bf16"):
         load_swap_model(checkpoint, precision="fp16")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU; use device=cpu"):
+            load_swap_model(checkpoint, device="cuda")
 
 
 def test_interrupted_video_leaves_no_file(tmp_path):

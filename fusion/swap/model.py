@@ -26,7 +26,10 @@ def pick_device(device: str) -> torch.device:
     """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    picked = torch.device(device)
+    if picked.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
+    return picked
 
 
 @dataclass
