@@ -68,7 +68,8 @@ def full_step(net: FusionNet, precision: str, watch: Stopwatch) -> Step:
     """The training module's step (blended and raw loss), its blends timed by ``watch``."""
     from fusion.training.module import FusionModule
 
-    module = FusionModule(["a", "b"], {"width_multiplier": net.config.width_multiplier}, blend={"match_contrast": False})
+    module = FusionModule(["a", "b"], {"width_multiplier": net.config.width_multiplier}, blend={"match_contrast": False},
+                          ema_decay=None)
     module.net = net
     blend = module.blend
 

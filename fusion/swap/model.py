@@ -75,6 +75,8 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
         raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
                               "saved); train again or resume the run once to write a new checkpoint")
     net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
-    net.load_state_dict({k[len("net."):]: v for k, v in saved["state_dict"].items() if k.startswith("net.")})
+    # The weights' moving average where training kept one (fusion.training.module), else the weights.
+    prefix = "net_ema." if any(k.startswith("net_ema.") for k in saved["state_dict"]) else "net."
+    net.load_state_dict({k[len(prefix):]: v for k, v in saved["state_dict"].items() if k.startswith(prefix)})
     return SwapModel(net.eval().to(pick_device(device)), list(info["identities"]), CacheSettings(**info["crop"]),
                      precision)

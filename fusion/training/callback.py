@@ -23,6 +23,11 @@ def enter_phase(module, phase: Phase) -> None:
         raise ValueError(f"network growth {net.growth} is not a prefix of {phase.label}'s {list(phase.growth)}")
     for decoder_only in phase.growth[net.depth:]:
         net.grow(decoder_only=decoder_only)
+        if module.net_ema is not None:
+            # Seeded by depth, so the average's new level starts equal to the net's.
+            module.net_ema.grow(decoder_only=decoder_only)
+            module.net_ema.requires_grad_(False)
+    module.ema_steps.zero_()
     for parameter in net.parameters():
         parameter.requires_grad_(not phase.newest_only)
     if phase.newest_only:

@@ -70,7 +70,7 @@ def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[in
         log.info("resuming %s at step %d of %d from %s", phase.label, saved["global_step"], phase.steps, checkpoint)
         return phase.index, checkpoint
     enter_phase(module, phase)
-    module.load_state_dict(saved["state_dict"])
+    module.load_state_dict(module.with_average(saved["state_dict"]))
     log.info("%s finished in %s; continuing with the next phase", phase.label, checkpoint)
     return phase.index + 1, None
 
