@@ -61,6 +61,7 @@ class FusionModule(L.LightningModule):
         self.net_ema = copy.deepcopy(self.net).requires_grad_(False) if ema_decay else None
         #: optimizer steps of the current phase that the average has taken in (restored on resume)
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+        self._ema_count = 0
         self.loss = FaceLoss(LossWeights(**(loss or {})))
         self.blend_options = {"keep_coarse": 2, "match_contrast": True, **(blend or {})}
         self.blend_min_resolution = blend_min_resolution
@@ -91,12 +92,16 @@ class FusionModule(L.LightningModule):
         self.net_ema.alpha = self.net.alpha
         return self.net_ema
 
+    def on_fit_start(self) -> None:
+        # A host-side copy of the (restored) count: reading the buffer every step would sync a GPU.
+        self._ema_count = int(self.ema_steps)
+
     @torch.no_grad()
     def on_train_batch_end(self, outputs, batch: dict, batch_index: int) -> None:
         if self.net_ema is None:
             return
         self.ema_steps += 1
-        steps = int(self.ema_steps)
+        self._ema_count = steps = self._ema_count + 1
         decay = min(self.ema_decay, (1 + steps) / (10 + steps))
         get_ema_multi_avg_fn(decay)(list(self.net_ema.parameters()), list(self.net.parameters()), None)
 
