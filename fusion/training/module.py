@@ -28,7 +28,6 @@ long run is not measured here.
 """
 
 import copy
-
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
