@@ -54,6 +54,12 @@ PLATE_FACE_PIXELS = 10
 KEEP_COARSE = 2
 
 
+def check_blend(blend: str) -> None:
+    """Raise a ValueError naming the choices if `blend` is not one of `BLENDS`."""
+    if blend not in BLENDS:
+        raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
+
+
 def face_levels(face_width: float, box: tuple[int, int]) -> int:
     """Pyramid depth that shows a face `face_width` px wide at ~`PLATE_FACE_PIXELS` on the finest kept level,
     within what a `box` = (H, W) region can be halved to.
@@ -89,8 +95,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
-    if blend not in BLENDS:
-        raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
+    check_blend(blend)
     face_width = float(np.ptp(polygon, 0).max())
     if erode is None:
         erode = ERODE * face_width

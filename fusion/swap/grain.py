@@ -52,8 +52,7 @@ def add_grain(face: np.ndarray, plate: np.ndarray, matte: np.ndarray, seed: int)
     the matte is 0. `seed` (e.g. the frame number) makes a render repeatable
     while the grain still changes from frame to frame.
     """
-    inside = matte >= 1
-    missing = np.square(noise_sigma(plate, inside)) - np.square(noise_sigma(face, inside))
+    missing = np.square(noise_sigma(plate, matte)) - np.square(noise_sigma(face, matte))
     sigma = np.sqrt(np.clip(missing, 0, None)).astype(np.float32)
     if not sigma.any():
         return face

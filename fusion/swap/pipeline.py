@@ -24,7 +24,7 @@ from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
 from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
 from fusion.io.video import frame_rate
 from fusion.stopwatch import Stopwatch
-from fusion.swap.composite import BLENDS, composite_face
+from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.model import load_swap_model
 from fusion.swap.preview import PreviewWriter
 from fusion.swap.writer import FrameWriter
@@ -72,8 +72,7 @@ def preview_path(output_path: Path) -> Path:
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
          options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
-    if options.blend not in BLENDS:
-        raise ValueError(f"unknown blend {options.blend!r}; choose one of {', '.join(BLENDS)}")
+    check_blend(options.blend)  # before the landmark pass, not at the first composite
     model = load_swap_model(checkpoint, options.device, options.precision)
     number = model.identity_index(identity)
     source = source_from_path(input_path)

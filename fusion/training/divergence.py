@@ -5,7 +5,7 @@ clips curriculum at lr 1e-3, the 32 px phase B took held-out SSIM from 0.78 to
 0.17 and never recovered, and every later phase trained on from there. On a
 cluster that is hours of GPU time spent on a broken run. The guard watches
 each validation: a non-finite training loss or held-out SSIM, or an SSIM below
-`1 - drop` of the phase's best so far, stops the phase on every rank, and
+`1 - drop` of the best so far at that resolution, stops the phase on every rank, and
 `python train.py` then fails with what happened and how to go on.
 """
 
