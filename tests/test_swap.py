@@ -116,6 +116,12 @@ def _blobs(centres: np.ndarray, size: int, sigma: float = 4.0) -> np.ndarray:
     return sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2)) for x, y in centres)
 
 
+def _face_polygon() -> np.ndarray:
+    """A 90 x 100 px elliptical face outline centred in a 160 px frame."""
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    return np.stack([80 + 45 * np.cos(angles), 80 + 50 * np.sin(angles)], 1).astype(np.float32)
+
+
 def test_multiband_composite_takes_features_from_the_face_and_lighting_from_the_plate():
     """Blobs a tenth of the face wide (eyes, nostrils) come from the face; the shading from the plate.
 
@@ -127,8 +133,7 @@ def test_multiband_composite_takes_features_from_the_face_and_lighting_from_the_
     xx = np.mgrid[:size, :size][1] / size
     plate = np.clip((0.25 + 0.4 * xx)[..., None] * [1, 0.8, 0.7] - 0.2 * plate_features[..., None], 0, 1)
     face = np.clip(np.full((size, size, 1), 0.7) * [0.9, 0.9, 1.0] - 0.2 * face_features[..., None], 0, 1)
-    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-    polygon = np.stack([80 + 45 * np.cos(angles), 80 + 50 * np.sin(angles)], 1).astype(np.float32)
+    polygon = _face_polygon()
     out, matte = composite_face(plate.astype(np.float32), face.astype(np.float32), np.eye(2, 3), polygon)
     np.testing.assert_array_equal(out[matte == 0], plate.astype(np.float32)[matte == 0])
     inner = cv2.erode((matte == 1).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
@@ -146,8 +151,7 @@ def test_grain_gives_the_face_the_plates_noise_level():
     xx = np.mgrid[:size, :size][1] / size
     plate = ((0.3 + 0.4 * xx)[..., None] * [1, 0.8, 0.7] + rng.normal(0, [0.03, 0.02, 0.04], (size, size, 3)))
     face = np.full((size, size, 3), 0.6)  # a decoder's clean output
-    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
-    polygon = np.stack([80 + 45 * np.cos(angles), 80 + 50 * np.sin(angles)], 1).astype(np.float32)
+    polygon = _face_polygon()
     plate, face = plate.astype(np.float32), face.astype(np.float32)
     clean, matte = composite_face(plate, face, np.eye(2, 3), polygon)
     grainy, _ = composite_face(plate, face, np.eye(2, 3), polygon, grain=True, seed=7)
