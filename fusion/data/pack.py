@@ -25,6 +25,9 @@ from fusion.data.cache import IdentityCache
 from fusion.faces.mask import polygon_mask
 from fusion.io.image import read_image, to_unit
 
+#: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt.
+PACK_FORMAT = 2
+
 
 @dataclass(frozen=True)
 class PackSpec:
@@ -80,6 +83,23 @@ def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return to_unit(image).astype(dtype)
 
 
+def resize_face(crop: np.ndarray, polygon, landmarks, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crop (area filter down, Lanczos up), its mask and its landmarks at `resolution` px.
+
+    Points are mapped as resize maps pixel centres, `(p + 0.5) * scale - 0.5`,
+    so they stay on the image features they mark.
+
+    >>> crop = np.zeros((4, 4, 3), np.uint8)
+    >>> resize_face(crop, [[0, 0], [3, 0], [3, 3]], [[0.0, 1.5]], 2)[2].tolist()
+    [[-0.25, 0.5]]
+    """
+    scale = np.array([resolution / crop.shape[1], resolution / crop.shape[0]])
+    to_stage = lambda points: (np.asarray(points, np.float64) + 0.5) * scale - 0.5
+    interpolation = cv2.INTER_AREA if scale[1] <= 1 else cv2.INTER_LANCZOS4
+    image = cv2.resize(crop, (resolution, resolution), interpolation=interpolation)
+    return image, polygon_mask(to_stage(polygon), resolution), to_stage(landmarks)
+
+
 class StagePack:
     """A built pack: memory-mapped arrays plus the identity names.
 
@@ -108,7 +128,7 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
     caches = [IdentityCache(cache_root, name) for name in identities]
     indexes = [cache.index() for cache in caches]
     digest = hashlib.sha256(json.dumps({
-        "spec": asdict(spec), "identities": identities,
+        "format": PACK_FORMAT, "spec": asdict(spec), "identities": identities,
         "index": [hashlib.sha256((c.folder / "index.json").read_bytes()).hexdigest() for c in caches],
     }, sort_keys=True).encode()).hexdigest()[:16]
     folder = cache_root / "packs" / f"{spec.split}_{spec.resolution}px_{spec.quantity}_{digest}"
@@ -135,11 +155,8 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
     def load(i: int) -> None:
         _, cache, record = chosen[i]
         crop = read_image(cache.folder / record["crop"])
-        scale = r / crop.shape[0]
-        interpolation = cv2.INTER_AREA if scale <= 1 else cv2.INTER_LANCZOS4
-        images[i] = _convert(cv2.resize(crop, (r, r), interpolation=interpolation), dtype)
-        masks[i] = polygon_mask(np.array(record["mask_polygon"]) * scale, r)
-        landmarks[i] = np.array(record["landmarks"]) * scale
+        image, masks[i], landmarks[i] = resize_face(crop, record["mask_polygon"], record["landmarks"], r)
+        images[i] = _convert(image, dtype)
 
     with ThreadPoolExecutor(workers) as threads:
         list(threads.map(load, range(len(chosen))))

@@ -63,7 +63,10 @@ def warp_face(image: np.ndarray, matrix: np.ndarray, resolution: int) -> np.ndar
 
     `warpAffine` has no area filter, so a face that shrinks (a 4K plate into a
     512 crop) would alias; the covered region is first reduced with INTER_AREA
-    to the crop's scale, leaving the warp a near-unit-scale rotation.
+    to the crop's scale, leaving the warp a near-unit-scale rotation. The
+    reduction's coordinates follow OpenCV's pixel-centre convention
+    (`x_small = (x + 0.5) * s - 0.5`, `s` the size ratio resize produced), so
+    the crop stays registered to `matrix` at every scale.
     Enlarged faces use bicubic interpolation. Outside the frame, edge pixels
     are replicated (the mask's coverage check reports such faces).
     """
@@ -78,7 +81,7 @@ def warp_face(image: np.ndarray, matrix: np.ndarray, resolution: int) -> np.ndar
     region = image[y0:y1, x0:x1]
     small = cv2.resize(region, (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))), interpolation=cv2.INTER_AREA)
     sx, sy = small.shape[1] / (x1 - x0), small.shape[0] / (y1 - y0)
-    to_region = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy], [0, 0, 1]])
+    to_region = np.array([[sx, 0, (0.5 - x0) * sx - 0.5], [0, sy, (0.5 - y0) * sy - 0.5], [0, 0, 1]])
     rest = np.vstack([matrix, [0, 0, 1]]) @ np.linalg.inv(to_region)
     return cv2.warpAffine(small, rest[:2], (resolution, resolution), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
