@@ -7,16 +7,17 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from fusion.errors import UserError
 from fusion.eval.evaluate import evaluate
 from fusion.eval.wandb_report import log_evaluation
-from fusion.swap.model import CheckpointError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
-        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout, cfg.blend, cfg.erode, cfg.feather)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout, cfg.blend, cfg.erode, cfg.feather,
+                           cfg.overwrite)
+    except (UserError, FileNotFoundError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         sys.exit(2)
     print(json.dumps(metrics["summary"], indent=1))

@@ -7,7 +7,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from fusion.swap.model import CheckpointError
+from fusion.errors import UserError
 from fusion.swap.pipeline import SwapOptions, preview_path, swap
 
 
@@ -16,7 +16,7 @@ def main(cfg: DictConfig) -> None:
     options = SwapOptions(**{f.name: cfg[f.name] for f in fields(SwapOptions)})
     try:
         report = swap(cfg.input, cfg.output, cfg.checkpoint, cfg.identity, options)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
+    except (UserError, FileNotFoundError) as error:
         print(f"swap failed: {error}", file=sys.stderr)
         sys.exit(2)
     print(f"{report.frames} frames, {report.swapped} swapped, no face in {len(report.no_face)}: {report.no_face[:20]}")

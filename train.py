@@ -1,9 +1,12 @@
 """Train FusionNet through its curriculum: `python train.py [overrides]`."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
+from fusion.errors import UserError
 from fusion.training.run import train
 
 register_configs()
@@ -11,7 +14,11 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    train(cfg)
+    try:
+        train(cfg)
+    except (UserError, FileNotFoundError) as error:
+        print(f"train failed: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

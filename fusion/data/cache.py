@@ -15,12 +15,26 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fusion.errors import ConfigError, UserError
 from fusion.io.atomic import write_json
+
+#: The smallest crop worth caching: the first curriculum stage's 16 px.
+MIN_RESOLUTION = 16
+ALIGNMENTS = ("similarity", "affine")
+LANDMARK_BACKENDS = ("dlib", "fan", "auto")
+#: Landmark re-detections averaged per frame: the jitter pattern has 8 boxes.
+MAX_JITTER = 8
 
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """Everything a crop's pixels depend on."""
+    """Everything a crop's pixels depend on; impossible values are refused when made.
+
+    >>> CacheSettings(resolution=-1)
+    Traceback (most recent call last):
+    ...
+    fusion.errors.ConfigError: cache_resolution=-1: crops must be at least 16 px (e.g. cache_resolution=512)
+    """
 
     resolution: int = 1024
     face_scale: float = 0.5
@@ -30,8 +44,24 @@ class CacheSettings:
     jitter: int = 4
     smooth_window: int = 9
 
+    def __post_init__(self):
+        problems = {
+            "cache_resolution": (self.resolution < MIN_RESOLUTION,
+                                 f"crops must be at least {MIN_RESOLUTION} px (e.g. cache_resolution=512)"),
+            "face_scale": (not 0 < self.face_scale <= 1, "the face's share of the crop must be in (0, 1] (e.g. 0.5)"),
+            "alignment": (self.alignment not in ALIGNMENTS, f"choose one of {', '.join(ALIGNMENTS)}"),
+            "mask_enlarge": (not 0 <= self.mask_enlarge <= 1, "the hull's growth must be in [0, 1] (e.g. 0.1)"),
+            "landmarks": (self.landmarks not in LANDMARK_BACKENDS, f"choose one of {', '.join(LANDMARK_BACKENDS)}"),
+            "jitter": (not 1 <= self.jitter <= MAX_JITTER, f"re-detections per frame must be 1 to {MAX_JITTER}"),
+            "smooth_window": (self.smooth_window < 1, "frames of smoothing must be at least 1 (1 = off)"),
+        }
+        value = {"cache_resolution": self.resolution}
+        for key, (bad, fix) in problems.items():
+            if bad:
+                raise ConfigError(f"{key}={value.get(key, getattr(self, key, None))}: {fix}")
 
-class CacheMismatchError(RuntimeError):
+
+class CacheMismatchError(UserError, RuntimeError):
     """A cache folder built with other settings than the ones asked for."""
 
 

@@ -12,9 +12,10 @@ from torch.utils.data import DataLoader
 
 from fusion.data.cache import CacheSettings
 from fusion.data.pack import PackSpec, StagePack, build_pack
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import PrepareOptions, check_cache_apart, prepare
 from fusion.data.triplets import TripletDataset, TripletSampler
 from fusion.demo.footage import make_demo_footage
+from fusion.errors import ConfigError
 from fusion.io.footage import find_identities
 
 
@@ -30,9 +31,17 @@ class FaceDataModule(L.LightningDataModule):
         self.footage = Path(footage) if footage is not None else None
         self.demo_footage = Path(demo_footage) if demo_footage is not None else None
         self.settings = CacheSettings(resolution=cache_resolution, landmarks=landmarks)
+        if not 0 <= holdout < 1:
+            raise ConfigError(f"data.holdout={holdout}: the held-out share of each source must be in [0, 1) (e.g. 0.1)")
         self.p_self, self.holdout, self.val_quantity = p_self, holdout, val_quantity
         self.num_workers, self.seed = num_workers, seed
         self.identities = list(identities) if identities else find_identities(self.footage_root())
+        if len(self.identities) < 2:
+            raise ConfigError(f"training needs at least two identities (a swap puts one actor's face on another's), "
+                              f"got {self.identities} from {self.footage or 'data.identities'}: add a folder per actor "
+                              "under footage/, or list two or more in data.identities")
+        if self.footage is not None:
+            check_cache_apart(self.footage, self.cache)
         self.phase = None
         self.train_pack: StagePack | None = None
         self.val_pack: StagePack | None = None

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from fusion.data.cache import CacheSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
 from fusion.data.quality import sharpness
+from fusion.errors import ConfigError, OutputError
 from fusion.faces.align import align_face
 from fusion.faces.landmarks import load_backend
 from fusion.faces.mask import hull_polygon, inside_fraction
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PrepareOptions:
-    """How to run, as opposed to what the crops are (CacheSettings)."""
+    """How to run, as opposed to what the crops are (CacheSettings); impossible values are refused when made."""
 
     workers: int = 0
     chunk: int = 64
@@ -47,6 +48,19 @@ class PrepareOptions:
     max_outside: float = 0.05
     detect_size: int = 320
     contact_sheet: int = 24
+
+    def __post_init__(self):
+        problems = {
+            "workers": (self.workers < 0, "processes must be >= 0 (0 = all cores)"),
+            "chunk": (self.chunk < 1, "frames per work unit must be >= 1 (e.g. 64)"),
+            "min_face_size": (self.min_face_size < 0, "the smallest face to keep must be >= 0 px (e.g. 64)"),
+            "max_outside": (not 0 <= self.max_outside <= 1, "the share of the mask outside the frame must be in [0, 1]"),
+            "detect_size": (self.detect_size < 64, "the detection size must be >= 64 px (e.g. 320)"),
+            "contact_sheet": (self.contact_sheet < 0, "crops in the contact sheet must be >= 0 (0 = none)"),
+        }
+        for key, (bad, fix) in problems.items():
+            if bad:
+                raise ConfigError(f"{key}={getattr(self, key)}: {fix}")
 
 
 @dataclass
@@ -57,6 +71,8 @@ class IdentityReport:
     skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
     problems: list = field(default_factory=list)
+    #: one row per source (video file or image-sequence folder): frames expected, read, kept, skipped by reason
+    files: list = field(default_factory=list)
     #: worker seconds per stage (decode, detect, landmarks, warp, write, ...)
     seconds: Counter = field(default_factory=Counter)
 
@@ -191,16 +207,25 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             report.seconds.update(seconds)
             bar.update(len(entries))
 
-    crop_tasks = []
+    crop_tasks, per_file = [], {}
     for source in found.sources:
         entries = sorted(entries_by_source[source.key], key=lambda e: e["frame"])
+        row = per_file[source.name] = {"file": str(source.path), "frames_expected": source.frames, "frames_read": 0,
+                                   "faces_kept": 0, "skipped": Counter()}
+        if source.images:
+            row["skipped_files"] = {}
         track = np.full((len(entries), 68, 2), np.nan, np.float32)
         for i, entry in enumerate(entries):
-            report.frames_read += entry["status"] != "unreadable_frame"
+            read = entry["status"] != "unreadable_frame"
+            report.frames_read += read
+            row["frames_read"] += read
             if entry["status"] == "ok":
                 track[i] = entry["landmarks"]
             else:
                 report.skipped[entry["status"]] += 1
+                row["skipped"][entry["status"]] += 1
+                if source.images:
+                    row["skipped_files"].setdefault(entry["status"], []).append(source.images[entry["frame"]].name)
                 if entry["status"] == "unreadable_frame":
                     report.problems.append({"file": str(source.images[entry["frame"]] if source.images else source.path),
                                             "reason": "unreadable_frame", "message": entry["message"]})
@@ -208,8 +233,14 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
                 report.notes["several_faces_kept_one"] += 1
             if "note" in entry:
                 report.notes[entry["note"]] += 1
-        if source.is_video and 0 < len(entries) < source.frames:
-            report.notes["video_shorter_than_its_header"] += 1
+        if source.is_video and len(entries) < source.frames:
+            reason = "video_shorter_than_its_header" if entries else "no_frames_decoded"
+            report.notes[reason] += 1
+            report.problems.append({
+                "file": str(source.path), "reason": reason, "frames_expected": source.frames, "frames_read": len(entries),
+                "message": f"{source.path}: its header promises {source.frames} frames but {len(entries)} decoded "
+                           f"({'truncated or damaged' if entries else 'none usable'}); re-export or re-copy it",
+            })
         smooth = stabilise(track, settings.smooth_window)
         frames = np.array([e["frame"] for e in entries], int)
         for start, stop in _chunks(source, options.chunk):
@@ -223,9 +254,22 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             bar.update(len(task.landmarks))
     records = cache.write_index()
     report.faces_kept = len(records)
+    for record in records:
+        if record["source"] in per_file:
+            per_file[record["source"]]["faces_kept"] += 1
+    report.files = [{**row, "skipped": dict(row["skipped"])} for row in per_file.values()]
+    report.files += [{"file": problem["file"], "ignored": problem["reason"]} for problem in found.problems]
     if records and options.contact_sheet:
         write_contact_sheet(cache, records, cache.folder / "contact_sheet.png", options.contact_sheet)
     return report
+
+
+def check_cache_apart(footage: Path, cache: Path) -> None:
+    """The cache may be neither the footage folder nor inside it (crops would be read back as footage), nor hold it."""
+    footage, cache = Path(footage).resolve(), Path(cache).resolve()
+    if cache == footage or cache.is_relative_to(footage) or footage.is_relative_to(cache):
+        raise OutputError(f"cache={cache} and footage={footage} overlap; the cache writes a folder per identity and "
+                          "must not mix with the footage: put it elsewhere (e.g. cache=data/cache/<name>)")
 
 
 def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: CacheSettings = CacheSettings(),
@@ -237,6 +281,7 @@ def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: Cach
     the file's name and what to do about it.
     """
     footage, cache = Path(footage), Path(cache)
+    check_cache_apart(footage, cache)
     identities = identities or find_identities(footage)
     workers = options.workers or os.cpu_count() or 1
     reports = []

@@ -7,9 +7,10 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from fusion.data.cache import CacheMismatchError, CacheSettings
+from fusion.data.cache import CacheSettings
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
+from fusion.errors import UserError
 from fusion.faces.landmarks import resolve_backend
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def run_prepare(cfg: DictConfig) -> int:
     try:
         settings, options = settings_from_config(cfg)
         report = prepare(footage, cfg.cache, settings, options, list(cfg.identities) if cfg.identities else None)
-    except (FileNotFoundError, CacheMismatchError, ValueError) as error:
+    except (UserError, FileNotFoundError) as error:
         errors.print(f"[red]prepare failed:[/red] {error}", highlight=False)
         return 2
     print_summary(report, console)

@@ -25,9 +25,10 @@ from fusion.eval.reconstruction import masked_psnr, masked_ssim
 from fusion.eval.temporal import temporal_ratio
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.faces.mask import hull_polygon
-from fusion.io.atomic import write_json
+from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
-from fusion.swap.composite import composite_face
+from fusion.io.outputs import check_outputs
+from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.model import load_swap_model
 
 DESCRIBE_SIZE = 512
@@ -58,15 +59,22 @@ def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.n
 
 
 def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout: float = 0.1,
-             blend: str = "multiband", erode: float | None = None, feather: float | None = None) -> dict:
+             blend: str = "multiband", erode: float | None = None, feather: float | None = None,
+             overwrite: bool = False) -> dict:
     """Write metrics.json and contact_sheet.png to `out`; return the metrics.
 
     `blend`, `erode` and `feather` are the swap's compositing options, in
-    pixels of the model's output resolution.
+    pixels of the model's output resolution. Existing results in `out` are
+    replaced only with `overwrite`; the checkpoint and cache never are.
     """
+    out = Path(out)
+    if not Path(cache).is_dir():
+        raise FileNotFoundError(f"cache={cache} does not exist; pass the prepared cache the model was trained from")
+    check_outputs([out / "metrics.json", out / "contact_sheet.png"], [Path(checkpoint), Path(cache)], overwrite, "out")
+    check_blend(blend)
     model = load_swap_model(checkpoint)
     options = {"blend": blend, "erode": erode, "feather": feather}
-    size, names, out = model.net.output_resolution, model.identities, Path(out)
+    size, names = model.net.output_resolution, model.identities
     pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", holdout))
     images, masks = to_float(pack.images), torch.from_numpy(pack.masks / np.float32(255))[:, None]
     backend, describer = load_backend("dlib"), FaceDescriber()
@@ -122,7 +130,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout
     metrics["summary"] = {key: mean([s[key] for s in swaps]) for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio")}
     for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
         metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])
-    write_json(out / "metrics.json", metrics)
     sheet = torch.cat(sheet_rows, dim=2)
-    write_image(out / "contact_sheet.png", _uint8(sheet[None])[0])
+    with StagedOutputs() as staged:
+        write_json(staged.path(out / "metrics.json"), metrics)
+        write_image(staged.path(out / "contact_sheet.png"), _uint8(sheet[None])[0])
     return metrics

@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import OpenEXR
 
-from fusion.io.atomic import atomic_path
+from fusion.errors import UserError, WriteError
+from fusion.io.atomic import atomic_path, write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
 
 
-class ImageReadError(IOError):
+class ImageReadError(UserError, OSError):
     """An image file that exists but cannot be decoded."""
 
 
@@ -118,15 +119,23 @@ def write_image(path: str | os.PathLike, image: np.ndarray, png_compression: int
 
     PNG compression defaults to level 1: about 3x faster than OpenCV's default
     for ~10% larger files, the right trade for a cache that is written once.
+    Other formats are encoded in memory and written with Python's own file
+    calls, so a full disk is reported as one (OpenCV's writer only says no).
     """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".exr":
+    if path.suffix.lower() == ".exr":
+        with atomic_path(path, image.nbytes) as tmp:
             header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
             with OpenEXR.File(header, {"RGB": np.ascontiguousarray(image, dtype=np.float32)}) as exr:
                 exr.write(str(tmp))
-        else:
-            bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-            params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if path.suffix.lower() == ".png" else []
-            if not cv2.imwrite(str(tmp), bgr, params):
-                raise IOError(f"{path}: OpenCV could not write a {image.dtype} image in this format")
+        return
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if path.suffix.lower() == ".png" else []
+    try:
+        ok, encoded = cv2.imencode(path.suffix, bgr, params)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise WriteError(f"{path}: OpenCV cannot write a {image.dtype} image as {path.suffix}; "
+                         "write 16-bit as .png or .tif, float as .exr")
+    write_bytes(path, encoded.tobytes())

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from fusion.blend import default_levels, multiband_blend
+from fusion.errors import ConfigError
 from fusion.io.image import to_unit, white_level
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import feather_matte, hard_matte
@@ -55,9 +56,9 @@ KEEP_COARSE = 2
 
 
 def check_blend(blend: str) -> None:
-    """Raise a ValueError naming the choices if `blend` is not one of `BLENDS`."""
+    """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS`."""
     if blend not in BLENDS:
-        raise ValueError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
+        raise ConfigError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
 
 
 def face_levels(face_width: float, box: tuple[int, int]) -> int:

@@ -6,13 +6,10 @@ from pathlib import Path
 import torch
 
 from fusion.data.cache import CacheSettings
+from fusion.errors import CheckpointError, ConfigError
 from fusion.model import FusionConfig, FusionNet
+from fusion.model.checkpoint import network_weights, read_checkpoint
 from fusion.model.faces import decode_faces
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot drive a swap (not ours, or lacking the identity)."""
-
 
 #: Network precisions a swap can run at. bf16 autocast on this project's CPU
 #: (AMD EPYC, oneDNN avx512 kernels) decoded 2.2x faster than fp32 and moved
@@ -28,7 +25,7 @@ def pick_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     picked = torch.device(device)
     if picked.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
+        raise ConfigError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
     return picked
 
 
@@ -59,24 +56,13 @@ class SwapModel:
 def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
     """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({error})") from error
-    info = saved.get("fusion") if isinstance(saved, dict) else None
-    if not info or "state_dict" not in saved:
-        raise CheckpointError(f"{path} was not written by fusion's train.py (no 'fusion' section); pass a checkpoint "
-                              "from <run>/checkpoints/")
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    saved = read_checkpoint(path)
+    info = saved["fusion"]
     if not info.get("crop"):
         raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
                               "saved); train again or resume the run once to write a new checkpoint")
     net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
-    # The weights' moving average where training kept one (fusion.training.module), else the weights.
-    prefix = "net_ema." if any(k.startswith("net_ema.") for k in saved["state_dict"]) else "net."
-    net.load_state_dict({k[len(prefix):]: v for k, v in saved["state_dict"].items() if k.startswith(prefix)})
+    net.load_state_dict(network_weights(saved["state_dict"]))
     return SwapModel(net.eval().to(pick_device(device)), list(info["identities"]), CacheSettings(**info["crop"]),
                      precision)

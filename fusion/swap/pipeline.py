@@ -15,19 +15,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fusion.errors import ConfigError
 from fusion.faces.align import alignment_matrix, warp_face
 from fusion.faces.landmarks import load_backend
 from fusion.faces.mask import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
+from fusion.io.atomic import StagedOutputs
 from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
 from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
+from fusion.io.outputs import check_outputs
 from fusion.io.video import frame_rate
 from fusion.stopwatch import Stopwatch
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.model import load_swap_model
 from fusion.swap.preview import PreviewWriter
-from fusion.swap.writer import FrameWriter
+from fusion.swap.writer import FrameWriter, output_files
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class SwapOptions:
     write_matte: bool = False
     preview: bool = False
     preview_height: int = 540
+    overwrite: bool = False
     fps: float | None = None
     batch_size: int = 8
     landmarks: str = "dlib"
@@ -73,12 +77,14 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
          options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
     check_blend(options.blend)  # before the landmark pass, not at the first composite
-    model = load_swap_model(checkpoint, options.device, options.precision)
-    number = model.identity_index(identity)
     source = source_from_path(input_path)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
-        raise ValueError(f"{output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
+        raise ConfigError(f"output={output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
+    outputs = output_files(output_path, source, options.write_matte) + ([preview_path(output_path)] if options.preview else [])
+    check_outputs(outputs, [source.path, Path(checkpoint)], options.overwrite)
+    model = load_swap_model(checkpoint, options.device, options.precision)
+    number = model.identity_index(identity)
     fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
     backend = load_backend(options.landmarks)
     watch = Stopwatch()
@@ -96,8 +102,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
 
     crop, size = model.crop, model.net.output_resolution
     report = SwapReport()
-    with FrameWriter(output_path, source, options.write_matte, fps) as writer, \
-            PreviewWriter(preview_path(output_path), options.preview_height, fps) as preview:
+    with StagedOutputs() as staged, FrameWriter(output_path, source, staged, options.write_matte, fps) as writer, \
+            PreviewWriter(preview_path(output_path), options.preview_height, fps, staged) as preview:
         pending: list[tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
 
         def emit(plate: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:

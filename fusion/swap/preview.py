@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fusion.io.atomic import StagedOutputs
 from fusion.io.image import to_uint8
 from fusion.io.video import VideoWriter
 
@@ -28,8 +29,8 @@ def side_by_side(plate: np.ndarray, swapped: np.ndarray, height: int) -> np.ndar
 class PreviewWriter(VideoWriter):
     """A `VideoWriter` taking (plate, swap) pairs."""
 
-    def __init__(self, path: Path, height: int = 540, fps: float = 24.0):
-        super().__init__(path, fps, quality=7)
+    def __init__(self, path: Path, height: int = 540, fps: float = 24.0, staged: StagedOutputs | None = None):
+        super().__init__(path, fps, quality=7, staged=staged)
         self.height = height
 
     def write_pair(self, plate: np.ndarray, swapped: np.ndarray) -> None:

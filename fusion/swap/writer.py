@@ -1,43 +1,80 @@
 """Writing swapped frames: a video, an image sequence in the input's format and
-bit depth, or a single image; optionally the face matte beside them."""
+bit depth, or a single image; optionally the face matte beside them.
+
+Every file is staged and moved into place only when the whole render (and
+whatever else shares its StagedOutputs, such as the preview) succeeded: a
+swap that fails on frame 900 of 1000 leaves the previous render intact.
+"""
 
 from pathlib import Path
 
 import numpy as np
 
+from fusion.errors import DiskFullError
+from fusion.io.atomic import StagedOutputs, disk_full
 from fusion.io.footage import VIDEO_EXTENSIONS, Source
 from fusion.io.image import write_image
 from fusion.io.video import VideoWriter
+
+
+def matte_folder(output: Path) -> Path:
+    """Where `write_matte=true` puts the mattes: beside the output, `<name>_matte/`."""
+    return output.with_name(output.stem + "_matte")
+
+
+def output_files(output: Path, source: Source, write_matte: bool) -> list[Path]:
+    """Every file a swap of `source` to `output` writes (frames, mattes), for checks before any work."""
+    if output.suffix:
+        files = [output]
+    else:
+        files = [frame_path(output, source, index) for index in range(source.frames)]
+    if write_matte:
+        files += [matte_folder(output) / f"matte.{index:06d}.png" for index in range(source.frames)]
+    return files
+
+
+def frame_path(folder: Path, source: Source, index: int) -> Path:
+    """A sequence output's frame: the input image's own name, or `<video stem>.<index>.png`."""
+    if source.images:
+        return folder / source.images[index].name
+    return folder / f"{source.path.stem}.{index:06d}.png"
 
 
 class FrameWriter:
     """Context manager taking frames in order. Video goes through ffmpeg
     (H.264, 8-bit) at the plate's frame rate; images keep their dtype."""
 
-    def __init__(self, output: Path, source: Source, write_matte: bool = False, fps: float = 24.0):
-        self.output, self.source, self.write_matte = output, source, write_matte
+    def __init__(self, output: Path, source: Source, staged: StagedOutputs, write_matte: bool = False,
+                 fps: float = 24.0):
+        self.output, self.source, self.write_matte, self.staged = output, source, write_matte, staged
         self.count = 0
-        self._video = VideoWriter(output, fps) if output.suffix.lower() in VIDEO_EXTENSIONS else None
+        self.bytes = 0
+        self._video = (VideoWriter(output, fps, staged=staged, frames=source.frames)
+                       if output.suffix.lower() in VIDEO_EXTENSIONS else None)
 
     def __enter__(self) -> "FrameWriter":
         return self
 
-    def _frame_path(self, folder: Path) -> Path:
-        if self.source.images:
-            original = self.source.images[self.count]
-            return folder / original.name
-        return folder / f"{self.source.path.stem}.{self.count:06d}.png"
+    def _image(self, path: Path, image: np.ndarray) -> None:
+        staged = self.staged.path(path)
+        try:
+            write_image(staged, image)
+        except DiskFullError as error:
+            remaining = self.source.frames - self.count
+            needed = self.bytes // self.count * remaining if self.count else None
+            raise disk_full(path.parent, needed) from error
+        self.bytes += staged.stat().st_size
 
     def write(self, frame: np.ndarray, matte: np.ndarray) -> None:
         if self._video is not None:
             self._video.write(frame)
         elif self.output.suffix:
-            write_image(self.output, frame)
+            self._image(self.output, frame)
         else:
-            write_image(self._frame_path(self.output), frame)
+            self._image(frame_path(self.output, self.source, self.count), frame)
         if self.write_matte:
-            folder = self.output.with_name(self.output.stem + "_matte")
-            write_image(folder / f"matte.{self.count:06d}.png", (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16))
+            self._image(matte_folder(self.output) / f"matte.{self.count:06d}.png",
+                        (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16))
         self.count += 1
 
     def __exit__(self, *exc) -> None:

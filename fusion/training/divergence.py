@@ -13,10 +13,12 @@ import math
 
 import lightning as L
 
+from fusion.errors import UserError
+
 __all__ = ["DivergenceGuard", "TrainingDiverged"]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """A phase's training collapsed; the message says where and what to change."""
 
 

@@ -18,9 +18,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from fusion.errors import CheckpointError
+from fusion.model.checkpoint import read_checkpoint
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
-from fusion.training.schedule import Phase, phases
+from fusion.training.schedule import Phase, check_world_size, phases
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,13 @@ def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path
     if ckpt_path == "last":
         found = sorted(outputs.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
         if not found:
-            raise FileNotFoundError(f"ckpt_path=last: no run under {outputs} has checkpoints/last.ckpt")
+            raise CheckpointError(f"ckpt_path=last: no run under {outputs} has checkpoints/last.ckpt; "
+                                  "start without ckpt_path, or pass a checkpoint file")
         return found[-1]
     if ckpt_path:
         path = Path(ckpt_path)
         if not path.is_file():
-            raise FileNotFoundError(f"ckpt_path={path} does not exist")
+            raise CheckpointError(f"ckpt_path={path} does not exist; pass a .ckpt from <run>/checkpoints/ or ckpt_path=last")
         return path
     own = run_dir / "checkpoints" / "last.ckpt"
     return own if own.is_file() else None
@@ -59,13 +62,12 @@ def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[in
     """(first phase to run, checkpoint to pass to its fit)."""
     if checkpoint is None:
         return 0, None
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    info = saved.get("fusion")
-    if info is None:
-        raise ValueError(f"{checkpoint} was not written by fusion's train.py")
+    saved = read_checkpoint(checkpoint)
+    info = saved["fusion"]
     phase = plan[info["phase"]] if info["phase"] is not None and info["phase"] < len(plan) else None
     if phase is None or list(phase.growth) != info["growth"]:
-        raise ValueError(f"{checkpoint} is from another curriculum (phase {info['phase']}, growth {info['growth']})")
+        raise CheckpointError(f"{checkpoint} is from another curriculum (phase {info['phase']}, growth {info['growth']}); "
+                              "resume with the curriculum it was trained with, or start a fresh run without ckpt_path")
     if saved["global_step"] < phase.steps:
         log.info("resuming %s at step %d of %d from %s", phase.label, saved["global_step"], phase.steps, checkpoint)
         return phase.index, checkpoint
@@ -112,6 +114,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
     """
     plan = phases(OmegaConf.to_object(cfg.curriculum))
+    world = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins()).world_size
+    check_world_size(plan, world)
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
     datamodule = instantiate(cfg.data, _convert_="all")
@@ -132,7 +136,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                               callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
                               val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None,
                               plugins=cluster_plugins())
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         if guard and guard[0].reason:
             raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, run_dir / "checkpoints"))
         if trainer.interrupted:

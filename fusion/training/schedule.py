@@ -12,8 +12,10 @@ fine-tuning stage keeps the resolution and lowers the learning rate.
 from dataclasses import dataclass, field
 from typing import Optional
 
+from fusion.errors import ConfigError
 
-class ScheduleError(ValueError):
+
+class ScheduleError(ConfigError):
     """A curriculum that cannot be trained as written."""
 
 
@@ -125,3 +127,18 @@ def phases(curriculum: Curriculum) -> list[Phase]:
     if curriculum.finetune:
         add(len(curriculum.stages), curriculum.finetune, "finetune", curriculum.finetune.steps_b, False)
     return out
+
+
+def check_world_size(plan: list[Phase], world_size: int) -> None:
+    """Every phase's global batch must split evenly over the DDP processes; checked for the whole plan up front,
+    not hours in at the first stage that does not divide."""
+    bad = {}
+    for phase in plan:
+        if phase.batch_size % world_size:
+            key = "curriculum.finetune" if phase.name == "finetune" else f"curriculum.stages.{phase.stage}"
+            bad[key] = phase.batch_size
+    if bad:
+        fixes = ", ".join(f"{key}.batch_size={size} (e.g. {max(world_size, size // world_size * world_size)})"
+                          for key, size in bad.items())
+        raise ScheduleError(f"{fixes}: each batch must divide over the {world_size} training processes "
+                            f"(trainer.devices x trainer.num_nodes); use multiples of {world_size} or fewer devices")

@@ -1,0 +1,30 @@
+"""Failures a user causes and can fix: each message names the file or key and the fix.
+
+The entry points (`train.py`, `prepare.py`, `swap.py`, `evaluate.py`) print a
+`UserError` as one line and exit with status 2; anything else is a bug and
+keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """A bad input, setting or environment, with a message that says what to do."""
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration value that cannot work (named by its key, with a valid value)."""
+
+
+class CheckpointError(UserError, ValueError):
+    """A checkpoint that is missing, unreadable, foreign, or unsafe to load."""
+
+
+class OutputError(UserError, ValueError):
+    """An output that would overwrite an input, or a previous output without `overwrite=true`."""
+
+
+class WriteError(UserError, OSError):
+    """A write that failed (the encoder failed, the disk is full); nothing was replaced."""
+
+
+class DiskFullError(WriteError):
+    """The filesystem ran out of space; the message gives the path and the space needed."""

@@ -1,0 +1,57 @@
+"""Reading a fusion checkpoint without running anything in it.
+
+A model file travels between artists and facilities, and a pickle can call
+any Python function while it loads. Every checkpoint fusion reads (swap,
+evaluate, resume, Lightning's restore) goes through `torch.load` with
+`weights_only=True`, which admits tensors and plain containers only; fusion
+writes nothing else (the `fusion` section is ints, strings, bools, lists
+and dicts). A file carrying anything more is refused before any of it runs.
+"""
+
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+from fusion.errors import CheckpointError
+
+#: Keys of the `fusion` section every loader relies on.
+REQUIRED = ("growth", "phase", "identities", "net")
+
+
+def _refusal(path: Path, error: Exception) -> str:
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    what = f"a Python object ({found.group(1)})" if found else "Python objects beyond tensors and plain data"
+    return (f"{path} holds {what} that loading would run; refused, and nothing in it was run. Use a checkpoint "
+            "written by fusion's train.py, and ask whoever sent this one how it was made")
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint at `path` as a dict with `state_dict` and a `fusion` section.
+
+    Raises CheckpointError naming the file when it is missing, unreadable,
+    unsafe (would execute code) or not written by fusion.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass one from <run>/checkpoints/")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(_refusal(path, error)) from None
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else 'no detail'}); "
+                              "it may be truncated: copy it again or use another one") from None
+    info = saved.get("fusion") if isinstance(saved, dict) else None
+    if not isinstance(info, dict) or "state_dict" not in saved or any(key not in info for key in REQUIRED):
+        raise CheckpointError(f"{path} was not written by fusion's train.py (no 'fusion' section); pass a checkpoint "
+                              "from <run>/checkpoints/")
+    return saved
+
+
+def network_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """FusionNet's weights from a training state dict: the moving average where training kept one."""
+    prefix = "net_ema." if any(k.startswith("net_ema.") for k in state_dict) else "net."
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
