@@ -42,7 +42,21 @@ def bad_footage(root: Path, photos: dict) -> Path:
     (root / "zero" / "take.mp4").write_bytes(b"")
     (root / "junk").mkdir()
     (root / "junk" / "readme.txt").write_text("notes")
+    video = mjpeg_video(root / "cut" / "take.avi", [np.roll(hopper, 3 * i, axis=1) for i in range(6)]).read_bytes()
+    (root / "cut" / "take.avi").write_bytes(video[:len(video) // 2])  # the header still says 6 frames; 4 decode
+    (root / "hollow").mkdir()
+    data = video.index(b"movi") + 4
+    (root / "hollow" / "take.avi").write_bytes(video[:data] + bytes(len(video) - data))  # says 6, decodes none
     return root
+
+
+def mjpeg_video(path: Path, frames: list[np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +116,35 @@ def test_unusable_faces_are_skipped_with_reason(prepared, identity, reason):
 def test_bad_files_are_reported_by_name(prepared, identity, reason, name):
     problems = prepared[1]["identities"][identity]["problems"]
     assert any(p["reason"] == reason and name in p["message"] for p in problems), problems
+
+
+@pytest.mark.parametrize("identity,reason,read", [("cut", "video_shorter_than_its_header", 4),
+                                                  ("hollow", "no_frames_decoded", 0)])
+def test_videos_decoding_fewer_frames_than_their_header_are_named(prepared, identity, reason, read):
+    result = prepared[1]["identities"][identity]
+    problem = next(p for p in result["problems"] if p["reason"] == reason)
+    assert (problem["frames_expected"], problem["frames_read"]) == (6, read)
+    assert f"take.avi: its header promises 6 frames but {read} decoded" in problem["message"]
+    [row] = result["files"]
+    assert (Path(row["file"]).name, row["frames_expected"], row["frames_read"]) == ("take.avi", 6, read)
+    assert row["faces_kept"] == result["faces_kept"] == read
+
+
+def test_every_input_file_is_accounted_for(prepared):
+    """Each source has a row (frames expected, read, kept, skipped by reason); files it could not use are listed."""
+    identities = prepared[1]["identities"]
+    corrupt = identities["corrupt"]["files"]
+    assert [(r["frames_expected"], r["frames_read"], r["faces_kept"]) for r in corrupt] == [(2, 1, 1)]
+    assert corrupt[0]["skipped_files"] == {"unreadable_frame": ["f1.png"]}
+    assert identities["noface"]["files"][0]["skipped_files"] == {"no_face": ["f0.png"]}
+    junk = identities["junk"]["files"]
+    assert [Path(r["file"]).name for r in junk if r["ignored"] == "unknown_extension"] == ["readme.txt"]
+    for name, result in identities.items():
+        for row in result["files"]:
+            if "ignored" not in row:
+                assert row["frames_read"] + row["skipped"].get("unreadable_frame", 0) >= row["faces_kept"]
+                assert row["faces_kept"] + sum(row["skipped"].values()) - row["skipped"].get("unreadable_frame", 0) \
+                    <= row["frames_read"], name
 
 
 def test_corrupt_frame_does_not_lose_its_neighbours(prepared):

@@ -51,9 +51,9 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def disk_full(path: str | os.PathLike, needed: int | None) -> DiskFullError:
-    """The error for a write to `path` that ran out of space; `needed` is the bytes it wanted, where known."""
-    need = f"needs about {megabytes(needed)}" if needed else "needs more space"
+def disk_full(path: str | os.PathLike, needed: int | None, at_least: bool = False) -> DiskFullError:
+    """The error for a write to `path` that ran out of space; `needed` is the bytes it wanted (or more, `at_least`)."""
+    need = f"needs {'more than' if at_least else 'about'} {megabytes(needed)}" if needed else "needs more space"
     return DiskFullError(f"disk full: writing {path} {need}, {megabytes(free_bytes(Path(path).parent))} free there; "
                          "free space on that disk or write somewhere else (nothing was replaced)")
 

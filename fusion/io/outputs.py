@@ -17,7 +17,7 @@ def _clash(output: Path, resolved: Path, source: Path, source_resolved: Path) ->
     if resolved == source_resolved or (output.exists() and source.exists() and os.path.samefile(output, source)):
         return "would overwrite"
     if source.is_dir() and resolved.is_relative_to(source_resolved):
-        return "lies inside"
+        return "would overwrite a file in" if output.exists() else "lies inside"
     return None
 
 

@@ -99,9 +99,9 @@ class VideoWriter:
         if status == 0:
             return
         if "No space left on device" in messages:
+            # What filled the disk held only part of the frames sent: the video needs more than it.
             size = self._file.stat().st_size if self._file.exists() else 0
-            needed = size * self.frames // self.written if size and self.frames and self.written else None
-            raise disk_full(self.path, needed)
+            raise disk_full(self.path, max(size, size * (self.frames or 0) // max(self.written, 1)), at_least=True)
         last = messages.splitlines()[-1] if messages else "no message"
         raise WriteError(f"{self.path}: ffmpeg failed with status {status} ({last}); nothing was replaced")
 

@@ -13,18 +13,33 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
-from fusion.errors import CheckpointError
+from fusion.errors import CheckpointError, ConfigError, UserError
 from fusion.model.checkpoint import read_checkpoint
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
 from fusion.training.schedule import Phase, check_world_size, phases
 
 log = logging.getLogger(__name__)
+
+
+def build(node: DictConfig, **kwargs):
+    """Hydra's `instantiate`, with a user's mistake raised as itself rather than wrapped in Hydra's error."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, (UserError, FileNotFoundError)):
+            raise cause from None
+        if isinstance(cause, MisconfigurationException):
+            raise ConfigError(f"{node.get('_target_')}: {cause}") from None
+        raise
 
 
 def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path | None:
@@ -58,11 +73,10 @@ def cluster_plugins() -> list:
     return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
 
 
-def resume_point(checkpoint: Path | None, plan: list[Phase], module) -> tuple[int, Path | None]:
-    """(first phase to run, checkpoint to pass to its fit)."""
+def resume_point(checkpoint: Path | None, saved: dict | None, plan: list[Phase], module) -> tuple[int, Path | None]:
+    """(first phase to run, checkpoint to pass to its fit), from the checkpoint's `saved` content."""
     if checkpoint is None:
         return 0, None
-    saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
     phase = plan[info["phase"]] if info["phase"] is not None and info["phase"] < len(plan) else None
     if phase is None or list(phase.growth) != info["growth"]:
@@ -114,16 +128,18 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
     """
     plan = phases(OmegaConf.to_object(cfg.curriculum))
-    world = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins()).world_size
+    world = build(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins()).world_size
     check_world_size(plan, world)
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
+    saved = read_checkpoint(checkpoint) if checkpoint else None  # refuse an unsafe or foreign file before any work
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
-    datamodule = instantiate(cfg.data, _convert_="all")
-    module = instantiate(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
+    datamodule = build(cfg.data, _convert_="all")
+    module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                          net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
     module.crop_settings = asdict(datamodule.settings)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    start, ckpt_path = resume_point(checkpoint, plan, module)
+    logger = build(cfg.logger) if cfg.get("logger") else False
+    start, ckpt_path = resume_point(checkpoint, saved, plan, module)
+    del saved  # its tensors are in the module now, or will be loaded by the fit
     metrics: dict = {}
     guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
     for phase in plan[start:]:
@@ -132,7 +148,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                 auto_insert_metric_name=False,
                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                 enable_version_counter=False)
-        trainer = instantiate(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
+        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
                               callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
                               val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None,
                               plugins=cluster_plugins())

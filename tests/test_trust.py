@@ -1,0 +1,265 @@
+"""Production trust: nothing runs from a model file, no plate or render is lost, bad setups are refused up front."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fusion.data.cache import CacheSettings
+from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputError, WriteError
+from fusion.io.atomic import StagedOutputs, file_mode
+from fusion.io.image import write_image
+from fusion.io.video import VideoWriter
+from fusion.swap.pipeline import SwapOptions, swap
+from fusion.training.module import save_untrained
+from fusion.training.schedule import ScheduleError, check_world_size, phases
+from test_training import FAST, compose
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Payload:
+    """Pickles as a call to Path.touch(marker): what a tampered model file would run on load."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_untrained(tmp_path_factory.mktemp("ckpt") / "last.ckpt", ["astronaut", "hopper"],
+                          {"resolution": 32, "width_multiplier": 0.125},
+                          asdict(CacheSettings(resolution=64, landmarks="dlib")))
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory, photos):
+    folder = tmp_path_factory.mktemp("plates") / "shot"
+    for i in range(2):
+        write_image(folder / f"plate.{i + 1:04d}.png", np.roll(photos["hopper"], 4 * i, axis=1))
+    return folder
+
+
+def tampered(checkpoint: Path, folder: Path, name: str) -> tuple[Path, Path]:
+    """A real fusion checkpoint plus a payload; returns (file, the marker the payload would create)."""
+    saved = torch.load(checkpoint, weights_only=True)
+    marker = folder / f"{name}.ran"
+    saved["note"] = Payload(marker)
+    torch.save(saved, folder / f"{name}.ckpt")
+    return folder / f"{name}.ckpt", marker
+
+
+def test_the_payload_is_live_when_loaded_unsafely(checkpoint, tmp_path):
+    """The control: the same file loaded without weights_only runs the payload, so the tests below can fail."""
+    path, marker = tampered(checkpoint, tmp_path, "control")
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+def test_swap_and_evaluate_run_nothing_from_a_tampered_checkpoint(checkpoint, plates, tmp_path):
+    from fusion.eval.evaluate import evaluate
+
+    path, marker = tampered(checkpoint, tmp_path, "evil")
+    with pytest.raises(CheckpointError, match=r"evil\.ckpt holds a Python object \(\w+\) that loading would run; refused"):
+        swap(plates, tmp_path / "out", path, "hopper")
+    (tmp_path / "cache").mkdir()
+    with pytest.raises(CheckpointError, match="refused, and nothing in it was run"):
+        evaluate(path, tmp_path / "cache", tmp_path / "eval")
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_resume_runs_nothing_from_a_tampered_checkpoint(checkpoint, tmp_path):
+    from fusion.training.run import train
+
+    path, marker = tampered(checkpoint, tmp_path, "resume")
+    with pytest.raises(CheckpointError, match="refused"):
+        train(compose(tmp_path, FAST + [f"ckpt_path={path}"]))
+    assert not marker.exists()
+    assert not (tmp_path / "data").exists()  # refused before the demo footage or any cache was made
+
+
+def test_the_command_line_says_why_without_a_traceback(checkpoint, plates, tmp_path):
+    path, marker = tampered(checkpoint, tmp_path, "cli")
+    result = subprocess.run([sys.executable, "swap.py", f"checkpoint={path}", "identity=hopper", f"input={plates}",
+                             f"output={tmp_path / 'out.mp4'}", f"paths.root_dir={tmp_path}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "swap failed:" in result.stderr and "refused" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_outputs_never_touch_inputs(checkpoint, plates, tmp_path):
+    before = digest(plates)
+    for output, message in ((plates, "would overwrite a file in the input"), (plates / "out", "lies inside the input"),
+                            (plates / "plate.0001.png", "would overwrite a file in the input")):
+        with pytest.raises(OutputError, match=message):
+            swap(plates, output, checkpoint, "hopper", SwapOptions(overwrite=True))
+    single = plates / "plate.0002.png"
+    with pytest.raises(OutputError, match="would overwrite the input"):
+        swap(single, single, checkpoint, "hopper", SwapOptions(overwrite=True))
+    assert digest(plates) == before
+
+
+def test_a_previous_output_is_replaced_only_with_overwrite(checkpoint, plates, tmp_path):
+    out = tmp_path / "swapped"
+    swap(plates, out, checkpoint, "hopper")
+    first = digest(out)
+    with pytest.raises(OutputError, match="exists: .*plate.0001.png.*overwrite=true"):
+        swap(plates, out, checkpoint, "astronaut")
+    assert digest(out) == first
+    swap(plates, out, checkpoint, "astronaut", SwapOptions(overwrite=True))
+    assert digest(out).keys() == first.keys() and digest(out) != first
+
+
+def test_evaluate_and_prepare_keep_out_of_their_inputs(checkpoint, tmp_path):
+    from fusion.data.prepare import prepare
+    from fusion.eval.evaluate import evaluate
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with pytest.raises(OutputError, match="out .*lies inside the input"):
+        evaluate(checkpoint, cache, cache / "results")
+    footage = tmp_path / "footage"
+    (footage / "a").mkdir(parents=True)
+    with pytest.raises(OutputError, match="overlap"):
+        prepare(footage, footage / "cache")
+
+
+def test_failed_encoder_keeps_the_previous_render(tmp_path, monkeypatch):
+    """ffmpeg exiting non-zero (here: a codec it lacks) raises and leaves the old file's bytes."""
+    out = tmp_path / "render.mp4"
+    with VideoWriter(out) as video:
+        video.write(np.full((32, 32, 3), 100, np.uint8))
+    before = out.read_bytes()
+    command = VideoWriter._command
+    monkeypatch.setattr(VideoWriter, "_command",
+                        lambda self, w, h: ["no_such_codec" if a == "libx264" else a for a in command(self, w, h)])
+    with pytest.raises(WriteError, match="ffmpeg failed with status"):
+        with VideoWriter(out) as video:
+            for _ in range(5):
+                video.write(np.full((32, 32, 3), 200, np.uint8))
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["render.mp4"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 600 KiB tmpfs: a real full disk (needs root; CI runs as root)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)], capture_output=True,
+                            text=True)
+    if result.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}); the failed-encoder test covers the writer")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_full_disk_video_says_so_and_keeps_the_previous_render(small_disk):
+    out = small_disk / "render.mp4"
+    with VideoWriter(out) as video:
+        video.write(np.full((32, 32, 3), 100, np.uint8))
+    before = out.read_bytes()
+    noise = np.random.default_rng(0).integers(0, 255, (40, 256, 256, 3), dtype=np.uint8)
+    with pytest.raises(DiskFullError, match=r"disk full: writing .*render\.mp4 needs more than 0\.[56] MB"):
+        with VideoWriter(out, frames=len(noise)) as video:
+            for frame in noise:
+                video.write(frame)
+    assert out.read_bytes() == before and [p.name for p in small_disk.iterdir()] == ["render.mp4"]
+
+
+def test_full_disk_sequence_keeps_the_previous_render(checkpoint, photos, small_disk, tmp_path):
+    plates = tmp_path / "plates"
+    noise = np.random.default_rng(1).integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    for i in range(3):  # ~800 KB of PNGs: more than the disk holds
+        write_image(plates / f"p.{i}.png", noise if i else photos["hopper"])
+    out = small_disk / "swapped"
+    for i in range(3):
+        write_image(out / f"p.{i}.png", np.zeros((8, 8, 3), np.uint8))
+    before = digest(out)
+    with pytest.raises(DiskFullError, match="disk full: writing .*swapped"):
+        swap(plates, out, checkpoint, "hopper", SwapOptions(overwrite=True))
+    assert digest(out) == before and [p.name for p in small_disk.iterdir()] == ["swapped"]
+    assert sorted(p.name for p in out.iterdir()) == ["p.0.png", "p.1.png", "p.2.png"]
+
+
+def test_files_get_the_umask_permissions(tmp_path):
+    old = os.umask(0o002)
+    try:
+        write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+        with VideoWriter(tmp_path / "v.mp4") as video:
+            video.write(np.zeros((16, 16, 3), np.uint8))
+        with StagedOutputs() as staged:
+            staged.path(tmp_path / "s" / "b.txt").write_text("b")
+        assert file_mode() == 0o664
+        assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "a.png", tmp_path / "v.mp4", tmp_path / "s" / "b.txt")} \
+            == {"0o664"}
+    finally:
+        os.umask(old)
+
+
+def test_the_paper_preset_on_eight_gpus_is_refused_before_training():
+    from omegaconf import OmegaConf
+
+    plan = phases(OmegaConf.to_object(compose(Path("/tmp"), ["experiment=paper"]).curriculum))
+    check_world_size(plan, 4)
+    with pytest.raises(ScheduleError, match=r"curriculum\.stages\.6\.batch_size=4 .*curriculum\.finetune\.batch_size=4 "
+                                            r".*divide over the 8 training processes"):
+        check_world_size(plan, 8)
+
+
+@pytest.mark.parametrize("overrides,error,message", [
+    (["trainer=ddp_cpu", "curriculum.stages.1.batch_size=3", "curriculum.finetune.batch_size=2"], ScheduleError,
+     r"curriculum\.stages\.1\.batch_size=3 \(e\.g\. 2\)"),
+    (["data.cache_resolution=-1"], ConfigError, "cache_resolution=-1: crops must be at least 16 px"),
+    (["data.holdout=1.5"], ConfigError, r"data\.holdout=1\.5"),
+    (["footage=ONE"], ConfigError, "at least two identities"),
+    (["footage=MISSING"], FileNotFoundError, "footage folder .*missing does not exist"),
+    (["ckpt_path=MISSING.ckpt"], CheckpointError, r"missing\.ckpt does not exist"),
+])
+def test_bad_training_setups_are_refused_before_any_work(tmp_path, photos, overrides, error, message):
+    from fusion.training.run import train
+
+    one = tmp_path / "one"
+    write_image(one / "solo" / "f0.png", photos["hopper"])
+    overrides = [o.replace("ONE", str(one)).replace("MISSING", str(tmp_path / "missing")) for o in overrides]
+    with pytest.raises(error, match=message):
+        train(compose(tmp_path, FAST + overrides))
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+
+
+def test_prepare_refuses_a_bad_resolution_without_writing(tmp_path):
+    result = subprocess.run([sys.executable, "prepare.py", f"footage={tmp_path}", f"cache={tmp_path / 'cache'}",
+                             "cache_resolution=-1", f"paths.root_dir={tmp_path}"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "cache_resolution=-1: crops must be at least 16 px" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
+
+
+def test_full_disk_in_prepare_is_named(photos, small_disk, tmp_path):
+    from fusion.data.prepare import PrepareOptions, prepare
+
+    for i in range(3):
+        write_image(tmp_path / "footage" / f"p{i % 2}" / f"f{i}.png", np.roll(photos["hopper"], 3 * i, axis=1))
+    with pytest.raises(DiskFullError, match=r"disk full: writing .*cache/p\d/crops/.*needs about [\d.]+ MB"):
+        prepare(tmp_path / "footage", small_disk / "cache", CacheSettings(resolution=1024, landmarks="dlib", jitter=1),
+                PrepareOptions(workers=1, contact_sheet=0))
+
+
+def test_train_command_line_names_a_missing_checkpoint(tmp_path):
+    result = subprocess.run([sys.executable, "train.py", f"ckpt_path={tmp_path / 'gone.ckpt'}", "logger=none",
+                             f"paths.root_dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "train failed: ckpt_path=" in result.stderr and "gone.ckpt does not exist" \
+        in result.stderr and "Traceback" not in result.stderr
