@@ -81,7 +81,19 @@ def test_outputs_of_a_run(trained, demo_cache):
     assert 0 < metrics["val/ssim"] <= 1 and {"val/ssim/hopper", "val/ssim/astronaut"} <= set(metrics)
     assert (folder / "last.ckpt").is_file() and not list(folder.glob("last-v*.ckpt"))
     previews = sorted((demo_cache / "run" / "previews").glob("*.png"))
-    assert [p.name.split("-step")[0] for p in previews][:2] == ["stage0-B", "stage1-A"]
+    assert list(dict.fromkeys(p.name.split("-step")[0] for p in previews))[:2] == ["stage0-B", "stage1-A"]
+
+
+def test_every_phase_is_validated_at_its_last_step(trained, demo_cache):
+    """val_every=4 does not divide most phases' steps (6, 4, 4, 2): the end is validated all the same."""
+    from omegaconf import OmegaConf
+
+    plan = phases(OmegaConf.to_object(compose(demo_cache, FAST).curriculum))
+    last: dict[str, int] = {}
+    for preview in (demo_cache / "run" / "previews").glob("*.png"):
+        label, step = preview.stem.rsplit("-step", 1)
+        last[label] = max(last.get(label, 0), int(step))
+    assert last == {phase.label: phase.steps for phase in plan}
 
 
 class Kill(L.Callback):

@@ -7,17 +7,10 @@ import torch
 
 from fusion.data.cache import CacheSettings
 from fusion.errors import CheckpointError, ConfigError
+from fusion.hardware import resolve_precision
 from fusion.model import FusionConfig, FusionNet
 from fusion.model.checkpoint import network_weights, read_checkpoint
 from fusion.model.faces import decode_faces
-
-#: Network precisions a swap can run at. bf16 autocast on this project's CPU
-#: (AMD EPYC, oneDNN avx512 kernels) decoded 2.2x faster than fp32 and moved
-#: faces by 0.08 8-bit levels on average (at most 0.9): far below a decoder's
-#: own error. fp32 stays the default, since CPUs and GPUs without native bf16
-#: emulate it slowly.
-PRECISIONS = ("fp32", "bf16")
-
 
 def pick_device(device: str) -> torch.device:
     """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""
@@ -34,6 +27,7 @@ class SwapModel:
     net: FusionNet
     identities: list[str]
     crop: CacheSettings
+    #: fp32 or bf16 (autocast), as resolved for the network's device
     precision: str = "fp32"
 
     def identity_index(self, name: str) -> int:
@@ -54,9 +48,10 @@ class SwapModel:
 
 
 def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
-    """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`)."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`),
+    to run at `precision` (fp32, bf16, or auto: bf16 where the device has it natively)."""
+    picked = pick_device(device)
+    precision = resolve_precision(precision, picked)
     saved = read_checkpoint(path)
     info = saved["fusion"]
     if not info.get("crop"):
@@ -64,5 +59,4 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
                               "saved); train again or resume the run once to write a new checkpoint")
     net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
     net.load_state_dict(network_weights(saved["state_dict"]))
-    return SwapModel(net.eval().to(pick_device(device)), list(info["identities"]), CacheSettings(**info["crop"]),
-                     precision)
+    return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision)

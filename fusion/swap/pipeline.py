@@ -40,7 +40,7 @@ class SwapOptions:
     """What a compositor sets for a shot (`conf/swap.yaml` documents each)."""
 
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     blend: str = "multiband"
     erode: float | None = None
     feather: float | None = None

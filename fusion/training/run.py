@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from fusion.errors import CheckpointError, ConfigError, UserError
+from fusion.hardware import trainer_precision
 from fusion.model.checkpoint import read_checkpoint
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
@@ -128,7 +129,9 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
     """
     plan = phases(OmegaConf.to_object(cfg.curriculum))
-    world = build(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins()).world_size
+    precision = trainer_precision(str(cfg.trainer.get("precision", "auto")), str(cfg.trainer.get("accelerator", "auto")))
+    world = build(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins(),
+                  precision=precision).world_size
     check_world_size(plan, world)
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
     saved = read_checkpoint(checkpoint) if checkpoint else None  # refuse an unsafe or foreign file before any work
@@ -144,15 +147,21 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
     for phase in plan[start:]:
         datamodule.phase = phase
+        interval = min(cfg.val_every, phase.steps)
         saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-step{{step:06d}}",
                                 auto_insert_metric_name=False,
                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                 enable_version_counter=False)
-        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
+        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir), precision=precision,
                               callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
-                              val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None,
-                              plugins=cluster_plugins())
+                              val_check_interval=interval, check_val_every_n_epoch=None,
+                              # no_grad, not inference mode: metric states made in a phase-end validate
+                              # are updated in place by the next fit
+                              inference_mode=False, plugins=cluster_plugins())
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        if trainer.global_step % interval and not trainer.interrupted and not (guard and guard[0].reason):
+            # The weights this phase hands on: judged by the guard, logged, previewed.
+            trainer.validate(module, datamodule=datamodule, verbose=False)
         if guard and guard[0].reason:
             raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, run_dir / "checkpoints"))
         if trainer.interrupted:

@@ -1,0 +1,78 @@
+"""What the machine can do fast: the precision `auto` resolves to.
+
+bf16 pays only where the hardware computes it natively: a CUDA GPU with bf16
+support, or a CPU with bf16 instructions (x86 AVX512_BF16 or AMX, Arm BF16)
+that oneDNN uses. Elsewhere (most AVX2 laptops and servers) oneDNN emulates
+it and a conv step runs several times slower than fp32, so `auto` is fp32
+there. docs/design.md (Precision) has the measurements.
+"""
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from fusion.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16")
+#: CPU flags (as /proc/cpuinfo names them) of native bf16 arithmetic.
+BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
+
+
+@lru_cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    path = Path("/proc/cpuinfo")
+    if not path.is_file():
+        return frozenset()
+    for line in path.read_text().splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether `device` (cpu, cuda, cuda:1, ...) computes bf16 natively."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+                    and cpu_flags() & BF16_FLAGS)
+    return False
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """`auto` -> `bf16` where `device` has native bf16, else `fp32`; `fp32` and `bf16` stay as asked.
+
+    >>> resolve_precision("fp32", "cpu")
+    'fp32'
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision}: choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    chosen = "bf16" if native_bf16(device) else "fp32"
+    log.info("precision=auto on %s: %s (%s)", device, chosen,
+             "native bf16" if chosen == "bf16" else "no native bf16: emulated bf16 would be slower than fp32")
+    return chosen
+
+
+#: The Lightning precision each of ours runs as.
+LIGHTNING_PRECISION = {"fp32": "32-true", "bf16": "bf16-mixed"}
+
+
+def trainer_precision(precision: str, accelerator: str) -> str:
+    """A Trainer's `precision` with `auto`, `fp32` and `bf16` resolved for its accelerator; Lightning's own
+    values (`32-true`, `bf16-mixed`, `16-mixed`, ...) pass through.
+
+    >>> trainer_precision("fp32", "gpu"), trainer_precision("16-mixed", "gpu")
+    ('32-true', '16-mixed')
+    """
+    if precision not in PRECISIONS:
+        return precision
+    wants_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    return LIGHTNING_PRECISION[resolve_precision(precision, "cuda" if wants_gpu else "cpu")]
