@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion.data.cache import CacheSettings, IdentityCache
+from fusion.data.cache import CacheSettings, IdentityCache, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.io.image import read_image, write_image
 
@@ -172,7 +172,7 @@ def compose(overrides):
 def test_command_exit_codes(tmp_path, photos):
     from fusion.data.prepare_command import run_prepare
 
-    base = [f"paths.root_dir={tmp_path}", "landmarks=dlib", "cache_resolution=64", "workers=1", "contact_sheet=0"]
+    base = [f"paths.root_dir={tmp_path}", "cache.landmarks=dlib", "cache.resolution=64", "workers=1", "contact_sheet=0"]
     write_image(tmp_path / "nothing" / "noface" / "f0.png", np.zeros((64, 64, 3), np.uint8))
     assert run_prepare(compose(base + [f"footage={tmp_path / 'nothing'}"])) == 1
     assert run_prepare(compose(base + [f"footage={tmp_path / 'missing'}"])) == 2
@@ -183,36 +183,38 @@ def test_command_exit_codes(tmp_path, photos):
 def test_config_typo_is_an_error():
     from hydra.errors import ConfigCompositionException
 
-    with pytest.raises(ConfigCompositionException, match="cach_resolution"):
-        compose(["cach_resolution=512"])
+    with pytest.raises(ConfigCompositionException, match="cach_folder"):
+        compose(["cach_folder=x"])
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_cache(tmp_path):
     """SIGKILL part-way through, run again: same index as an uninterrupted run."""
-    command = [sys.executable, str(REPO / "prepare.py"), "landmarks=dlib", "cache_resolution=96",
+    settings = CacheSettings(resolution=96, landmarks="dlib")
+    command = [sys.executable, str(REPO / "prepare.py"), "cache.landmarks=dlib", "cache.resolution=96",
                "chunk=6", "workers=2", "contact_sheet=0"]
     reference = subprocess.run(command + [f"paths.root_dir={tmp_path / 'ref'}"], capture_output=True, text=True)
     assert reference.returncode == 0, reference.stderr
     run = tmp_path / "run"
     victim = subprocess.Popen(command + [f"paths.root_dir={run}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
-    records = run / "data" / "cache" / "astronaut" / "records"
+    cache, reference_cache = (cache_location(root / "data" / "cache", settings) for root in (run, tmp_path / "ref"))
+    records = cache / "astronaut" / "records"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(records.glob("*.json")) if records.is_dir() else []) < 10:
         time.sleep(0.05)
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
-    assert not (run / "data" / "cache" / "report.json").exists()  # it really was interrupted
+    assert not (cache / "report.json").exists()  # it really was interrupted
     resumed = subprocess.run(command + [f"paths.root_dir={run}"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for identity in ("astronaut", "hopper"):
-        ours = IdentityCache(run / "data" / "cache", identity).index()
-        theirs = IdentityCache(tmp_path / "ref" / "data" / "cache", identity).index()
+        ours = IdentityCache(cache, identity).index()
+        theirs = IdentityCache(reference_cache, identity).index()
         assert [r["key"] for r in ours] == [r["key"] for r in theirs] and len(ours) == 48
         assert len({r["key"] for r in ours}) == len(ours)
         np.testing.assert_allclose([r["landmarks"] for r in ours], [r["landmarks"] for r in theirs], atol=0.02)
-        folder = run / "data" / "cache" / identity
+        folder = cache / identity
         assert not list(folder.rglob("*.partial*"))
         assert len(list((folder / "crops").iterdir())) == len(ours)
         for record in ours:
@@ -228,3 +230,28 @@ def test_shared_clips_yield_aligned_faces(shared_clips, tmp_path):
     for name, result in report["identities"].items():
         assert result["frames_read"] > 300, name
         assert result["faces_kept"] >= 0.95 * result["frames_read"], (name, result)
+
+
+def test_prepare_then_train_share_one_cache(tmp_path, photos):
+    """`prepare.py` and `train.py` with the same footage and crop settings meet in one cache folder, keyed by the
+    settings with `landmarks=auto` resolved; training finds every frame done and runs no second landmark pass."""
+    from fusion.data.prepare_command import run_prepare
+    from fusion.instantiate import build
+    from test_training import compose as compose_train
+
+    for identity, photo in (("a", photos["hopper"]), ("b", photos["astronaut"])):
+        for i in range(3):
+            write_image(tmp_path / "footage" / identity / f"f{i}.png", np.roll(photo, 3 * i, axis=1))
+    shared = [f"footage={tmp_path / 'footage'}", "cache.resolution=64", "cache.landmarks=auto"]
+    assert run_prepare(compose([f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
+    [folder] = (tmp_path / "data" / "cache").iterdir()
+    assert folder.name.startswith("64px_dlib_")  # auto, resolved (no FAN weights here) and recorded as what ran
+    stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+    datamodule = build(compose_train(tmp_path, shared).data, _convert_="all")
+    assert datamodule.cache == folder and datamodule.settings.landmarks == "dlib"
+    datamodule.prepare_cache()
+    after = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    landmarks = {p for p in after if p.parent.name == "landmarks"}
+    assert landmarks and all(after[p] == stamps[p] for p in landmarks)  # no detection ran again
+    assert all(after[p] == stamps[p] for p in after if p.parent.name in ("crops", "records"))

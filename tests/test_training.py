@@ -12,7 +12,7 @@ import torch
 from fusion.training.schedule import Curriculum, ScheduleError, Stage, phases
 
 REPO = Path(__file__).resolve().parents[1]
-FAST = ["curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "data.cache_resolution=64",
+FAST = ["curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "cache.resolution=64",
         "val_every=4", "checkpoint_every=2", "trainer.precision=32-true"]
 
 
@@ -34,12 +34,13 @@ def state(path: Path) -> dict[str, torch.Tensor]:
 def demo_cache(tmp_path_factory):
     """A prepared demo cache shared by the tests (prepare runs once)."""
     root = tmp_path_factory.mktemp("demo")
-    from fusion.data.cache import CacheSettings
+    from fusion.data.cache import CacheSettings, cache_location
     from fusion.data.prepare import PrepareOptions, prepare
     from fusion.demo.footage import make_demo_footage
 
     footage = make_demo_footage(root / "data" / "demo" / "footage")
-    prepare(footage, root / "data" / "cache" / "demo", CacheSettings(resolution=64, landmarks="dlib"),
+    settings = CacheSettings(resolution=64, landmarks="dlib")
+    prepare(footage, cache_location(root / "data" / "cache", settings), settings,
             PrepareOptions(contact_sheet=0))
     return root
 

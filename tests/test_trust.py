@@ -223,7 +223,7 @@ def test_the_paper_preset_on_eight_gpus_is_refused_before_training():
 @pytest.mark.parametrize("overrides,error,message", [
     (["trainer=ddp_cpu", "curriculum.stages.1.batch_size=3", "curriculum.finetune.batch_size=2"], ScheduleError,
      r"curriculum\.stages\.1\.batch_size=3 \(e\.g\. 2\)"),
-    (["data.cache_resolution=-1"], ConfigError, "cache_resolution=-1: crops must be at least 16 px"),
+    (["cache.resolution=-1"], ConfigError, r"cache\.resolution=-1: crops must be at least 16 px"),
     (["data.holdout=1.5"], ConfigError, r"data\.holdout=1\.5"),
     (["footage=ONE"], ConfigError, "at least two identities"),
     (["footage=MISSING"], FileNotFoundError, "footage folder .*missing does not exist"),
@@ -241,11 +241,12 @@ def test_bad_training_setups_are_refused_before_any_work(tmp_path, photos, overr
 
 
 def test_prepare_refuses_a_bad_resolution_without_writing(tmp_path):
-    result = subprocess.run([sys.executable, "prepare.py", f"footage={tmp_path}", f"cache={tmp_path / 'cache'}",
-                             "cache_resolution=-1", f"paths.root_dir={tmp_path}"],
+    result = subprocess.run([sys.executable, "prepare.py", f"cache_folder={tmp_path / 'cache'}", "cache.resolution=-1",
+                             f"paths.root_dir={tmp_path}"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "cache_resolution=-1: crops must be at least 16 px" in result.stderr
+    assert result.returncode == 2 and "cache.resolution=-1: crops must be at least 16 px" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
+    assert not (tmp_path / "data").exists()  # refused before the demo footage was made
 
 
 def test_full_disk_in_prepare_is_named(photos, small_disk, tmp_path):

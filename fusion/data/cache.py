@@ -11,11 +11,13 @@ Every file is written atomically, so a killed run loses at most the frames in
 flight and never leaves a half-written file under a final name.
 """
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fusion.errors import ConfigError, UserError
+from fusion.faces.landmarks import resolve_backend
 from fusion.io.atomic import write_json
 
 #: The smallest crop worth caching: the first curriculum stage's 16 px.
@@ -33,7 +35,7 @@ class CacheSettings:
     >>> CacheSettings(resolution=-1)
     Traceback (most recent call last):
     ...
-    fusion.errors.ConfigError: cache_resolution=-1: crops must be at least 16 px (e.g. cache_resolution=512)
+    fusion.errors.ConfigError: cache.resolution=-1: crops must be at least 16 px (e.g. cache.resolution=512)
     """
 
     resolution: int = 1024
@@ -46,8 +48,8 @@ class CacheSettings:
 
     def __post_init__(self):
         problems = {
-            "cache_resolution": (self.resolution < MIN_RESOLUTION,
-                                 f"crops must be at least {MIN_RESOLUTION} px (e.g. cache_resolution=512)"),
+            "resolution": (self.resolution < MIN_RESOLUTION,
+                           f"crops must be at least {MIN_RESOLUTION} px (e.g. cache.resolution=512)"),
             "face_scale": (not 0 < self.face_scale <= 1, "the face's share of the crop must be in (0, 1] (e.g. 0.5)"),
             "alignment": (self.alignment not in ALIGNMENTS, f"choose one of {', '.join(ALIGNMENTS)}"),
             "mask_enlarge": (not 0 <= self.mask_enlarge <= 1, "the hull's growth must be in [0, 1] (e.g. 0.1)"),
@@ -55,10 +57,29 @@ class CacheSettings:
             "jitter": (not 1 <= self.jitter <= MAX_JITTER, f"re-detections per frame must be 1 to {MAX_JITTER}"),
             "smooth_window": (self.smooth_window < 1, "frames of smoothing must be at least 1 (1 = off)"),
         }
-        value = {"cache_resolution": self.resolution}
         for key, (bad, fix) in problems.items():
             if bad:
-                raise ConfigError(f"{key}={value.get(key, getattr(self, key, None))}: {fix}")
+                raise ConfigError(f"cache.{key}={getattr(self, key)}: {fix}")
+
+    def resolved(self) -> "CacheSettings":
+        """These settings with `landmarks=auto` replaced by the backend it stands for on this machine,
+        so that a cache, and the checkpoints trained on it, record what made the crops."""
+        return replace(self, landmarks=resolve_backend(self.landmarks))
+
+    @property
+    def folder_name(self) -> str:
+        """The cache folder for these settings under a cache root: every setting in its digest.
+
+        >>> CacheSettings(resolution=512).folder_name
+        '512px_dlib_bfb0bc72'
+        """
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.resolution}px_{self.landmarks}_{digest}"
+
+
+def cache_location(cache_dir: str | Path, settings: CacheSettings) -> Path:
+    """Where the crops of `settings` live under the cache root: prepare, train and evaluate meet there."""
+    return Path(cache_dir) / settings.resolved().folder_name
 
 
 class CacheMismatchError(UserError, RuntimeError):

@@ -10,27 +10,27 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.prepare import PrepareOptions, check_cache_apart, prepare
 from fusion.data.triplets import TripletDataset, TripletSampler
 from fusion.demo.footage import make_demo_footage
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, UserError
 from fusion.io.footage import find_identities
 
 
 class FaceDataModule(L.LightningDataModule):
-    def __init__(self, cache: str, footage: str | None = None, identities: list[str] | None = None,
-                 cache_resolution: int = 512, landmarks: str = "dlib", p_self: float = 0.5,
-                 holdout: float = 0.1, val_quantity: int = 16, num_workers: int = 0, seed: int = 0,
-                 demo_footage: str | None = None):
+    def __init__(self, crop: CacheSettings, cache_dir: str, cache_folder: str | None = None,
+                 footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
+                 val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None):
         super().__init__()
         if footage is None and demo_footage is None:
-            raise ValueError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
-        self.cache = Path(cache)
+            raise ConfigError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
+        #: the crop settings, landmark backend resolved: what the cache holds and checkpoints record
+        self.settings = crop.resolved()
+        self.cache = Path(cache_folder) if cache_folder is not None else cache_location(cache_dir, self.settings)
         self.footage = Path(footage) if footage is not None else None
         self.demo_footage = Path(demo_footage) if demo_footage is not None else None
-        self.settings = CacheSettings(resolution=cache_resolution, landmarks=landmarks)
         if not 0 <= holdout < 1:
             raise ConfigError(f"data.holdout={holdout}: the held-out share of each source must be in [0, 1) (e.g. 0.1)")
         self.p_self, self.holdout, self.val_quantity = p_self, holdout, val_quantity
@@ -66,7 +66,7 @@ class FaceDataModule(L.LightningDataModule):
         report = prepare(self.footage_root(), self.cache, self.settings, PrepareOptions(), self.identities)
         empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
         if empty:
-            raise RuntimeError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")
+            raise UserError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")
         self._cache_ready = True
 
     def prepare_data(self) -> None:

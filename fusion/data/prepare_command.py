@@ -1,29 +1,28 @@
 """What `python prepare.py` does with its config: run, summarise, pick an exit code."""
 
 import logging
+from dataclasses import fields
 from pathlib import Path
 
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
 from fusion.errors import UserError
-from fusion.faces.landmarks import resolve_backend
+from fusion.instantiate import build
 
 log = logging.getLogger(__name__)
 
 
-def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareOptions]:
-    settings = CacheSettings(
-        resolution=cfg.cache_resolution, face_scale=cfg.face_scale, alignment=cfg.alignment,
-        mask_enlarge=cfg.mask_enlarge, landmarks=resolve_backend(cfg.landmarks), jitter=cfg.jitter,
-        smooth_window=cfg.smooth_window)
-    options = PrepareOptions(workers=cfg.workers, chunk=cfg.chunk, min_face_size=cfg.min_face_size,
-                             max_outside=cfg.max_outside, detect_size=cfg.detect_size, contact_sheet=cfg.contact_sheet)
-    return settings, options
+def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareOptions, Path]:
+    """The crop settings (landmark backend resolved), the run options, and the cache folder they name."""
+    settings = build(cfg.cache).resolved()
+    options = PrepareOptions(**{f.name: cfg[f.name] for f in fields(PrepareOptions)})
+    folder = Path(cfg.cache_folder) if cfg.cache_folder else cache_location(cfg.cache_dir, settings)
+    return settings, options, folder
 
 
 def print_summary(report: dict, console: Console) -> None:
@@ -44,13 +43,14 @@ def print_summary(report: dict, console: Console) -> None:
 def run_prepare(cfg: DictConfig) -> int:
     """Exit code 0 when at least one face was cached, 1 when none, 2 on a setup error."""
     console, errors = Console(), Console(stderr=True)
-    footage = cfg.footage
-    if footage is None:
-        footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
-        console.print(f"no footage given: preparing the built-in demo footage in {footage} (python prepare.py footage=PATH for yours)")
     try:
-        settings, options = settings_from_config(cfg)
-        report = prepare(footage, cfg.cache, settings, options, list(cfg.identities) if cfg.identities else None)
+        settings, options, folder = settings_from_config(cfg)
+        footage = cfg.footage
+        if footage is None:
+            footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
+            console.print(f"no footage given: preparing the built-in demo footage in {footage} "
+                          "(python prepare.py footage=PATH for yours)")
+        report = prepare(footage, folder, settings, options, list(cfg.identities) if cfg.identities else None)
     except (UserError, FileNotFoundError) as error:
         errors.print(f"[red]prepare failed:[/red] {error}", highlight=False)
         return 2

@@ -51,9 +51,10 @@ class SwapOptions:
     overwrite: bool = False
     fps: float | None = None
     batch_size: int = 8
-    landmarks: str = "dlib"
-    jitter: int = 4
-    smooth_window: int = 9
+    #: how faces are found and tracked; None: as the checkpoint's crops were made
+    landmarks: str | None = None
+    jitter: int | None = None
+    smooth_window: int | None = None
 
 
 @dataclass
@@ -86,10 +87,11 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     model = load_swap_model(checkpoint, options.device, options.precision)
     number = model.identity_index(identity)
     fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
-    backend = load_backend(options.landmarks)
+    crop = model.crop
+    backend = load_backend(options.landmarks or crop.landmarks)
     watch = Stopwatch()
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    tracker = FaceTracker(backend, options.jitter, watch)
+    tracker = FaceTracker(backend, options.jitter or crop.jitter, watch)
     frames = watch.iterate(read_frames(source, 0, source.frames), "read")
     for index, image in tqdm(frames, total=source.frames, desc="landmarks", unit="frame"):
         if isinstance(image, Exception):
@@ -98,9 +100,9 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
         if points is not None:
             track[index] = points
     with watch("landmarks"):
-        smooth = stabilise(track, options.smooth_window)
+        smooth = stabilise(track, options.smooth_window or crop.smooth_window)
 
-    crop, size = model.crop, model.net.output_resolution
+    size = model.net.output_resolution
     report = SwapReport()
     with StagedOutputs() as staged, FrameWriter(output_path, source, staged, options.write_matte, fps) as writer, \
             PreviewWriter(preview_path(output_path), options.preview_height, fps, staged) as preview:

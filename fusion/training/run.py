@@ -13,34 +13,19 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
-from fusion.errors import CheckpointError, ConfigError, UserError
+from fusion.errors import CheckpointError
 from fusion.hardware import trainer_precision
+from fusion.instantiate import build
 from fusion.model.checkpoint import read_checkpoint
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
 from fusion.training.schedule import Phase, check_world_size, phases
 
 log = logging.getLogger(__name__)
-
-
-def build(node: DictConfig, **kwargs):
-    """Hydra's `instantiate`, with a user's mistake raised as itself rather than wrapped in Hydra's error."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        cause = error.__cause__
-        if isinstance(cause, (UserError, FileNotFoundError)):
-            raise cause from None
-        if isinstance(cause, MisconfigurationException):
-            raise ConfigError(f"{node.get('_target_')}: {cause}") from None
-        raise
 
 
 def find_checkpoint(ckpt_path: str | None, run_dir: Path, outputs: Path) -> Path | None:
