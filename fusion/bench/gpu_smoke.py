@@ -38,7 +38,7 @@ from fusion.data.cache import CacheSettings
 from fusion.demo.footage import demo_photos
 from fusion.faces.align import REFERENCE_POINTS, alignment_matrix, canonical_points, transform_points, warp_face
 from fusion.faces.mask import hull_polygon
-from fusion.io.image import to_unit
+from fusion.io.image import encode
 from fusion.model import FusionNet
 from fusion.swap.composite import composite_face
 from fusion.swap.model import SwapModel
@@ -167,7 +167,7 @@ def composite_4k(net: FusionNet, device: torch.device, precision: str = "bf16",
     start = clock()
     matrix = alignment_matrix(landmarks, resolution, crop.face_scale, crop.alignment)
     polygon = hull_polygon(landmarks, crop.mask_enlarge)
-    crops = torch.from_numpy(to_unit(warp_face(plate, matrix, resolution))).permute(2, 0, 1)[None]
+    crops = torch.from_numpy(encode(warp_face(plate, matrix, resolution))).permute(2, 0, 1)[None]
     warped = clock()
     model.decode(crops, identity)  # warm-up: kernels are chosen and loaded on first use
     decode_start = clock()

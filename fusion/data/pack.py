@@ -23,10 +23,11 @@ import numpy as np
 
 from fusion.data.cache import IdentityCache
 from fusion.faces.mask import polygon_mask
-from fusion.io.image import read_image, to_unit
+from fusion.io.image import encode, read_image
 
-#: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt.
-PACK_FORMAT = 2
+#: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt
+#: (2: registration at pixel centres; 3: float crops sRGB-encoded).
+PACK_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return image
     if dtype == np.uint16:
         return image.astype(np.uint16) * 257
-    return to_unit(image).astype(dtype)
+    return encode(image).astype(dtype)
 
 
 def resize_face(crop: np.ndarray, polygon, landmarks, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -88,7 +88,8 @@ def white_level(dtype: np.dtype) -> float:
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
-    """float32 copy with white at 1.0, whatever the stored dtype.
+    """float32 copy with white at 1.0, whatever the stored dtype; no transfer curve (stage packs hold
+    values already in the network's encoding).
 
     >>> to_unit(np.array([0, 65535], np.uint16)).tolist()
     [0.0, 1.0]
@@ -96,10 +97,57 @@ def to_unit(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / white_level(image.dtype)
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """An 8-bit copy for detectors, which only take 8-bit input.
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve, extended odd-symmetrically and above 1 so that any float round-trips.
 
-    Float data is taken as scene-linear (EXR convention) and given a 2.2 gamma.
+    >>> srgb_encode(np.array([0.0, 0.2140, 1.0], np.float32)).round(3).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    magnitude = np.abs(linear)
+    encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude, 1.055 * np.power(magnitude, 1 / 2.4) - 0.055)
+    return (np.sign(linear) * encoded).astype(np.float32)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """The inverse of `srgb_encode`.
+
+    >>> values = np.array([-0.5, 0.002, 0.3, 4.0], np.float32)
+    >>> bool(np.allclose(srgb_decode(srgb_encode(values)), values, rtol=1e-6))
+    True
+    """
+    magnitude = np.abs(encoded)
+    linear = np.where(magnitude <= 0.04045, magnitude / 12.92, np.power((magnitude + 0.055) / 1.055, 2.4))
+    return (np.sign(encoded) * linear).astype(np.float32)
+
+
+def encode(image: np.ndarray) -> np.ndarray:
+    """Stored pixels in the network's encoding: float32, white at 1.0, sRGB-encoded.
+
+    8- and 16-bit files are display-referred already; float data (EXR) is
+    scene-linear and goes through the sRGB curve, so crops of either kind
+    look alike to the network and can share a cache and a pack.
+
+    >>> encode(np.array([255], np.uint8)).tolist(), encode(np.array([0.2140], np.float32)).round(3).tolist()
+    ([1.0], [0.5])
+    """
+    unit = to_unit(image)
+    return srgb_encode(unit) if np.issubdtype(image.dtype, np.floating) else unit
+
+
+def decode(unit: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The inverse of `encode`: network-encoded values back to pixels of `dtype` (float: scene-linear).
+
+    >>> decode(np.array([0.5, 1.2]), np.uint8).tolist(), round(float(decode(np.array([0.5]), np.float32)[0]), 4)
+    ([128, 255], 0.214)
+    """
+    if np.issubdtype(np.dtype(dtype), np.floating):
+        return srgb_decode(unit).astype(dtype)
+    scale = white_level(dtype)
+    return np.clip(np.round(unit * scale), 0, scale).astype(dtype)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """An 8-bit copy for detectors and previews, which only take 8-bit input (float through the sRGB curve).
 
     >>> to_uint8(np.array([[0, 65535]], np.uint16)).tolist()
     [[0, 255]]
@@ -109,8 +157,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         return (image.astype(np.float32) * (255 / 65535) + 0.5).astype(np.uint8)
     if np.issubdtype(image.dtype, np.floating):
-        encoded = np.clip(image.astype(np.float32), 0, 1) ** (1 / 2.2)
-        return (encoded * 255 + 0.5).astype(np.uint8)
+        return (np.clip(encode(image), 0, 1) * 255 + 0.5).astype(np.uint8)
     raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
 
 

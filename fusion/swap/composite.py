@@ -28,7 +28,7 @@ import torch
 
 from fusion.blend import default_levels, multiband_blend
 from fusion.errors import ConfigError
-from fusion.io.image import to_unit, white_level
+from fusion.io.image import decode, encode
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import feather_matte, hard_matte
 
@@ -110,8 +110,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
         feather = FEATHER[blend] * (x1 - x0)
     hard = hard_matte(polygon - [x0, y0], (y1 - y0, x1 - x0), erode)
     mask = feather_matte(hard, feather)
-    scale = white_level(plate.dtype)
-    region = to_unit(plate[y0:y1, x0:x1])
+    region = encode(plate[y0:y1, x0:x1])
     face = warped
     if blend == "multiband":
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
@@ -121,10 +120,8 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     mixed = face * mask[..., None] + region * (1 - mask[..., None])
     if grain:
         mixed = add_grain(mixed, region, mask, seed)
-    if scale != 1.0:
-        mixed = np.clip(np.round(mixed * scale), 0, scale)
     out = plate.copy()
-    np.copyto(out[y0:y1, x0:x1], mixed.astype(plate.dtype), where=(mask > 0)[..., None])
+    np.copyto(out[y0:y1, x0:x1], decode(mixed, plate.dtype), where=(mask > 0)[..., None])
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte

@@ -23,7 +23,7 @@ from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import StagedOutputs
 from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
-from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, to_uint8, to_unit
+from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, encode, to_uint8
 from fusion.io.outputs import check_outputs
 from fusion.io.video import frame_rate
 from fusion.stopwatch import Stopwatch
@@ -118,7 +118,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
             faces = [p for p in pending if p[2] is not None]
             if faces:
                 with watch("align"):
-                    crops = torch.from_numpy(np.stack([to_unit(warp_face(p[1], p[2], size)) for p in faces]))
+                    crops = torch.from_numpy(np.stack([encode(warp_face(p[1], p[2], size)) for p in faces]))
                 with watch("network"):
                     decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
                 results = iter(decoded)
