@@ -14,7 +14,7 @@ from fusion.swap.composite import composite_face
 from fusion.swap.model import CheckpointError, load_swap_model
 from fusion.io.video import VideoWriter
 from fusion.swap.pipeline import SwapOptions, preview_path, swap
-from fusion.training.module import save_untrained
+from fusion.model.checkpoint import save_untrained
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from fusion.io.atomic import StagedOutputs, file_mode
 from fusion.io.image import write_image
 from fusion.io.video import VideoWriter
 from fusion.swap.pipeline import SwapOptions, swap
-from fusion.training.module import save_untrained
+from fusion.model.checkpoint import save_untrained
 from fusion.training.schedule import ScheduleError, check_world_size, phases
 from test_training import FAST, compose
 

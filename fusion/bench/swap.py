@@ -18,7 +18,7 @@ import torch
 from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.data.cache import CacheSettings
 from fusion.swap.pipeline import SwapOptions, swap
-from fusion.training.module import save_untrained
+from fusion.model.checkpoint import save_untrained
 
 
 def main(argv: list[str]) -> dict:

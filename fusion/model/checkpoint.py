@@ -1,4 +1,4 @@
-"""Reading a fusion checkpoint without running anything in it.
+"""The checkpoint format: what fusion writes beside Lightning's state, and reading it without running anything.
 
 A model file travels between artists and facilities, and a pickle can call
 any Python function while it loads. Every checkpoint fusion reads (swap,
@@ -6,15 +6,23 @@ evaluate, resume, Lightning's restore) goes through `torch.load` with
 `weights_only=True`, which admits tensors and plain containers only; fusion
 writes nothing else (the `fusion` section is ints, strings, bools, lists
 and dicts). A file carrying anything more is refused before any of it runs.
+
+Beside Lightning's keys, a checkpoint holds `state_dict` (`net.*` weights,
+`net_ema.*` their moving average where training kept one) and a `fusion`
+section: `growth` (replayed by `FusionNet.build`), `phase` (the curriculum
+phase it ends or interrupts), `identities` (decoder order), `net` (the
+FusionConfig) and `crop` (the CacheSettings its crops were made with).
 """
 
 import pickle
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from fusion.errors import CheckpointError
+from fusion.model.fusion_net import FusionConfig, FusionNet
 
 #: Keys of the `fusion` section every loader relies on.
 REQUIRED = ("growth", "phase", "identities", "net")
@@ -55,3 +63,26 @@ def network_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     """FusionNet's weights from a training state dict: the moving average where training kept one."""
     prefix = "net_ema." if any(k.startswith("net_ema.") for k in state_dict) else "net."
     return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def fusion_section(net: FusionNet, identities: list[str], phase: int | None, crop: dict) -> dict:
+    """The `fusion` section for `net` trained on `identities` with crops made by `crop` (CacheSettings as a dict)."""
+    return {"growth": list(net.growth), "phase": phase, "identities": list(identities), "net": asdict(net.config),
+            "crop": dict(crop)}
+
+
+def load_network(saved: dict) -> FusionNet:
+    """The network a read checkpoint holds, grown to its depth, with its (averaged) weights."""
+    info = saved["fusion"]
+    net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
+    net.load_state_dict(network_weights(saved["state_dict"]))
+    return net
+
+
+def save_untrained(path: str | Path, identities: list[str], net: dict, crop: dict) -> Path:
+    """Write an untrained network in train.py's format: what a swap or an evaluation costs before
+    training (benchmarks, plumbing tests). `net` holds FusionConfig's arguments but `identities`."""
+    network = FusionNet(FusionConfig(identities=len(identities), **net))
+    state = {f"net.{k}": v for k, v in network.state_dict().items()}
+    torch.save({"state_dict": state, "fusion": fusion_section(network, identities, None, crop)}, path)
+    return Path(path)

@@ -8,8 +8,8 @@ import torch
 from fusion.data.cache import CacheSettings
 from fusion.errors import CheckpointError, ConfigError
 from fusion.hardware import resolve_precision
-from fusion.model import FusionConfig, FusionNet
-from fusion.model.checkpoint import network_weights, read_checkpoint
+from fusion.model import FusionNet
+from fusion.model.checkpoint import load_network, read_checkpoint
 from fusion.model.faces import decode_faces
 
 def pick_device(device: str) -> torch.device:
@@ -57,6 +57,5 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
     if not info.get("crop"):
         raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
                               "saved); train again or resume the run once to write a new checkpoint")
-    net = FusionNet.build(FusionConfig(**info["net"]), info["growth"])
-    net.load_state_dict(network_weights(saved["state_dict"]))
+    net = load_network(saved)
     return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision)

@@ -28,7 +28,6 @@ long run is not measured here.
 """
 
 import copy
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from torchmetrics import MeanMetric
 from fusion.blend import multiband_blend
 from fusion.eval.reconstruction import masked_psnr, masked_ssim
 from fusion.model import FusionConfig, FusionNet
+from fusion.model.checkpoint import fusion_section
 from fusion.model.faces import decode_faces
 from fusion.training.losses import FaceLoss, LossWeights
 from fusion.training.preview import preview_grid, save_preview
@@ -172,13 +172,8 @@ class FusionModule(L.LightningModule):
         return torch.optim.Adam(trainable, lr=self.lr, betas=self.betas)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["fusion"] = {
-            "growth": list(self.net.growth),
-            "phase": self.phase.index if self.phase else None,
-            "identities": self.identities,
-            "net": asdict(self.net.config),
-            "crop": self.crop_settings,
-        }
+        phase = self.phase.index if self.phase else None
+        checkpoint["fusion"] = fusion_section(self.net, self.identities, phase, self.crop_settings)
 
     def with_average(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A checkpoint's state dict fitted to this module's averaging: a checkpoint written
@@ -199,13 +194,3 @@ class FusionModule(L.LightningModule):
             raise ValueError(f"checkpoint network growth {saved['growth']} differs from the model's {self.net.growth}: "
                              "grow the model to the checkpoint's depth before loading")
 
-
-def save_untrained(path: Path, identities: list[str], net: dict, crop: dict) -> Path:
-    """Write an untrained network as train.py would checkpoint it: the swap's and
-    evaluation's cost without training first (benchmarks, plumbing tests)."""
-    module = FusionModule(identities, net)
-    module.crop_settings = crop
-    saved = {"state_dict": module.state_dict()}
-    module.on_save_checkpoint(saved)
-    torch.save(saved, path)
-    return path
