@@ -15,8 +15,10 @@ from fusion.eval.wandb_report import log_evaluation
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
-        metrics = evaluate(cfg.checkpoint, cfg.cache, cfg.out, cfg.holdout, cfg.blend, cfg.erode, cfg.feather,
-                           cfg.overwrite)
+        metrics = evaluate(cfg.checkpoint, cfg.cache_folder, cfg.out, cache_dir=cfg.paths.cache_dir, holdout=cfg.holdout,
+                           device=cfg.device,
+                           precision=cfg.precision, batch_size=cfg.batch_size, blend=cfg.blend, erode=cfg.erode,
+                           feather=cfg.feather, overwrite=cfg.overwrite)
     except (UserError, FileNotFoundError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         sys.exit(2)

@@ -31,7 +31,7 @@ def test_every_entry_point_composes(name):
     register_configs()
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(name, overrides=["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"]
-                      if name == "swap" else ["checkpoint=x.ckpt"] if name == "evaluate" else [])
+                      if name == "swap" else ["checkpoint=x.ckpt", "cache_folder=c"] if name == "evaluate" else [])
     if name == "prepare":
         assert isinstance(build(cfg.cache), CacheSettings)
 

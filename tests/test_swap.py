@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CacheSettings, cache_location
 from fusion.io.image import read_image, write_image
 from fusion.swap.composite import composite_face
 from fusion.swap.model import CheckpointError, load_swap_model
@@ -207,8 +207,9 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     from fusion.eval.evaluate import evaluate
 
     footage = make_demo_footage(tmp_path / "footage", frames=20)
-    prepare(footage, tmp_path / "cache", CacheSettings(resolution=64, landmarks="dlib"), PrepareOptions(contact_sheet=0))
-    metrics = evaluate(checkpoint, tmp_path / "cache", tmp_path / "eval")
+    settings = CacheSettings(resolution=64, landmarks="dlib")  # the checkpoint's crop settings
+    prepare(footage, cache_location(tmp_path / "caches", settings), settings, PrepareOptions(contact_sheet=0))
+    metrics = evaluate(checkpoint, None, tmp_path / "eval", cache_dir=tmp_path / "caches")  # found by the settings
     assert set(metrics["swaps"]) == {"astronaut->hopper", "hopper->astronaut"}
     assert {"retrieval_accuracy", "landmark_error", "temporal_ratio", "ssim", "landmark_error_real",
             "landmark_error_self_swap"} <= set(metrics["summary"])

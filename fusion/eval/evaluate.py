@@ -8,7 +8,11 @@ the same options) identity (dlib descriptors against each identity's centroid of
 real held-out frames), expression (landmark error against the template frame)
 and temporal stability (flicker ratio over the consecutive held-out frames).
 Descriptors and landmarks are computed on crops enlarged to 512 px: dlib's
-networks expect faces of ~150 px.
+networks expect faces of ~150 px. Frames are read from the memory-mapped pack,
+decoded, composited and analysed a batch at a time and then dropped: only
+per-frame numbers and the contact sheet's frames are kept, so memory follows
+the batch, not the held-out set. The batch changes no metric beyond the
+network's own float rounding, which differs with the batch size.
 """
 
 from pathlib import Path
@@ -17,12 +21,14 @@ import cv2
 import numpy as np
 import torch
 
+from fusion.data.cache import cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
+from fusion.errors import ConfigError
 from fusion.eval.expression import landmark_error
 from fusion.eval.identity import FaceDescriber, retrieval_accuracy
 from fusion.eval.reconstruction import masked_psnr, masked_ssim
-from fusion.eval.temporal import temporal_ratio
+from fusion.eval.temporal import TemporalRatio
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.faces.mask import hull_polygon
 from fusion.io.atomic import StagedOutputs, write_json
@@ -32,6 +38,8 @@ from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.model import load_swap_model
 
 DESCRIBE_SIZE = 512
+#: Frames of each identity on the contact sheet.
+SHEET_FRAMES = 6
 
 
 def _uint8(images: torch.Tensor) -> np.ndarray:
@@ -58,69 +66,96 @@ def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.n
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
 
 
-def evaluate(checkpoint: str | Path, cache: str | Path, out: str | Path, holdout: float = 0.1,
+def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, *, cache_dir: str | Path | None = None,
+             holdout: float = 0.1, device: str = "auto", precision: str = "fp32", batch_size: int = 16,
              blend: str = "multiband", erode: float | None = None, feather: float | None = None,
              overwrite: bool = False) -> dict:
     """Write metrics.json and contact_sheet.png to `out`; return the metrics.
 
-    `blend`, `erode` and `feather` are the swap's compositing options, in
-    pixels of the model's output resolution. Existing results in `out` are
-    replaced only with `overwrite`; the checkpoint and cache never are.
+    `cache` is the prepared cache the model trained on; None finds it under
+    `cache_dir` by the crop settings the checkpoint records. The network runs
+    on `device` at `precision`, `batch_size` frames at a time. `blend`,
+    `erode` and `feather` are the swap's compositing options, in pixels of
+    the model's output resolution. Existing results in `out` are replaced
+    only with `overwrite`; the checkpoint and cache never are.
     """
     out = Path(out)
-    if not Path(cache).is_dir():
-        raise FileNotFoundError(f"cache={cache} does not exist; pass the prepared cache the model was trained from")
-    check_outputs([out / "metrics.json", out / "contact_sheet.png"], [Path(checkpoint), Path(cache)], overwrite, "out")
+    results = [out / "metrics.json", out / "contact_sheet.png"]
+    check_outputs(results, [Path(checkpoint)], overwrite, "out")
     check_blend(blend)
-    model = load_swap_model(checkpoint)
+    if batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size}: evaluate at least 1 frame at a time")
+    model = load_swap_model(checkpoint, device, precision)
+    if cache is None and cache_dir is None:
+        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
+    cache = Path(cache) if cache is not None else cache_location(cache_dir, model.crop)
+    if not cache.is_dir():
+        raise FileNotFoundError(f"cache {cache} does not exist; prepare it (python prepare.py with the model's "
+                                f"crop settings) or pass cache_folder=PATH, the cache the model was trained from")
+    check_outputs(results, [cache], overwrite, "out")
     options = {"blend": blend, "erode": erode, "feather": feather}
     size, names = model.net.output_resolution, model.identities
     pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", holdout))
-    images, masks = to_float(pack.images), torch.from_numpy(pack.masks / np.float32(255))[:, None]
     backend, describer = load_backend("dlib"), FaceDescriber()
-    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": options, "identities": {},
-                     "swaps": {}}
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
-    real = {p: [_analyse(backend, describer, c) for c in _uint8(images[r])] for p, r in rows.items()}
+    # Per identity p: per-frame (ssim, psnr), analyses of the real frames and of
+    # each swap p -> q (by q), the swaps' flicker, and the sheet's columns.
+    quality, real, swapped, flicker, sheet_rows = {}, {}, {}, {}, []
+    for i, p in enumerate(names):
+        quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
+        flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
+        sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
+        for start in range(0, len(rows[p]), batch_size):
+            batch = rows[p][start:start + batch_size]
+            x = to_float(pack.images[batch])
+            m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]
+            polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in pack.landmarks[batch]]
+            face = model.decode(x, i)
+            quality[p].append(torch.stack([masked_ssim(face, x, m), masked_psnr(face, x, m)]))
+            real[p] += [_analyse(backend, describer, c) for c in _uint8(x)]
+            columns = [x]
+            for j in range(len(names)):
+                composited = _composite(face if j == i else model.decode(x, j), x, polygons, options)
+                swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
+                if j != i:
+                    flicker[p][j].add(composited.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
+                                      m[:, 0].numpy() > 0.5)
+                columns.append(composited)
+            for kept, images in zip(sheet, columns):
+                kept += [image.clone() for image in images[:SHEET_FRAMES - len(kept)]]  # a view would keep the batch
+        sheet_rows.append(torch.cat([torch.cat(images, dim=2) for images in sheet], dim=1))
     centroids = np.stack([np.mean([a[0] for a in real[p] if a], 0) for p in names])
 
     def landmark_errors(analyses: list, template_points: np.ndarray) -> float | None:
         errors = [landmark_error(a[1], points) for a, points in zip(analyses, template_points) if a]
         return float(np.mean(errors)) if errors else None
 
-    sheet_rows = []
+    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": options, "identities": {},
+                     "swaps": {}}
     for i, p in enumerate(names):
-        x, m = images[rows[p]], masks[rows[p]]
-        template_points = pack.landmarks[rows[p]]
-        polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in template_points]
-        face = model.decode(x, i)
-        metrics["identities"][p] = {"frames": len(x), "ssim": masked_ssim(face, x, m).mean().item(),
-                                    "psnr": masked_psnr(face, x, m).mean().item(),
+        frames, template_points = len(rows[p]), pack.landmarks[rows[p]]
+        ssim, psnr = (values.mean().item() for values in torch.cat(quality[p], 1))
+        metrics["identities"][p] = {"frames": frames, "ssim": ssim, "psnr": psnr,
                                     # The floors of a swap's landmark error: the measurement itself
                                     # (the real frames) and the model without an identity change.
-                                    "landmark_error_real": landmark_errors(real[p], template_points)}
-        row = [x]
+                                    "landmark_error_real": landmark_errors(real[p], template_points),
+                                    "landmark_error_self_swap": landmark_errors(swapped[p][i], template_points)}
         for j, q in enumerate(names):
-            swapped = _composite(face if j == i else model.decode(x, j), x, polygons, options)
-            row.append(swapped)
-            analyses = [_analyse(backend, describer, c) for c in _uint8(swapped)]
             if j == i:
-                metrics["identities"][p]["landmark_error_self_swap"] = landmark_errors(analyses, template_points)
                 continue
+            analyses = swapped[p][j]
             found = [(a, k) for k, a in enumerate(analyses) if a]
             descriptors = np.stack([a[0] for a, _ in found]) if found else np.zeros((0, 128))
             metrics["swaps"][f"{p}->{q}"] = {
-                "faces_found": f"{len(found)}/{len(x)}",
+                "faces_found": f"{len(found)}/{frames}",
                 "distance_to_source": float(np.linalg.norm(descriptors - centroids[j], axis=1).mean()) if found else None,
                 "distance_to_template": float(np.linalg.norm(descriptors - centroids[i], axis=1).mean()) if found else None,
                 # A swap with no face found counts as a miss, not as missing data.
-                "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / len(x)
+                "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / frames
                 if found else 0.0,
                 "landmark_error": landmark_errors(analyses, template_points),
-                "temporal_ratio": temporal_ratio(swapped.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
-                                                 m[:, 0].numpy() > 0.5) if len(x) > 1 else None,
+                "temporal_ratio": flicker[p][j].value() if frames > 1 else None,
             }
-        sheet_rows.append(torch.cat([torch.cat(list(images[:6]), dim=2) for images in row], dim=1))
 
     def mean(values: list) -> float | None:
         values = [v for v in values if v is not None]
