@@ -12,6 +12,7 @@ import pytest
 from fusion.data.pack import resize_face
 from fusion.faces.align import transform_points, warp_face
 from fusion.faces.mask import polygon_mask
+from fusion.io.image import encode
 from fusion.swap.composite import composite_face
 
 PLATE = (2160, 3840)
@@ -54,7 +55,9 @@ def test_crop_and_paste_back_land_where_the_matrix_says(scale):
 
     corners = np.array([[4, 4], [CROP - 5, 4], [CROP - 5, CROP - 5], [4, CROP - 5]], np.float64)
     polygon = transform_points(corners, cv2.invertAffineTransform(matrix)).astype(np.float32)
-    pasted, _ = composite_face(np.full_like(plate, BACKGROUND), crop, matrix, polygon, blend="alpha", erode=0, feather=0)
+    # The face goes back in the network's encoding, as the swap decodes it (float plates are scene-linear).
+    pasted, _ = composite_face(np.full_like(plate, BACKGROUND), encode(crop), matrix, polygon, blend="alpha", erode=0,
+                               feather=0)
     assert np.linalg.norm(centroid(pasted, position, int(6 * SIGMA / scale)) - position) < 0.1
 
 
