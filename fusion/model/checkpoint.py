@@ -29,7 +29,7 @@ REQUIRED = ("growth", "phase", "identities", "net")
 
 
 def _refusal(path: Path, error: Exception) -> str:
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
     what = f"a Python object ({found.group(1)})" if found else "Python objects beyond tensors and plain data"
     return (f"{path} holds {what} that loading would run; refused, and nothing in it was run. Use a checkpoint "
             "written by fusion's train.py, and ask whoever sent this one how it was made")
