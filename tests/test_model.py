@@ -28,7 +28,7 @@ def test_shapes_through_growth(resolution):
     for _ in range(3):
         assert net.input_resolution == net.output_resolution == size
         assert net(images(2, size), torch.tensor([0, 2])).shape == (2, 3, size, size)
-        with pytest.raises(ValueError, match=f"expected images of shape \\(B, 3, {size}, {size}\\)"):
+        with pytest.raises(ValueError, match=f"images must have shape \\(B, 3, {size}, {size}\\)"):
             net(images(2, 2 * size), torch.tensor([0, 2]))
         net.grow()
         size *= 2
@@ -203,7 +203,7 @@ def test_bad_identity_rejected(identity, message):
 
 def test_bad_images_rejected():
     net = net_of()
-    with pytest.raises(ValueError, match="expected images of shape \\(B, 3, 16, 16\\), got \\(2, 1, 16, 16\\)"):
+    with pytest.raises(ValueError, match="images must have shape \\(B, 3, 16, 16\\), got \\(2, 1, 16, 16\\)"):
         net(torch.zeros(2, 1, 16, 16), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="empty batch"):
         net(torch.zeros(0, 3, 16, 16), torch.zeros(0, dtype=torch.long))
@@ -237,3 +237,11 @@ def test_bad_alpha_rejected():
 def test_max_pool_and_bilinear_options():
     net = net_of(downsample="max", upsample="bilinear", growth=[False, True])
     assert net(images(1, 32), torch.tensor([0])).shape == (1, 3, 64, 64)
+
+
+def test_printing_the_network_shows_resolutions_and_widths():
+    net = net_of(identities=2, growth=[False, True], width_multiplier=1 / 16)
+    text = str(net)
+    assert "2 identities, 32 -> 64 px, growth [False, True]" in text
+    assert "EncoderLevel(\n      32 -> 16 px, 32 -> 32 channels, avg pool" in text
+    assert "DecoderLevel(\n          32 -> 64 px" in text and "ToRGB(\n" in text

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fusion.checks import check_shape
 from fusion.model.levels import (
     DecoderBottom,
     DecoderLevel,
@@ -139,7 +140,8 @@ class FusionNet(nn.Module):
         g = self._generator()
         width, shared = config.width, config.shared_decoder_levels
         self.encoder = nn.ModuleList([EncoderBottom(width(0), config.latent, g)])
-        self.encoder.extend(EncoderLevel(width(k), width(k - 1), config.downsample, g) for k in range(1, level + 1))
+        self.encoder.extend(EncoderLevel(width(k), width(k - 1), config.downsample, g, level_resolution(k))
+                            for k in range(1, level + 1))
         self.from_rgb = nn.ModuleDict({str(level): FromRGB(width(level), g)})
         self.shared = nn.ModuleList(self._decoder_level(k, g) for k in range(shared))
         self.decoders = nn.ModuleList(IdentityDecoder() for _ in range(config.identities))
@@ -147,6 +149,10 @@ class FusionNet(nn.Module):
             for k in range(shared, level):
                 decoder.levels.append(self._decoder_level(k, g))
             decoder.add_level(self._decoder_level(level, g), ToRGB(width(level), g), level)
+
+    def extra_repr(self) -> str:
+        return (f"{len(self.decoders)} identities, {self.input_resolution} -> {self.output_resolution} px, "
+                f"growth {self.growth}, alpha {self._alpha:g}")
 
     @classmethod
     def build(cls, config: FusionConfig, growth: list[bool] | tuple[bool, ...] = ()) -> "FusionNet":
@@ -191,7 +197,7 @@ class FusionNet(nn.Module):
         width = self.config.width
         if level == 0:
             return DecoderBottom(self.config.latent, width(0), g)
-        return DecoderLevel(width(level - 1), width(level), self.config.upsample, g)
+        return DecoderLevel(width(level - 1), width(level), self.config.upsample, g, level_resolution(level))
 
     def grow(self, decoder_only: bool = False) -> None:
         """Add a resolution-update level: a new output level in every decoder and,
@@ -206,7 +212,7 @@ class FusionNet(nn.Module):
         width = self.config.width
         if not decoder_only:
             k = self.input_level = self.input_level + 1
-            new.append(EncoderLevel(width(k), width(k - 1), self.config.downsample, g))
+            new.append(EncoderLevel(width(k), width(k - 1), self.config.downsample, g, level_resolution(k)))
             self.encoder.append(new[-1])
             new.append(FromRGB(width(k), g))
             self.from_rgb[str(k)] = new[-1]
@@ -244,11 +250,8 @@ class FusionNet(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Image batch -> latent (B, latent, 1, 1)."""
-        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2:] != (self.input_resolution,) * 2:
-            raise ValueError(
-                f"expected images of shape (B, 3, {self.input_resolution}, {self.input_resolution}), "
-                f"got {tuple(x.shape)}"
-            )
+        r = self.input_resolution
+        check_shape(x, f"B 3 {r} {r}", "images")
         k = self.input_level
         h = self.encoder[k](self.from_rgb[str(k)](x))
         if self._alpha < 1 and not self.growth[-1]:

@@ -62,7 +62,11 @@ class FromRGB(nn.Module):
 
     def __init__(self, channels: int, generator: torch.Generator):
         super().__init__()
+        self.channels = channels
         self.conv = conv(3, channels, 1, generator)
+
+    def extra_repr(self) -> str:
+        return f"3 -> {self.channels} channels"
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return _lrelu(self.conv(image))
@@ -73,7 +77,11 @@ class ToRGB(nn.Module):
 
     def __init__(self, channels: int, generator: torch.Generator):
         super().__init__()
+        self.channels = channels
         self.conv = conv(channels, 3, 1, generator, linear=True)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels} -> 3 channels"
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.conv(features)
@@ -89,13 +97,20 @@ class EncoderLevel(nn.Module):
     torch.Size([2, 16, 16, 16])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, downsample: str, generator: torch.Generator):
+    def __init__(self, in_channels: int, out_channels: int, downsample: str, generator: torch.Generator,
+                 resolution: int | None = None):
         super().__init__()
         if downsample not in ("avg", "max"):
             raise ValueError(f"downsample must be 'avg' or 'max', got {downsample!r}")
+        self.in_channels, self.out_channels, self.downsample, self.resolution = (
+            in_channels, out_channels, downsample, resolution)
         self.conv1 = conv(in_channels, in_channels, 3, generator)
         self.conv2 = conv(in_channels, out_channels, 3, generator)
         self.pool = F.avg_pool2d if downsample == "avg" else F.max_pool2d
+
+    def extra_repr(self) -> str:
+        size = f"{self.resolution} -> {self.resolution // 2} px, " if self.resolution else ""
+        return f"{size}{self.in_channels} -> {self.out_channels} channels, {self.downsample} pool"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(_lrelu(self.conv2(_lrelu(self.conv1(x)))), 2)
@@ -113,8 +128,12 @@ class EncoderBottom(nn.Module):
 
     def __init__(self, channels: int, latent_channels: int, generator: torch.Generator):
         super().__init__()
+        self.channels, self.latent_channels = channels, latent_channels
         self.conv = conv(channels, channels, 3, generator)
         self.to_latent = conv(channels, latent_channels, 4, generator, padding=0, linear=True)
+
+    def extra_repr(self) -> str:
+        return f"4 -> 1 px, {self.channels} -> {self.latent_channels} latent channels"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.to_latent(_lrelu(self.conv(x)))
@@ -130,12 +149,16 @@ class DecoderBottom(nn.Module):
 
     def __init__(self, latent_channels: int, channels: int, generator: torch.Generator):
         super().__init__()
+        self.latent_channels, self.channels = latent_channels, channels
         # From a 1x1 input each output pixel sees latent_channels weights: that is the fan-in.
         self.from_latent = _layer(
             nn.ConvTranspose2d, latent_channels, channels, 4,
             fan_in=latent_channels, gain=_LRELU_GAIN, generator=generator,
         )
         self.conv = conv(channels, channels, 3, generator)
+
+    def extra_repr(self) -> str:
+        return f"1 -> 4 px, {self.latent_channels} latent -> {self.channels} channels"
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return _lrelu(self.conv(_lrelu(self.from_latent(latent))))
@@ -151,11 +174,17 @@ class DecoderLevel(nn.Module):
     torch.Size([2, 8, 16, 16])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, upsample: str, generator: torch.Generator):
+    def __init__(self, in_channels: int, out_channels: int, upsample: str, generator: torch.Generator,
+                 resolution: int | None = None):
         super().__init__()
         self.upsample = upsample_mode(upsample)
+        self.in_channels, self.out_channels, self.resolution = in_channels, out_channels, resolution
         self.conv1 = conv(in_channels, out_channels, 3, generator)
         self.conv2 = conv(out_channels, out_channels, 3, generator)
+
+    def extra_repr(self) -> str:
+        size = f"{self.resolution // 2} -> {self.resolution} px, " if self.resolution else ""
+        return f"{size}{self.in_channels} -> {self.out_channels} channels, {self.upsample} upsampling"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = upsample2x(x, self.upsample)
