@@ -285,9 +285,9 @@ def test_benchmark_reports_ratios():
 
 @pytest.mark.slow
 def test_compare_writes_the_contact_sheet(tmp_path):
-    from fusion.blend.compare import COLUMNS, LABEL_HEIGHT
+    from fusion.demo.blend_sheet import COLUMNS, LABEL_HEIGHT
 
     out = tmp_path / "sheet.png"
-    subprocess.run([sys.executable, "-m", "fusion.blend.compare", "--out", str(out), "--resolution", "128"], check=True)
+    subprocess.run([sys.executable, "-m", "fusion.demo.blend_sheet", "--out", str(out), "--resolution", "128"], check=True)
     sheet = cv2.imread(str(out))
     assert sheet.shape == (2 * (128 + LABEL_HEIGHT), len(COLUMNS) * 128, 3)

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.eval.expression import landmark_error
+from fusion.metrics.expression import landmark_error
 from fusion.eval.identity import FaceDescriber, retrieval_accuracy
-from fusion.eval.reconstruction import masked_psnr, masked_ssim
+from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.data.cache import CacheSettings
 from fusion.errors import ConfigError
-from fusion.eval.temporal import TemporalRatio, temporal_ratio
+from fusion.metrics.temporal import TemporalRatio, temporal_ratio
 from fusion.faces.landmarks import jittered_landmarks
 from fusion.io.image import read_image
-from fusion.swap.model import SwapModel
+from fusion.swap.loader import SwapModel
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 from fusion.data.cache import CacheSettings, cache_location
 from fusion.io.image import read_image, write_image
 from fusion.swap.composite import composite_face
-from fusion.swap.model import CheckpointError, load_swap_model
+from fusion.swap.loader import CheckpointError, load_swap_model
 from fusion.io.video import VideoWriter
 from fusion.swap.pipeline import SwapOptions, preview_path, swap
 from fusion.model.checkpoint import save_untrained

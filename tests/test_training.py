@@ -264,7 +264,7 @@ def test_under_slurm_lightning_requeue_is_off(monkeypatch):
 
 
 def test_weight_average_follows_the_ramped_decay_and_grows_with_the_net(tmp_path):
-    from fusion.swap.model import load_swap_model
+    from fusion.swap.loader import load_swap_model
     from fusion.training.callback import enter_phase
     from omegaconf import OmegaConf
 

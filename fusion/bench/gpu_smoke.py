@@ -41,7 +41,7 @@ from fusion.faces.mask import hull_polygon
 from fusion.io.image import encode
 from fusion.model import FusionNet
 from fusion.swap.composite import composite_face
-from fusion.swap.model import SwapModel
+from fusion.swap.loader import SwapModel
 from fusion.training.callback import enter_phase
 from fusion.training.schedule import Curriculum, Phase, Stage, phases
 

@@ -146,7 +146,7 @@ def default_levels(height: int, width: int) -> int:
     shallower pyramid leaves the template's features (eyes, glasses) in those
     levels, showing through the face; a deeper one mixes coarser levels,
     whose seams need a wider erosion (`fusion.blend.mask`), shrinking the
-    face. 16-31 px looked best on real faces (`python -m fusion.blend.compare`;
+    face. 16-31 px looked best on real faces (`python -m fusion.demo.blend_sheet`;
     8-15 px eroded 11% of the crop and the face was mostly the template's).
 
     Example:

@@ -2,7 +2,7 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.prepare import PrepareConfig
+from fusion.config.schemas import PrepareConfig
 from fusion.training.schedule import Curriculum
 
 

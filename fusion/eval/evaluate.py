@@ -25,17 +25,17 @@ from fusion.data.cache import cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
-from fusion.eval.expression import landmark_error
+from fusion.metrics.expression import landmark_error
 from fusion.eval.identity import FaceDescriber, retrieval_accuracy
-from fusion.eval.reconstruction import masked_psnr, masked_ssim
-from fusion.eval.temporal import TemporalRatio
+from fusion.metrics.reconstruction import masked_psnr, masked_ssim
+from fusion.metrics.temporal import TemporalRatio
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.faces.mask import hull_polygon
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs
 from fusion.swap.composite import check_blend, composite_face
-from fusion.swap.model import load_swap_model
+from fusion.swap.loader import load_swap_model
 
 DESCRIBE_SIZE = 512
 #: Frames of each identity on the contact sheet.

@@ -1,13 +1,13 @@
 """Evaluation results on a W&B dashboard: one table row per swap, the summary and the contact sheet.
 
 Online where a key is configured, offline otherwise (`wandb sync` later), as
-for training (`fusion.training.wandb_logger`).
+for training (`fusion.tracking`).
 """
 
 import os
 from pathlib import Path
 
-from fusion.training.wandb_logger import wandb_key_configured
+from fusion.tracking import wandb_key_configured
 
 COLUMNS = ["swap", "faces_found", "distance_to_source", "distance_to_template", "retrieval_accuracy",
            "landmark_error", "temporal_ratio"]

@@ -28,8 +28,8 @@ from fusion.io.outputs import check_outputs
 from fusion.io.video import frame_rate
 from fusion.stopwatch import Stopwatch
 from fusion.swap.composite import check_blend, composite_face
-from fusion.swap.model import load_swap_model
-from fusion.swap.preview import PreviewWriter
+from fusion.swap.loader import load_swap_model
+from fusion.swap.review_video import PreviewWriter
 from fusion.swap.writer import FrameWriter, output_files
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import kornia
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fusion.eval.reconstruction import masked_mean, masked_ssim
+from fusion.metrics.reconstruction import masked_mean, masked_ssim
 
 #: MS-SSIM downsamples four times with an 11-px window: it needs at least 11 * 2**4 px.
 MS_SSIM_MIN_SIZE = 176

@@ -38,12 +38,12 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torchmetrics import MeanMetric
 
 from fusion.blend import multiband_blend
-from fusion.eval.reconstruction import masked_psnr, masked_ssim
+from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.model import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section
-from fusion.model.faces import decode_faces
+from fusion.model.decode import decode_faces
 from fusion.training.losses import FaceLoss, LossWeights
-from fusion.training.preview import preview_grid, save_preview
+from fusion.training.preview_grid import preview_grid, save_preview
 
 
 class FusionModule(L.LightningModule):

@@ -10,7 +10,7 @@ from fusion.errors import CheckpointError, ConfigError
 from fusion.hardware import resolve_precision
 from fusion.model import FusionNet
 from fusion.model.checkpoint import load_network, read_checkpoint
-from fusion.model.faces import decode_faces
+from fusion.model.decode import decode_faces
 
 def pick_device(device: str) -> torch.device:
     """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""

@@ -1,6 +1,6 @@
 """Contact sheet of blending methods on real aligned faces, for a person to judge.
 
-``python -m fusion.blend.compare --out sheet.png [--resolution 256]``
+``python -m fusion.demo.blend_sheet --out sheet.png [--resolution 256]``
 
 Two photos that ship with installed packages (Grace Hopper from matplotlib's
 sample data, the astronaut Eileen Collins from scikit-image) are aligned with
@@ -113,7 +113,7 @@ def contact_sheet(resolution: int = 256) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m fusion.blend.compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m fusion.demo.blend_sheet", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--resolution", type=int, default=256, help="aligned face size in pixels")
     args = parser.parse_args(argv)

@@ -2,19 +2,22 @@
 
 Outside the mask a blended prediction equals its template by construction, so
 unmasked scores would be inflated by background that the network never drew.
-SSIM comes from kornia's SSIM map; only the reduction is ours.
+SSIM comes from kornia's SSIM map; only the reduction is ours. Each
+function has a module twin for use in an `nn.Module` tree (as kornia's
+`metrics/ssim.py` pairs `ssim` and `SSIM`).
 """
 
 import kornia
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from fusion.checks import check_shape
 
 
 def _check(prediction: Tensor, target: Tensor, mask: Tensor) -> None:
-    if prediction.shape != target.shape or prediction.ndim != 4:
-        raise ValueError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} must be equal (B, C, H, W)")
-    if mask.shape != (prediction.shape[0], 1, *prediction.shape[2:]):
-        raise ValueError(f"mask must be (B, 1, H, W) = {(prediction.shape[0], 1, *prediction.shape[2:])}, got {tuple(mask.shape)}")
+    sizes = check_shape(prediction, "B C H W", "prediction")
+    check_shape(target, "B C H W", "target", sizes)
+    check_shape(mask, "B 1 H W", "mask", sizes)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -46,3 +49,34 @@ def masked_psnr(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     _check(prediction, target, mask)
     mse = masked_mean((prediction.float() - target.float()) ** 2, mask.float())
     return -10 * torch.log10(mse.clamp_min(1e-10))
+
+
+class MaskedSSIM(nn.Module):
+    """`masked_ssim` as a module.
+
+    >>> x = torch.rand(2, 3, 16, 16)
+    >>> MaskedSSIM(window=7)(x, x, torch.ones(2, 1, 16, 16)).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, window: int = 11):
+        super().__init__()
+        self.window = window
+
+    def extra_repr(self) -> str:
+        return f"window={self.window}"
+
+    def forward(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        return masked_ssim(prediction, target, mask, self.window)
+
+
+class MaskedPSNR(nn.Module):
+    """`masked_psnr` as a module.
+
+    >>> x = torch.zeros(1, 3, 8, 8)
+    >>> MaskedPSNR()(x, x + 0.1, torch.ones(1, 1, 8, 8)).round().tolist()
+    [20.0]
+    """
+
+    def forward(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        return masked_psnr(prediction, target, mask)
