@@ -1,21 +1,25 @@
 """Swap a trained identity's face into a plate: `python swap.py checkpoint=... identity=... input=... output=...`."""
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from fusion.config import register_configs
+from fusion.config.schemas import SwapConfig
 from fusion.errors import UserError
-from fusion.swap.pipeline import SwapOptions, preview_path, swap
+from fusion.instantiate import to_schema
+from fusion.swap.pipeline import preview_path, swap
+
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="swap")
 def main(cfg: DictConfig) -> None:
-    options = SwapOptions(**{f.name: cfg[f.name] for f in fields(SwapOptions)})
     try:
-        report = swap(cfg.input, cfg.output, cfg.checkpoint, cfg.identity, options)
+        options = to_schema(cfg, SwapConfig)  # the SwapOptions plus what to swap into what
+        report = swap(options.input, options.output, options.checkpoint, options.identity, options)
     except (UserError, FileNotFoundError) as error:
         print(f"swap failed: {error}", file=sys.stderr)
         sys.exit(2)

@@ -2,7 +2,8 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.schemas import PrepareConfig
+from fusion.config.schemas import SwapConfig
+from fusion.data.prepare_command import PrepareConfig
 from fusion.training.schedule import Curriculum
 
 
@@ -10,4 +11,6 @@ def register_configs() -> None:
     """Make the schemas available to `defaults` lists (idempotent)."""
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)
+    store.store(name="swap_schema", node=SwapConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
+

@@ -1,29 +1,24 @@
-"""Schema of `prepare.py`'s config: a typo in an override is an error, not a silent default.
+"""Schema of `swap.py`'s config: a typo or a wrong type in an override is an error.
 
-The crop settings are the `cache` group (conf/cache); the run options are
-flat for the command line, their defaults taken from PrepareOptions so that
-there is one place to change a default.
+It extends the options dataclass the swap runs with, so the composed config
+becomes those options (`fusion.instantiate.to_schema`) with no key copied by
+hand; `prepare.py`'s schema lives beside its command in the same manner.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
-from fusion.data.prepare import PrepareOptions
+from omegaconf import MISSING
+
+from fusion.swap.pipeline import SwapOptions
 
 
 @dataclass
-class PrepareConfig:
+class SwapConfig(SwapOptions):
+    """`swap.py`: a trained identity's face into a plate, with a compositor's options."""
+
     paths: Any = field(default_factory=dict)
-    cache: Any = field(default_factory=dict)
-    #: footage/<identity>/ folders; null prepares the built-in demo footage.
-    footage: Optional[str] = None
-    cache_dir: str = "${paths.cache_dir}"
-    cache_folder: Optional[str] = None
-    #: identity names to prepare; null prepares every folder under footage.
-    identities: Optional[list[str]] = None
-    workers: int = PrepareOptions.workers
-    chunk: int = PrepareOptions.chunk
-    min_face_size: int = PrepareOptions.min_face_size
-    max_outside: float = PrepareOptions.max_outside
-    detect_size: int = PrepareOptions.detect_size
-    contact_sheet: int = PrepareOptions.contact_sheet
+    checkpoint: str = MISSING
+    identity: str = MISSING
+    input: str = MISSING
+    output: str = MISSING

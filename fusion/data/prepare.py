@@ -5,8 +5,9 @@ Two passes over each source, both split into frame chunks run in parallel:
      per-chunk results saved to landmarks/*.json;
   2. crop: stabilise each source's landmark track (needs the whole track, so
      it runs between the passes), align, warp, write crop and record.
-Decoding twice costs little next to detection (3 ms vs 20 ms a frame at 512
-px) and keeps both passes resumable without holding frames in memory.
+Decoding twice costs little next to detection (docs/design.md (Measurements))
+and keeps both passes resumable without holding frames in memory. The flow:
+docs/design.md (Data flow).
 """
 
 import json
@@ -38,7 +39,7 @@ from fusion.stopwatch import Stopwatch
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PrepareOptions:
     """How to run, as opposed to what the crops are (CacheSettings); impossible values are refused when made."""
 

@@ -1,8 +1,9 @@
-"""What `python prepare.py` does with its config: run, summarise, pick an exit code."""
+"""What `python prepare.py` does with its config: its schema, then run, summarise, pick an exit code."""
 
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 from omegaconf import DictConfig
 from rich.console import Console
@@ -12,15 +13,29 @@ from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
 from fusion.errors import UserError
-from fusion.instantiate import build
+from fusion.instantiate import build, to_schema
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareConfig(PrepareOptions):
+    """`prepare.py`: footage in, the cache of the `cache` settings out."""
+
+    paths: Any = field(default_factory=dict)
+    cache: Any = field(default_factory=dict)
+    #: footage/<identity>/ folders; null prepares the built-in demo footage.
+    footage: Optional[str] = None
+    cache_dir: str = "${paths.cache_dir}"
+    cache_folder: Optional[str] = None
+    #: identity names to prepare; null prepares every folder under footage.
+    identities: Optional[list[str]] = None
 
 
 def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareOptions, Path]:
     """The crop settings (landmark backend resolved), the run options, and the cache folder they name."""
     settings = build(cfg.cache).resolved()
-    options = PrepareOptions(**{f.name: cfg[f.name] for f in fields(PrepareOptions)})
+    options = to_schema(cfg, PrepareConfig)  # the PrepareOptions plus where from and to
     folder = Path(cfg.cache_folder) if cfg.cache_folder else cache_location(cfg.cache_dir, settings)
     return settings, options, folder
 
