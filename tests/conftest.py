@@ -1,11 +1,49 @@
-"""Shared fixtures: real photos from installed packages, the offline landmark
-backend, and the optional shared clips (tests needing them skip without)."""
+"""Shared fixtures: real photos from installed packages, the offline landmark backend, the optional
+shared clips (tests needing them skip without), composed Hydra configs, and the models and plates
+that several test folders use.
 
+Test modules take everything here as fixtures (`compose`, `fast`, ...), never by importing this file.
+"""
+
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-SHARED_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "cache.resolution=64",
+        "val_every=4", "checkpoint_every=2", "trainer.precision=32-true")
+"""Overrides that make `train` a seconds-long run on the demo footage."""
+
+
+def compose_config(name: str | None, overrides=(), root: Path | None = None):
+    """Compose the entry config `name` (train, prepare, swap, evaluate; None: only `+group=option` overrides)
+    from the repository's conf/, as the command would. With `root`, paths.root_dir is `root` and
+    paths.run_dir `root/run` (the overrides still win)."""
+    from hydra import compose, initialize_config_dir
+
+    from fusion.config import register_configs
+
+    register_configs()
+    if root is not None:
+        overrides = [f"paths.root_dir={root}", f"paths.run_dir={Path(root) / 'run'}", *overrides]
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+@pytest.fixture(scope="session")
+def compose():
+    """`compose(name, overrides=(), root=None)`: see compose_config."""
+    return compose_config
+
+
+@pytest.fixture
+def fast() -> list[str]:
+    """The FAST training overrides, a fresh list per test."""
+    return list(FAST)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +62,72 @@ def dlib_backend():
 
 @pytest.fixture(scope="session")
 def shared_clips() -> Path:
-    if not SHARED_CLIPS.is_dir():
-        pytest.skip(f"{SHARED_CLIPS} not present: integration tests need the shared talking-head clips")
-    return SHARED_CLIPS
+    """The team's talking-head clips: `paths.shared_clips` (conf/paths/default.yaml) with root_dir the repository."""
+    clips = Path(compose_config(None, ["+paths=default", f"paths.root_dir={REPO}"]).paths.shared_clips).resolve()
+    if not clips.is_dir():
+        pytest.skip(f"{clips} not present: integration tests need the shared talking-head clips")
+    return clips
+
+
+# Models
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A checkpoint in train.py's format (same save hook), of an untrained 32 px network."""
+    from fusion.data.cache import CacheSettings
+    from fusion.model.checkpoint import save_untrained
+
+    return save_untrained(tmp_path_factory.mktemp("ckpt") / "last.ckpt", ["astronaut", "hopper"],
+                          {"resolution": 32, "width_multiplier": 0.125},
+                          asdict(CacheSettings(resolution=64, landmarks="dlib")))
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    """A prepared demo cache shared by the tests (prepare runs once)."""
+    root = tmp_path_factory.mktemp("demo")
+    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import make_demo_footage
+
+    footage = make_demo_footage(root / "data" / "demo" / "footage")
+    settings = CacheSettings(resolution=64, landmarks="dlib")
+    prepare(footage, cache_location(root / "data" / "cache", settings), settings,
+            PrepareOptions(contact_sheet=0))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(demo_cache):
+    """(checkpoint folder, metrics) of a FAST training run on demo_cache, its run in demo_cache/run."""
+    from fusion.training.run import train
+
+    metrics = train(compose_config("train", FAST, root=demo_cache))
+    return demo_cache / "run" / "checkpoints", metrics
+
+
+# Plates
+
+
+def write_plates(folder: Path, photo: np.ndarray, faces: int, blank: bool) -> Path:
+    """plate.0001.png, ...: `photo` shifted 4 px a frame, then (`blank`) a 512 px grey frame with no face."""
+    from fusion.io.image import write_image
+
+    for i in range(faces):
+        write_image(folder / f"plate.{i + 1:04d}.png", np.roll(photo, 4 * i, axis=1))
+    if blank:
+        write_image(folder / f"plate.{faces + 1:04d}.png", np.full((512, 512, 3), 90, np.uint8))  # no face
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory, photos):
+    """A four-plate shot: three of hopper, then one with no face."""
+    return write_plates(tmp_path_factory.mktemp("plates") / "shot", photos["hopper"], faces=3, blank=True)
+
+
+@pytest.fixture(scope="module")
+def two_plates(tmp_path_factory, photos):
+    """A two-plate shot of hopper, a face in each (for tests that swap a whole shot several times)."""
+    return write_plates(tmp_path_factory.mktemp("plates") / "shot", photos["hopper"], faces=2, blank=False)

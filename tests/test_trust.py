@@ -4,7 +4,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,7 @@ from fusion.io.atomic import StagedOutputs, file_mode
 from fusion.io.image import write_image
 from fusion.io.video import VideoWriter
 from fusion.swap.pipeline import SwapOptions, swap
-from fusion.model.checkpoint import save_untrained
 from fusion.training.schedule import ScheduleError, check_world_size, phases
-from test_training import FAST, compose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,21 +35,6 @@ def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return save_untrained(tmp_path_factory.mktemp("ckpt") / "last.ckpt", ["astronaut", "hopper"],
-                          {"resolution": 32, "width_multiplier": 0.125},
-                          asdict(CacheSettings(resolution=64, landmarks="dlib")))
-
-
-@pytest.fixture(scope="module")
-def plates(tmp_path_factory, photos):
-    folder = tmp_path_factory.mktemp("plates") / "shot"
-    for i in range(2):
-        write_image(folder / f"plate.{i + 1:04d}.png", np.roll(photos["hopper"], 4 * i, axis=1))
-    return folder
-
-
 def tampered(checkpoint: Path, folder: Path, name: str) -> tuple[Path, Path]:
     """A real fusion checkpoint plus a payload; returns (file, the marker the payload would create)."""
     saved = torch.load(checkpoint, weights_only=True)
@@ -69,31 +51,31 @@ def test_the_payload_is_live_when_loaded_unsafely(checkpoint, tmp_path):
     assert marker.exists()
 
 
-def test_swap_and_evaluate_run_nothing_from_a_tampered_checkpoint(checkpoint, plates, tmp_path):
+def test_swap_and_evaluate_run_nothing_from_a_tampered_checkpoint(checkpoint, two_plates, tmp_path):
     from fusion.eval.evaluate import evaluate
 
     path, marker = tampered(checkpoint, tmp_path, "evil")
     with pytest.raises(CheckpointError, match=r"evil\.ckpt holds a Python object \(\w+\) that loading would run; refused"):
-        swap(plates, tmp_path / "out", path, "hopper")
+        swap(two_plates, tmp_path / "out", path, "hopper")
     (tmp_path / "cache").mkdir()
     with pytest.raises(CheckpointError, match="refused, and nothing in it was run"):
         evaluate(path, tmp_path / "cache", tmp_path / "eval")
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
-def test_resume_runs_nothing_from_a_tampered_checkpoint(checkpoint, tmp_path):
+def test_resume_runs_nothing_from_a_tampered_checkpoint(checkpoint, tmp_path, compose, fast):
     from fusion.training.run import train
 
     path, marker = tampered(checkpoint, tmp_path, "resume")
     with pytest.raises(CheckpointError, match="refused"):
-        train(compose(tmp_path, FAST + [f"ckpt_path={path}"]))
+        train(compose("train", fast + [f"ckpt_path={path}"], root=tmp_path))
     assert not marker.exists()
     assert not (tmp_path / "data").exists()  # refused before the demo footage or any cache was made
 
 
-def test_the_command_line_says_why_without_a_traceback(checkpoint, plates, tmp_path):
+def test_the_command_line_says_why_without_a_traceback(checkpoint, two_plates, tmp_path):
     path, marker = tampered(checkpoint, tmp_path, "cli")
-    result = subprocess.run([sys.executable, "swap.py", f"checkpoint={path}", "identity=hopper", f"input={plates}",
+    result = subprocess.run([sys.executable, "swap.py", f"checkpoint={path}", "identity=hopper", f"input={two_plates}",
                              f"output={tmp_path / 'out.mp4'}", f"paths.root_dir={tmp_path}"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
@@ -101,26 +83,27 @@ def test_the_command_line_says_why_without_a_traceback(checkpoint, plates, tmp_p
     assert not marker.exists()
 
 
-def test_outputs_never_touch_inputs(checkpoint, plates, tmp_path):
-    before = digest(plates)
-    for output, message in ((plates, "would overwrite a file in the input"), (plates / "out", "lies inside the input"),
-                            (plates / "plate.0001.png", "would overwrite a file in the input")):
+def test_outputs_never_touch_inputs(checkpoint, two_plates, tmp_path):
+    before = digest(two_plates)
+    for output, message in ((two_plates, "would overwrite a file in the input"),
+                            (two_plates / "out", "lies inside the input"),
+                            (two_plates / "plate.0001.png", "would overwrite a file in the input")):
         with pytest.raises(OutputError, match=message):
-            swap(plates, output, checkpoint, "hopper", SwapOptions(overwrite=True))
-    single = plates / "plate.0002.png"
+            swap(two_plates, output, checkpoint, "hopper", SwapOptions(overwrite=True))
+    single = two_plates / "plate.0002.png"
     with pytest.raises(OutputError, match="would overwrite the input"):
         swap(single, single, checkpoint, "hopper", SwapOptions(overwrite=True))
-    assert digest(plates) == before
+    assert digest(two_plates) == before
 
 
-def test_a_previous_output_is_replaced_only_with_overwrite(checkpoint, plates, tmp_path):
+def test_a_previous_output_is_replaced_only_with_overwrite(checkpoint, two_plates, tmp_path):
     out = tmp_path / "swapped"
-    swap(plates, out, checkpoint, "hopper")
+    swap(two_plates, out, checkpoint, "hopper")
     first = digest(out)
     with pytest.raises(OutputError, match="exists: .*plate.0001.png.*overwrite=true"):
-        swap(plates, out, checkpoint, "astronaut")
+        swap(two_plates, out, checkpoint, "astronaut")
     assert digest(out) == first
-    swap(plates, out, checkpoint, "astronaut", SwapOptions(overwrite=True))
+    swap(two_plates, out, checkpoint, "astronaut", SwapOptions(overwrite=True))
     assert digest(out).keys() == first.keys() and digest(out) != first
 
 
@@ -210,10 +193,10 @@ def test_files_get_the_umask_permissions(tmp_path):
         os.umask(old)
 
 
-def test_the_paper_preset_on_eight_gpus_is_refused_before_training():
+def test_the_paper_preset_on_eight_gpus_is_refused_before_training(compose):
     from omegaconf import OmegaConf
 
-    plan = phases(OmegaConf.to_object(compose(Path("/tmp"), ["experiment=paper"]).curriculum))
+    plan = phases(OmegaConf.to_object(compose("train", ["experiment=paper"], root=Path("/tmp")).curriculum))
     check_world_size(plan, 4)
     with pytest.raises(ScheduleError, match=r"curriculum\.stages\.6\.batch_size=4 .*curriculum\.finetune\.batch_size=4 "
                                             r".*divide over the 8 training processes"):
@@ -229,14 +212,14 @@ def test_the_paper_preset_on_eight_gpus_is_refused_before_training():
     (["footage=MISSING"], FileNotFoundError, "footage folder .*missing does not exist"),
     (["ckpt_path=MISSING.ckpt"], CheckpointError, r"missing\.ckpt does not exist"),
 ])
-def test_bad_training_setups_are_refused_before_any_work(tmp_path, photos, overrides, error, message):
+def test_bad_training_setups_are_refused_before_any_work(tmp_path, photos, overrides, error, message, compose, fast):
     from fusion.training.run import train
 
     one = tmp_path / "one"
     write_image(one / "solo" / "f0.png", photos["hopper"])
     overrides = [o.replace("ONE", str(one)).replace("MISSING", str(tmp_path / "missing")) for o in overrides]
     with pytest.raises(error, match=message):
-        train(compose(tmp_path, FAST + overrides))
+        train(compose("train", fast + overrides, root=tmp_path))
     assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
 
 

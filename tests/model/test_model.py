@@ -36,13 +36,13 @@ def test_shapes_through_growth(resolution):
 
 
 def test_decoder_only_growth_doubles_output_only():
-    net = net_of(growth=[False])
-    net.grow(decoder_only=True)
+    net = net_of(growth=["full"])
+    net.grow("decoder_only")
     assert (net.input_resolution, net.output_resolution) == (32, 64)
     assert net(images(2, 32), torch.tensor([1, 1])).shape == (2, 3, 64, 64)
     net.grow()
     assert (net.input_resolution, net.output_resolution) == (64, 128)
-    assert net.growth == [False, True, False]
+    assert net.growth == ["full", "decoder_only", "full"]
 
 
 def test_latent_and_widths():
@@ -54,7 +54,7 @@ def test_latent_and_widths():
 
 
 def test_only_present_identities_get_gradients():
-    net = net_of(identities=4, growth=[False])
+    net = net_of(identities=4, growth=["full"])
     net(images(3, 32), torch.tensor([3, 0, 3])).square().mean().backward()
     for p in net.decoders[1].parameters():
         assert p.grad is None
@@ -78,16 +78,16 @@ def test_mixed_batch_matches_rows_decoded_alone():
     torch.testing.assert_close(net(x[grouped], identity[grouped]), mixed[grouped], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("decoder_only", [False, True])
-def test_phase_a_trains_only_the_newest_level(decoder_only):
-    net = net_of(identities=2, growth=[False])
+@pytest.mark.parametrize("kind", ["full", "decoder_only"])
+def test_phase_a_trains_only_the_newest_level(kind):
+    net = net_of(identities=2, growth=["full"])
     kept = list(net.parameters())  # keeps pruned RGB layers alive, so their ids are not reused
     before = set(map(id, kept))
-    net.grow(decoder_only=decoder_only)
+    net.grow(kind)
     newest, older = net.newest_parameters(), net.older_parameters()
     assert {id(p) for p in newest} == set(map(id, net.parameters())) - before
     assert {id(p) for p in older} == before & set(map(id, net.parameters()))
-    assert any(p is net.encoder[-1].conv1.weight for p in newest) != decoder_only
+    assert any(p is net.encoder[-1].conv1.weight for p in newest) == (kind == "full")
 
     old_values = {id(p): p.detach().clone() for p in older}
     new_values = {id(p): p.detach().clone() for p in newest}
@@ -111,12 +111,12 @@ def test_same_seed_same_growth_gives_identical_weights():
     a = net_of(seed=7)
     a.grow()
     torch.rand(1000)
-    a.grow(decoder_only=True)
+    a.grow("decoder_only")
     torch.manual_seed(2)
-    b = net_of(seed=7, growth=[False, True])
+    b = net_of(seed=7, growth=["full", "decoder_only"])
     assert list(a.state_dict()) == list(b.state_dict())
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
-    c = net_of(seed=8, growth=[False, True])
+    c = net_of(seed=8, growth=["full", "decoder_only"])
     assert not torch.equal(a.decoders[0].levels[-1].conv1.weight, c.decoders[0].levels[-1].conv1.weight)
 
 
@@ -128,23 +128,23 @@ def test_growth_does_not_touch_global_rng():
 
 
 def test_build_and_load_state_dict_round_trip():
-    net = net_of(identities=2, growth=[False])
+    net = net_of(identities=2, growth=["full"])
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     x, identity = images(2, 32), torch.tensor([1, 0])
     net(x, identity).abs().mean().backward()
     optimizer.step()
-    net.grow(decoder_only=True)
+    net.grow("decoder_only")
     saved = {"growth": list(net.growth), "state": copy.deepcopy(net.state_dict())}
 
     loaded = FusionNet.build(net.config, saved["growth"])
     loaded.load_state_dict(saved["state"])
     assert torch.equal(loaded(x, identity), net(x, identity))
     with pytest.raises(RuntimeError, match="Missing key"):
-        FusionNet.build(net.config, [False]).load_state_dict(saved["state"])
+        FusionNet.build(net.config, ["full"]).load_state_dict(saved["state"])
 
 
 def test_fade_in_blends_with_the_old_path():
-    net = net_of(identities=2, growth=[False])
+    net = net_of(identities=2, growth=["full"])
     old = copy.deepcopy(net)
     net.grow()
     x, identity = images(2, 64), torch.tensor([0, 1])
@@ -152,7 +152,7 @@ def test_fade_in_blends_with_the_old_path():
     expected = F.interpolate(old(F.avg_pool2d(x, 2), identity), scale_factor=2, mode="nearest")
     torch.testing.assert_close(net(x, identity), expected)
     net.alpha = 0.3
-    net.grow(decoder_only=True)
+    net.grow("decoder_only")
     assert net.alpha == 1.0
     x = images(2, 64)
     full = net(x, identity)
@@ -163,7 +163,7 @@ def test_fade_in_blends_with_the_old_path():
 
 
 def test_channels_last_and_bf16_autocast():
-    net = net_of(identities=2, growth=[False], width_multiplier=1 / 16)
+    net = net_of(identities=2, growth=["full"], width_multiplier=1 / 16)
     x, identity = images(4, 32), torch.tensor([1, 0, 0, 1])
     reference = net(x, identity)
     net = net.to(memory_format=torch.channels_last)
@@ -184,7 +184,7 @@ def test_new_levels_follow_dtype_and_memory_format():
     assert {p.dtype for p in net.parameters()} == {torch.float64}
     assert net.encoder[-1].conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert not net.encoder[-1].conv1.weight.is_contiguous()
-    assert not net_of(growth=[False]).encoder[-1].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not net_of(growth=["full"]).encoder[-1].conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize(
@@ -235,13 +235,20 @@ def test_bad_alpha_rejected():
 
 
 def test_max_pool_and_bilinear_options():
-    net = net_of(downsample="max", upsample="bilinear", growth=[False, True])
+    net = net_of(downsample="max", upsample="bilinear", growth=["full", "decoder_only"])
     assert net(images(1, 32), torch.tensor([0])).shape == (1, 3, 64, 64)
 
 
 def test_printing_the_network_shows_resolutions_and_widths():
-    net = net_of(identities=2, growth=[False, True], width_multiplier=1 / 16)
+    net = net_of(identities=2, growth=["full", "decoder_only"], width_multiplier=1 / 16)
     text = str(net)
-    assert "2 identities, 32 -> 64 px, growth [False, True]" in text
+    assert "2 identities, 32 -> 64 px, growth ['full', 'decoder_only']" in text
     assert "EncoderLevel(\n      32 -> 16 px, 32 -> 32 channels, avg pool" in text
     assert "DecoderLevel(\n          32 -> 64 px" in text and "ToRGB(\n" in text
+
+
+def test_growth_kinds_are_named_and_checked():
+    net = net_of()
+    with pytest.raises(ValueError, match="unknown growth kind 'half'; choose one of full, decoder_only"):
+        net.grow("half")
+    assert net.growth == []

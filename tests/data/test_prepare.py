@@ -16,7 +16,7 @@ from fusion.data.cache import CacheSettings, IdentityCache, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.io.image import read_image, write_image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SETTINGS = CacheSettings(resolution=128, landmarks="dlib", jitter=2)
 OPTIONS = PrepareOptions(workers=1, chunk=4, contact_sheet=4, detect_size=640)
 
@@ -159,32 +159,22 @@ def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
         IdentityCache(cache, "good").claim(CacheSettings(resolution=256, landmarks="dlib", jitter=2))
 
 
-def compose(overrides):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    from fusion.config import register_configs
-
-    register_configs()
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return hydra_compose("prepare", overrides=overrides)
-
-
-def test_command_exit_codes(tmp_path, photos):
+def test_command_exit_codes(tmp_path, photos, compose):
     from fusion.data.prepare_command import run_prepare
 
     base = [f"paths.root_dir={tmp_path}", "cache.landmarks=dlib", "cache.resolution=64", "workers=1", "contact_sheet=0"]
     write_image(tmp_path / "nothing" / "noface" / "f0.png", np.zeros((64, 64, 3), np.uint8))
-    assert run_prepare(compose(base + [f"footage={tmp_path / 'nothing'}"])) == 1
-    assert run_prepare(compose(base + [f"footage={tmp_path / 'missing'}"])) == 2
+    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'nothing'}"])) == 1
+    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'missing'}"])) == 2
     write_image(tmp_path / "some" / "a" / "f0.png", photos["hopper"])
-    assert run_prepare(compose(base + [f"footage={tmp_path / 'some'}"])) == 0
+    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'some'}"])) == 0
 
 
-def test_config_typo_is_an_error():
+def test_config_typo_is_an_error(compose):
     from hydra.errors import ConfigCompositionException
 
     with pytest.raises(ConfigCompositionException, match="cach_folder"):
-        compose(["cach_folder=x"])
+        compose("prepare", ["cach_folder=x"])
 
 
 @pytest.mark.slow
@@ -232,23 +222,22 @@ def test_shared_clips_yield_aligned_faces(shared_clips, tmp_path):
         assert result["faces_kept"] >= 0.95 * result["frames_read"], (name, result)
 
 
-def test_prepare_then_train_share_one_cache(tmp_path, photos):
+def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     """`prepare.py` and `train.py` with the same footage and crop settings meet in one cache folder, keyed by the
     settings with `landmarks=auto` resolved; training finds every frame done and runs no second landmark pass."""
     from fusion.data.prepare_command import run_prepare
     from fusion.instantiate import build
-    from test_training import compose as compose_train
 
     for identity, photo in (("a", photos["hopper"]), ("b", photos["astronaut"])):
         for i in range(3):
             write_image(tmp_path / "footage" / identity / f"f{i}.png", np.roll(photo, 3 * i, axis=1))
     shared = [f"footage={tmp_path / 'footage'}", "cache.resolution=64", "cache.landmarks=auto"]
-    assert run_prepare(compose([f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
+    assert run_prepare(compose("prepare", [f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
     [folder] = (tmp_path / "data" / "cache").iterdir()
     assert folder.name.startswith("64px_dlib_")  # auto, resolved (no FAN weights here) and recorded as what ran
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
-    datamodule = build(compose_train(tmp_path, shared).data, _convert_="all")
+    datamodule = build(compose("train", shared, root=tmp_path).data, _convert_="all")
     assert datamodule.cache == folder and datamodule.settings.landmarks == "dlib"
     datamodule.prepare_cache()
     after = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}

@@ -54,7 +54,7 @@ def test_shipped_landmarks_land_on_the_face(plate_and_landmarks, dlib_backend):
 
 def test_4k_composite_on_cpu(plate_and_landmarks):
     net = FusionNet.build(FusionConfig(identities=2, resolution=16, width_multiplier=1 / 64),
-                          [False] * (resolution_level(1024) - resolution_level(16)))
+                          ["full"] * (resolution_level(1024) - resolution_level(16)))
     record, plate, frame = gpu_smoke.composite_4k(net, torch.device("cpu"), precision="fp32")
     assert record["resolution"] == 1024 and record["plate"] == "3840x2160 uint16"
     assert record["same_shape_and_dtype"] and record["finite"] and record["outside_matte_unchanged"]

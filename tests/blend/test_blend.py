@@ -1,8 +1,5 @@
 """fusion.blend: pyramids against OpenCV, the blend's guarantees, contrast alignment, gradients, dtypes."""
 
-import subprocess
-import sys
-
 import cv2
 import kornia
 import numpy as np
@@ -23,7 +20,6 @@ from fusion.blend import (
     pyr_down,
     pyr_up,
 )
-from fusion.bench import blend as blend_bench
 from fusion.blend.pyramid import uses_opencv
 
 ODD = (250, 187)
@@ -270,24 +266,3 @@ def test_dtype_errors():
         multiband_blend(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16).double(), torch.rand(1, 1, 16, 16))
     with pytest.raises(ValueError, match="float tensor in"):
         multiband_blend(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), torch.full((1, 1, 16, 16), 255, dtype=torch.uint8))
-
-
-# Benchmark and contact sheet
-
-
-def test_benchmark_reports_ratios():
-    report = blend_bench.main(["--sizes", "64", "--batch", "2", "--repeats", "1", "--warmup", "0"])
-    entry = report["sizes"]["64"]
-    assert entry["ratio"] > 0 and entry["blend_ms"] > 0 and entry["opencv_pyramids_ms"] > 0
-    assert entry["differentiable_ratio"] > 0
-    assert isinstance(report["target_met"], bool)
-
-
-@pytest.mark.slow
-def test_compare_writes_the_contact_sheet(tmp_path):
-    from fusion.demo.blend_sheet import COLUMNS, LABEL_HEIGHT
-
-    out = tmp_path / "sheet.png"
-    subprocess.run([sys.executable, "-m", "fusion.demo.blend_sheet", "--out", str(out), "--resolution", "128"], check=True)
-    sheet = cv2.imread(str(out))
-    assert sheet.shape == (2 * (128 + LABEL_HEIGHT), len(COLUMNS) * 128, 3)

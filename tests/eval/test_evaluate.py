@@ -1,0 +1,91 @@
+"""`evaluate` on the demo footage with an untrained network: every metric and the sheet, in batches."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fusion.data.cache import CacheSettings, cache_location
+from fusion.errors import ConfigError
+from fusion.io.image import read_image
+from fusion.swap.loader import SwapModel
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(checkpoint, cache): test_evaluate_writes_metrics_and_sheet's setup, 2 held-out frames per identity."""
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import make_demo_footage
+    from fusion.model.checkpoint import save_untrained
+
+    root = tmp_path_factory.mktemp("demo")
+    footage = make_demo_footage(root / "footage", frames=20)
+    settings = CacheSettings(resolution=64, landmarks="dlib")
+    prepare(footage, root / "cache", settings, PrepareOptions(contact_sheet=0))
+    checkpoint = save_untrained(root / "last.ckpt", ["astronaut", "hopper"],
+                                {"resolution": 32, "width_multiplier": 0.125}, asdict(settings))
+    return checkpoint, root / "cache"
+
+
+def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
+    """Frame by frame gives the metrics and sheet of one batch, and never holds more than a batch as float."""
+    import fusion.eval.evaluate as module
+
+    checkpoint, cache = demo
+    sizes = {"decode": [], "to_float": []}
+    decode, to_float = SwapModel.decode, module.to_float
+
+    def frame_by_frame(model, crops, identity):
+        """The network one frame at a time: its convolutions round the last float32 bits differently per
+        batch size, and what is tested here is that evaluate's batching changes nothing else."""
+        sizes["decode"].append(len(crops))
+        return torch.cat([decode(model, crop[None], identity) for crop in crops])
+
+    def spy_to_float(images):
+        sizes["to_float"].append(len(images))
+        return to_float(images)
+
+    monkeypatch.setattr(SwapModel, "decode", frame_by_frame)
+    monkeypatch.setattr(module, "to_float", spy_to_float)
+    whole = module.evaluate(checkpoint, cache, tmp_path / "whole", device="cpu", batch_size=16)
+    assert sizes == {"decode": [2] * 4, "to_float": [2] * 2}  # one batch per identity, decoded by each identity
+    for calls in sizes.values():
+        calls.clear()
+    batched = module.evaluate(checkpoint, cache, tmp_path / "batched", device="cpu", batch_size=1)
+    assert sizes == {"decode": [1] * 8, "to_float": [1] * 4}  # each frame read once
+    assert batched == whole and batched["swaps"]["astronaut->hopper"]["temporal_ratio"] is not None
+    whole_dir, batched_dir = tmp_path / "whole", tmp_path / "batched"
+    assert (batched_dir / "metrics.json").read_text() == (whole_dir / "metrics.json").read_text()
+    assert np.array_equal(read_image(batched_dir / "contact_sheet.png"), read_image(whole_dir / "contact_sheet.png"))
+    with pytest.raises(ConfigError, match="batch_size=0"):
+        module.evaluate(checkpoint, cache, tmp_path / "none", batch_size=0)
+
+
+def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
+    """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import make_demo_footage
+    from fusion.eval.evaluate import evaluate
+
+    footage = make_demo_footage(tmp_path / "footage", frames=20)
+    settings = CacheSettings(resolution=64, landmarks="dlib")  # the checkpoint's crop settings
+    prepare(footage, cache_location(tmp_path / "caches", settings), settings, PrepareOptions(contact_sheet=0))
+    metrics = evaluate(checkpoint, None, tmp_path / "eval", cache_dir=tmp_path / "caches")  # found by the settings
+    assert set(metrics["swaps"]) == {"astronaut->hopper", "hopper->astronaut"}
+    assert {"retrieval_accuracy", "landmark_error", "temporal_ratio", "ssim", "landmark_error_real",
+            "landmark_error_self_swap"} <= set(metrics["summary"])
+    assert metrics["summary"]["landmark_error_real"] < 0.08  # the real frames against their cached landmarks: 0.04
+    assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
+    sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
+    assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side
+
+    from fusion.eval.wandb_report import COLUMNS, log_evaluation, swap_table
+
+    table = swap_table(metrics)
+    assert table.columns == COLUMNS and [row[0] for row in table.data] == ["astronaut->hopper", "hopper->astronaut"]
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_files = Path(log_evaluation(metrics, tmp_path / "eval")).parent
+    assert list(run_files.glob("*.wandb")) and "offline-run" in run_files.name

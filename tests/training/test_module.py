@@ -1,0 +1,49 @@
+"""FusionModule: the weight average through growth, into a swap, and checkpoints from before it."""
+
+import torch
+
+
+def test_weight_average_follows_the_ramped_decay_and_grows_with_the_net(tmp_path, compose, fast):
+    from fusion.swap.loader import load_swap_model
+    from fusion.training.callback import enter_phase
+    from omegaconf import OmegaConf
+
+    from fusion.training.module import FusionModule
+    from fusion.training.schedule import phases
+
+    module = FusionModule(["a", "b"], {"resolution": 16, "width_multiplier": 1 / 32}, ema_decay=0.9)
+    plan = phases(OmegaConf.to_object(compose("train", fast, root=tmp_path).curriculum))
+    enter_phase(module, plan[1])  # stage1-A: grown to 32 px
+    assert module.net_ema.state_dict().keys() == module.net.state_dict().keys()
+    for ema, raw in zip(module.net_ema.newest_parameters(), module.net.newest_parameters()):
+        assert torch.equal(ema, raw) and not ema.requires_grad
+    with torch.no_grad():
+        for ema, raw in zip(module.net_ema.parameters(), module.net.parameters()):
+            ema.fill_(0.0), raw.fill_(1.0)
+    expected = 0.0
+    for step in range(1, 31):
+        module.on_train_batch_end(None, {}, 0)
+        decay = min(0.9, (1 + step) / (10 + step))  # 0.18, 0.25, ... then 0.9 from step 80 on
+        expected = decay * expected + (1 - decay)
+    weight = next(module.net_ema.parameters())
+    torch.testing.assert_close(weight, torch.full_like(weight, expected))
+    assert 0.99 < expected < 1  # the ramp let the average reach the trained weights within a short phase
+    module.crop_settings = {"resolution": 64, "landmarks": "dlib"}
+    saved = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(saved)
+    torch.save(saved, tmp_path / "ema.ckpt")
+    loaded = next(load_swap_model(tmp_path / "ema.ckpt").net.parameters())
+    torch.testing.assert_close(loaded, weight)  # a swap gets the average, not the raw weights (all 1)
+
+
+def test_checkpoints_from_before_the_average_still_load():
+    from fusion.training.module import FusionModule
+
+    old = FusionModule(["a", "b"], {"resolution": 16, "width_multiplier": 1 / 32}, ema_decay=None)
+    state = {k: v for k, v in old.state_dict().items() if k != "ema_steps"}
+    assert not any(k.startswith("net_ema.") for k in state)
+    new = FusionModule(["a", "b"], {"resolution": 16, "width_multiplier": 1 / 32, "seed": 1})
+    new.load_state_dict(new.with_average(state))
+    for ema, raw in zip(new.net_ema.parameters(), old.net.parameters()):
+        assert torch.equal(ema, raw)
+    old.load_state_dict(old.with_average(new.state_dict()))  # and an average is dropped where none is kept

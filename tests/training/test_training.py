@@ -1,0 +1,167 @@
+"""Training end to end on the demo footage: phases, freezing, resume, DDP, divergence, SLURM.
+
+Every test that trains (`trained`, module-scoped in conftest.py) is in this module, so the run happens once."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from fusion.training.schedule import phases
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+
+
+def test_phase_a_trains_only_the_new_level(trained):
+    folder, _ = trained
+    before, after = state(folder / "stage0-B.ckpt"), state(folder / "stage1-A.ckpt")
+    old = [k for k in before if k.startswith("net.")]
+    new = [k for k in after if k.startswith("net.") and k not in before]
+    assert old and new
+    for key in old:
+        assert torch.equal(before[key], after[key]), f"{key} changed in phase A"
+    assert all(not torch.equal(after[key], state(folder / "stage1-B.ckpt")[key]) for key in new)
+    saved = torch.load(folder / "stage1-A.ckpt", weights_only=False)["fusion"]
+    assert saved["growth"] == ["full"]
+    assert saved["crop"]["resolution"] == 64 and saved["crop"]["face_scale"] == 0.5  # for the swap's alignment
+
+
+def test_phase_b_trains_everything(trained):
+    """Everything in use changes; only the previous level's fromRGB/toRGB, kept
+    for the fade-in and unused once it is over (alpha = 1), stay as they were."""
+    folder, _ = trained
+    a, b = state(folder / "stage1-A.ckpt"), state(folder / "stage1-B.ckpt")
+    unchanged = {k for k in a if k.startswith("net.") and torch.equal(a[k], b[k])}
+    fade_only = {k for k in a if re.match(r"net\.(from_rgb|decoders\.\d+\.to_rgb)\.2\.", k)}
+    assert len(fade_only) == 6 and unchanged == fade_only
+
+
+def test_outputs_of_a_run(trained, demo_cache):
+    folder, metrics = trained
+    assert 0 < metrics["val/ssim"] <= 1 and {"val/ssim/hopper", "val/ssim/astronaut"} <= set(metrics)
+    assert (folder / "last.ckpt").is_file() and not list(folder.glob("last-v*.ckpt"))
+    previews = sorted((demo_cache / "run" / "previews").glob("*.png"))
+    assert list(dict.fromkeys(p.name.split("-step")[0] for p in previews))[:2] == ["stage0-B", "stage1-A"]
+
+
+def test_every_phase_is_validated_at_its_last_step(trained, demo_cache, compose, fast):
+    """val_every=4 does not divide most phases' steps (6, 4, 4, 2): the end is validated all the same."""
+    from omegaconf import OmegaConf
+
+    plan = phases(OmegaConf.to_object(compose("train", fast, root=demo_cache).curriculum))
+    last: dict[str, int] = {}
+    for preview in (demo_cache / "run" / "previews").glob("*.png"):
+        label, step = preview.stem.rsplit("-step", 1)
+        last[label] = max(last.get(label, 0), int(step))
+    assert last == {phase.label: phase.steps for phase in plan}
+
+
+class Kill(L.Callback):
+    def __init__(self, phase: str, step: int):
+        self.phase, self.step = phase, step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.phase.label == self.phase and trainer.global_step == self.step:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_matches_an_uninterrupted_run(trained, demo_cache, tmp_path, compose, fast):
+    """Crash in phase stage1-A at step 3; resume from its step-2 checkpoint."""
+    from fusion.training.run import train
+
+    cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, extra_callbacks=[Kill("stage1-A", 3)])
+    checkpoint = tmp_path / "run" / "checkpoints" / "stage1-A-step000002.ckpt"
+    assert checkpoint.is_file() and not (tmp_path / "run" / "checkpoints" / "stage1-B.ckpt").exists()
+    train(compose("train", fast + [f"paths.run_dir={tmp_path / 'other'}", f"ckpt_path={checkpoint}"], root=demo_cache))
+    ours, reference = state(tmp_path / "run" / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    assert ours.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
+
+
+def test_checkpoint_from_another_curriculum_is_rejected(trained, demo_cache, tmp_path, compose, fast):
+    from fusion.training.run import train
+
+    # Same phase index, but this curriculum grows decoder-only into it.
+    cfg = compose("train", fast + [f"ckpt_path={trained[0] / 'stage1-A.ckpt'}", f"paths.run_dir={tmp_path}",
+                                    "curriculum.stages.1.input_resolution=16", "curriculum.finetune.input_resolution=16"],
+                  root=demo_cache)
+    with pytest.raises(ValueError, match="another curriculum"):
+        train(cfg)
+
+
+@pytest.mark.slow
+def test_ddp_ranks_stay_identical_through_growth_and_freezing(demo_cache, tmp_path, fast):
+    """Two gloo processes through stage0-B, growth, stage1-A (frozen), stage1-B, finetune."""
+    run = tmp_path / "ddp"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *fast, "trainer=ddp_cpu", "logger=none",
+         f"paths.root_dir={demo_cache}", f"hydra.run.dir={run}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    digests = re.findall(r"(stage\S+) parameter digest per rank: \[(.*?)\]", log)
+    assert [label for label, _ in digests] == ["stage0-B", "stage1-A", "stage1-B", "stage2-finetune"]
+    for label, ranks in digests:
+        values = re.findall(r"'(\w+)'", ranks)
+        assert len(values) == 2 and values[0] == values[1], (label, values)
+
+
+@pytest.mark.slow
+def test_train_py_runs_a_two_stage_curriculum(demo_cache, tmp_path, fast):
+    run = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *fast, f"paths.root_dir={demo_cache}", f"hydra.run.dir={run}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run / "checkpoints" / "stage2-finetune.ckpt").is_file()
+    assert (run / "csv").is_dir() and list((run / "previews").glob("stage2-finetune-*.png"))
+
+
+class BlowUp(L.Callback):
+    """Scale every weight by 50 after a phase's first step: a stand-in for an lr far too high."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.phase.label == self.phase and trainer.global_step == 1:
+            with torch.no_grad():
+                for parameter in pl_module.net.parameters():
+                    parameter.mul_(50)
+
+
+def test_a_diverged_phase_stops_the_run_with_what_to_do(trained, demo_cache, tmp_path, compose, fast):
+    from fusion.training.divergence import TrainingDiverged
+    from fusion.training.run import train
+
+    cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}", "divergence.min_best=0"], root=demo_cache)
+    with pytest.raises(TrainingDiverged, match=r"stage1-B diverged: .*curriculum\.stages\.1\.lr=0\.001"
+                                               r".*ckpt_path=.*stage1-A\.ckpt"):
+        train(cfg, extra_callbacks=[BlowUp("stage1-B")])
+    assert not (tmp_path / "run" / "checkpoints" / "stage1-B.ckpt").exists()
+
+
+def test_under_slurm_lightning_requeue_is_off(monkeypatch):
+    """Its hpc_ckpt_N.ckpt would be loaded by every later phase's fit (one fit per phase)."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    from fusion.training.run import cluster_plugins
+
+    for name in ("SLURM_NTASKS", "SLURM_JOB_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert cluster_plugins() == []
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "fusion-train")
+    (environment,) = cluster_plugins()
+    assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
