@@ -56,6 +56,19 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(info, dict) or "state_dict" not in saved or any(key not in info for key in REQUIRED):
         raise CheckpointError(f"{path} was not written by fusion's train.py (no 'fusion' section); pass a checkpoint "
                               "from <run>/checkpoints/")
+    return migrate(saved)
+
+
+def migrate(saved: dict) -> dict:
+    """Bring an older checkpoint's `fusion` section to the current format, in place: `growth` was one
+    decoder_only flag per growth before it named the kind.
+
+    >>> migrate({"fusion": {"growth": [False, True]}})["fusion"]["growth"]
+    ['full', 'decoder_only']
+    """
+    info = saved["fusion"]
+    info["growth"] = [("decoder_only" if kind else "full") if isinstance(kind, bool) else kind
+                      for kind in info["growth"]]
     return saved
 
 

@@ -5,8 +5,9 @@ later levels are one per identity (the paper's figure). The output level and
 its toRGB are always one per identity: a shared one would decode every
 identity to the same face.
 
-Growth is replayable: ``growth`` lists the ``decoder_only`` flag of every
-``grow()`` call, and every new level draws its weights from a generator seeded
+Growth is replayable: ``growth`` lists the kind of every ``grow()`` call
+(``"full"``: a new input and output level; ``"decoder_only"``: a new output
+level only, so the output doubles the input), and every new level draws its weights from a generator seeded
 by (``config.seed``, depth), so ``FusionNet.build(config, growth)`` recreates
 the same architecture (to load a checkpoint) and the same initial weights (on
 every DDP rank, without communication).
@@ -30,6 +31,9 @@ from fusion.model.levels import (
     upsample_mode,
 )
 from fusion.model.widths import level_resolution, level_width, resolution_level
+
+#: What a ``grow()`` adds: a level at both ends ("full"), or an output level only ("decoder_only").
+GROWTH_KINDS = ("full", "decoder_only")
 
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
@@ -97,12 +101,14 @@ class IdentityDecoder(nn.Module):
         self.to_rgb = nn.ModuleDict()
 
     def add_level(self, level: nn.Module, to_rgb: ToRGB, output_level: int) -> None:
+        """Append the new output level and its toRGB; keep only the previous toRGB (for the fade-in)."""
         self.levels.append(level)
         self.to_rgb[str(output_level)] = to_rgb
         for key in [k for k in self.to_rgb if int(k) < output_level - 1]:
             del self.to_rgb[key]
 
     def forward(self, h: torch.Tensor, output_level: int, alpha: float, upsample: str) -> torch.Tensor:
+        """Shared features -> image; below alpha 1 the previous level's image, upsampled, fades into the new one."""
         for level in self.levels[:-1]:
             h = level(h)
         rgb = self.to_rgb[str(output_level)](self.levels[-1](h))
@@ -123,9 +129,9 @@ class FusionNet(nn.Module):
     >>> net = FusionNet(FusionConfig(identities=2, resolution=16, width_multiplier=1 / 32))
     >>> net(torch.zeros(3, 3, 16, 16), torch.tensor([1, 0, 1])).shape
     torch.Size([3, 3, 16, 16])
-    >>> net.grow(); net.grow(decoder_only=True)
+    >>> net.grow(); net.grow("decoder_only")
     >>> net.depth, net.growth, net.input_resolution, net.output_resolution
-    (2, [False, True], 32, 64)
+    (2, ['full', 'decoder_only'], 32, 64)
     >>> FusionNet.build(net.config, net.growth).load_state_dict(net.state_dict())
     <All keys matched successfully>
     """
@@ -133,7 +139,7 @@ class FusionNet(nn.Module):
     def __init__(self, config: FusionConfig):
         super().__init__()
         self.config = config
-        self.growth: list[bool] = []
+        self.growth: list[str] = []
         self._alpha = 1.0
         level = resolution_level(config.resolution)
         self.input_level = self.output_level = level
@@ -151,15 +157,16 @@ class FusionNet(nn.Module):
             decoder.add_level(self._decoder_level(level, g), ToRGB(width(level), g), level)
 
     def extra_repr(self) -> str:
+        """Identities, resolutions and growth, so that printing the network tells its stage."""
         return (f"{len(self.decoders)} identities, {self.input_resolution} -> {self.output_resolution} px, "
                 f"growth {self.growth}, alpha {self._alpha:g}")
 
     @classmethod
-    def build(cls, config: FusionConfig, growth: list[bool] | tuple[bool, ...] = ()) -> "FusionNet":
-        """The network after ``grow(decoder_only=flag)`` for each flag in ``growth``; load weights next."""
+    def build(cls, config: FusionConfig, growth: list[str] | tuple[str, ...] = ()) -> "FusionNet":
+        """The network after ``grow(kind)`` for each kind in ``growth``; load weights next."""
         net = cls(config)
-        for decoder_only in growth:
-            net.grow(decoder_only=bool(decoder_only))
+        for kind in growth:
+            net.grow(kind)
         return net
 
     @property
@@ -169,10 +176,12 @@ class FusionNet(nn.Module):
 
     @property
     def input_resolution(self) -> int:
+        """Side of the images the encoder takes."""
         return level_resolution(self.input_level)
 
     @property
     def output_resolution(self) -> int:
+        """Side of the images the decoders render (twice the input after a decoder-only growth)."""
         return level_resolution(self.output_level)
 
     @property
@@ -199,14 +208,17 @@ class FusionNet(nn.Module):
             return DecoderBottom(self.config.latent, width(0), g)
         return DecoderLevel(width(level - 1), width(level), self.config.upsample, g, level_resolution(level))
 
-    def grow(self, decoder_only: bool = False) -> None:
+    def grow(self, kind: str = "full") -> None:
         """Add a resolution-update level: a new output level in every decoder and,
-        unless ``decoder_only``, a new encoder input level. Resets ``alpha`` to 1.
+        for a ``"full"`` growth (not ``"decoder_only"``), a new encoder input level. Resets ``alpha`` to 1.
 
         New parameters follow the device, dtype and memory format (channels_last
         or not) of the existing ones.
         """
-        self.growth.append(bool(decoder_only))
+        if kind not in GROWTH_KINDS:
+            raise ValueError(f"unknown growth kind {kind!r}; choose one of {', '.join(GROWTH_KINDS)}")
+        decoder_only = kind == "decoder_only"
+        self.growth.append(kind)
         g = self._generator()
         new: list[nn.Module] = []
         width = self.config.width
@@ -235,7 +247,7 @@ class FusionNet(nn.Module):
             return [self]
         k = self.output_level
         modules = [m for d in self.decoders for m in (d.levels[-1], d.to_rgb[str(k)])]
-        if not self.growth[-1]:
+        if self.growth[-1] == "full":
             modules += [self.encoder[-1], self.from_rgb[str(self.input_level)]]
         return modules
 
@@ -254,13 +266,14 @@ class FusionNet(nn.Module):
         check_shape(x, f"B 3 {r} {r}", "images")
         k = self.input_level
         h = self.encoder[k](self.from_rgb[str(k)](x))
-        if self._alpha < 1 and not self.growth[-1]:
+        if self._alpha < 1 and self.growth[-1] == "full":
             h = torch.lerp(self.from_rgb[str(k - 1)](F.avg_pool2d(x, 2)), h, self._alpha)
         for level in reversed(self.encoder[:k]):
             h = level(h)
         return h
 
     def forward(self, x: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, input, input) -> each row decoded by its identity's decoder (B, 3, output, output)."""
         if x.shape[0] == 0:
             raise ValueError("empty batch")
         if identity.ndim != 1 or identity.shape[0] != x.shape[0] or identity.dtype not in _INDEX_DTYPES:

@@ -2,17 +2,16 @@
 
 prediction = blend(D_p(E(source)) into template), target = blend(source into
 template), both with the source's mask and the same differentiable blend, so
-the loss judges the face as it will be composited (DESIGN: Triplets).
+the loss judges the face as it will be composited.
 
-Ours: the blend takes its coarse levels from the template, so the blended
-loss never sees the decoder's low frequencies; at 64 px only the finest band
-is the network's. Left alone, the colour and shape learned at low resolution
-drift once blending starts (seen in the demo: held-out PSNR fell from 32 to
-20 dB at 64 px). A raw term, the decoded face against the source inside the
-mask, weighted by `raw_weight`, keeps every band supervised. Below
-`blend_min_resolution` (64 px) there is nothing to blend (two or three
-pyramid levels, and the no-leak erosion eats the face) and the raw term is
-the whole loss.
+The blend takes its coarse levels from the template, so a blended loss alone
+never supervises the decoder's low frequencies and the colour and shape
+learned at low resolution drift once blending starts. A raw term, the
+decoded face against the source inside the mask (`raw_weight`), keeps every
+band supervised; below `blend_min_resolution` (64 px) there is nothing to
+blend and the raw term is the whole loss. Why, and what it measured:
+docs/design.md (Triplets, the training loss and the blend) and (Measurements).
+
 Which parameters train, at what learning rate and resolution, is set by the
 curriculum callback before each fit; the optimizer is built fresh per fit.
 
@@ -21,10 +20,7 @@ curriculum callback before each fit; the optimizer is built fresh per fit.
 that a short phase or a just-grown level is not averaged with its random
 initial weights). Validation, previews and the saved network a swap loads
 are the average, the usual end point of progressive training (ProGAN keeps
-one of its generator). On the 5-minute `clips_quick` run it changed nothing
-measurable (held-out SSIM 0.728 against 0.729 without, identity retrieval
-0.79 against 0.80, temporal ratio 0.780 against 0.777); what it gives a
-long run is not measured here.
+one of its generator); docs/design.md (Network), "Weight average".
 """
 
 import copy
@@ -40,13 +36,18 @@ from torchmetrics import MeanMetric
 from fusion.blend import multiband_blend
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.model import FusionConfig, FusionNet
-from fusion.model.checkpoint import fusion_section
+from fusion.model.checkpoint import fusion_section, migrate
 from fusion.model.decode import decode_faces
 from fusion.training.losses import FaceLoss, LossWeights
 from fusion.training.preview_grid import preview_grid, save_preview
 
 
 class FusionModule(L.LightningModule):
+    """Trains FusionNet on triplets: raw and (from `blend_min_resolution`) blended loss, the weight
+    average `net_ema`, held-out validation and previews. The curriculum callback grows and freezes
+    `net` and sets `phase` and `lr` before each fit (see the module docstring).
+    """
+
     def __init__(self, identities: list[str], net: dict, loss: dict | None = None, blend: dict | None = None,
                  betas: tuple[float, float] = (0.9, 0.999), preview_count: int = 8, run_dir: str | None = None,
                  blend_min_resolution: int = 64, raw_weight: float = 1.0, ema_decay: float | None = 0.999):
@@ -76,6 +77,7 @@ class FusionModule(L.LightningModule):
         self.val_psnr = nn.ModuleDict({name: MeanMetric() for name in self.identities})
 
     def blend(self, face: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The training blend of `face` into `template` under `mask`: what the blended loss term compares."""
         return multiband_blend(face, template, mask, keep_coarse=self.blend_options["keep_coarse"],
                                match_contrast=self.blend_options["match_contrast"])
 
@@ -92,11 +94,14 @@ class FusionModule(L.LightningModule):
         return self.net_ema
 
     def on_fit_start(self) -> None:
-        # A host-side copy of the (restored) count: reading the buffer every step would sync a GPU.
+        """Copy the (restored) average's step count to the host: reading the buffer every step would sync a GPU."""
         self._ema_count = int(self.ema_steps)
 
     @torch.no_grad()
     def on_train_batch_end(self, outputs, batch: dict, batch_index: int) -> None:
+        """Take this optimizer step into the weight average, its decay ramped over the phase's first
+        steps so that a new level is not averaged with its random start.
+        """
         if self.net_ema is None:
             return
         self.ema_steps += 1
@@ -119,6 +124,7 @@ class FusionModule(L.LightningModule):
         return terms
 
     def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
+        """The loss of one batch, logging each term and the curriculum's stage, resolution, phase and fade-in."""
         terms = self._step(batch)
         size = batch["source"].shape[0]
         for name, value in terms.items():
@@ -129,6 +135,9 @@ class FusionModule(L.LightningModule):
         return terms["loss"]
 
     def validation_step(self, batch: dict, batch_index: int) -> None:
+        """Masked SSIM and PSNR per identity of the average's raw decode of held-out crops; the first
+        batch also makes the preview grid.
+        """
         source, mask, identity = batch["source"], batch["mask"], batch["identity"]
         face = decode_faces(self.inference_net, source, identity)
         # The raw decode, not its blend: blending into the source itself would
@@ -143,6 +152,7 @@ class FusionModule(L.LightningModule):
             self._preview(batch, face)
 
     def on_validation_epoch_end(self) -> None:
+        """Log each identity's held-out SSIM and PSNR and their means, `val/ssim` (the guard's) and `val/psnr`."""
         ssims, psnrs = [], []
         for name in self.identities:
             for metrics, values, key in ((self.val_ssim, ssims, "ssim"), (self.val_psnr, psnrs, "psnr")):
@@ -168,10 +178,14 @@ class FusionModule(L.LightningModule):
                      self.global_step, "rows: held-out source, reconstruction, swapped to the next identity")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        """A fresh Adam over exactly the trainable parameters: one per fit, hence per phase, so the DDP
+        wrapper and the optimizer always agree on what trains (docs/design.md (The DDP trap)).
+        """
         trainable = [p for p in self.net.parameters() if p.requires_grad]
         return torch.optim.Adam(trainable, lr=self.lr, betas=self.betas)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add the `fusion` section (growth, phase, identities, net, crop) that resume, swap and evaluate rebuild from."""
         phase = self.phase.index if self.phase else None
         checkpoint["fusion"] = fusion_section(self.net, self.identities, phase, self.crop_settings)
 
@@ -186,10 +200,13 @@ class FusionModule(L.LightningModule):
         return state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Fit the state dict to this module's weight average; refuse a checkpoint fusion did not write
+        or one whose growth differs from the network's.
+        """
         checkpoint["state_dict"] = self.with_average(checkpoint["state_dict"])
-        saved = checkpoint.get("fusion")
-        if saved is None:
+        if checkpoint.get("fusion") is None:
             raise ValueError("this checkpoint was not written by fusion (no 'fusion' section)")
+        saved = migrate(checkpoint)["fusion"]
         if saved["growth"] != list(self.net.growth):
             raise ValueError(f"checkpoint network growth {saved['growth']} differs from the model's {self.net.growth}: "
                              "grow the model to the checkpoint's depth before loading")

@@ -21,6 +21,8 @@ class ScheduleError(ConfigError):
 
 @dataclass
 class Stage:
+    """One stage of a curriculum as configured (conf/curriculum): resolution, data, batch, lr and steps."""
+
     resolution: int
     quantity: int
     batch_size: int
@@ -34,11 +36,14 @@ class Stage:
 
     @property
     def input_size(self) -> int:
+        """The network's input side at this stage."""
         return self.input_resolution or self.resolution
 
 
 @dataclass
 class Curriculum:
+    """The stages, then an optional fine-tuning stage at the last one's resolution and a lower lr."""
+
     stages: list[Stage] = field(default_factory=list)
     finetune: Optional[Stage] = None
 
@@ -58,11 +63,12 @@ class Phase:
     batch_size: int
     newest_only: bool
     fade_steps: int
-    #: the network's growth history at this phase: one decoder_only flag per grow()
-    growth: tuple[bool, ...]
+    #: the network's growth history at this phase: the kind of each grow() ("full" or "decoder_only")
+    growth: tuple[str, ...]
 
     @property
     def label(self) -> str:
+        """`stage<k>-<A|B|finetune>`: how checkpoints, previews and logs name the phase."""
         return f"stage{self.stage}-{self.name}"
 
 
@@ -112,7 +118,7 @@ def phases(curriculum: Curriculum) -> list[Phase]:
     """The validated curriculum as the ordered list of fits to run."""
     validate(curriculum)
     out: list[Phase] = []
-    growth: tuple[bool, ...] = ()
+    growth: tuple[str, ...] = ()
 
     def add(stage_index: int, stage: Stage, name: str, steps: int, newest_only: bool):
         out.append(Phase(len(out), stage_index, name, steps, stage.lr, stage.resolution, stage.input_size,
@@ -120,7 +126,8 @@ def phases(curriculum: Curriculum) -> list[Phase]:
 
     for i, stage in enumerate(curriculum.stages):
         if i:
-            growth += (stage.input_size == curriculum.stages[i - 1].input_size,)
+            decoder_only = stage.input_size == curriculum.stages[i - 1].input_size
+            growth += ("decoder_only" if decoder_only else "full",)
         if stage.steps_a:
             add(i, stage, "A", stage.steps_a, True)
         add(i, stage, "B", stage.steps_b, False)
