@@ -14,6 +14,7 @@ from fusion.eval.wandb_report import log_evaluation
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    """Compose the evaluate config and score the model; a UserError is one line and exit 2."""
     try:
         metrics = evaluate(cfg.checkpoint, cfg.cache_folder, cfg.out, cache_dir=cfg.paths.cache_dir, holdout=cfg.holdout,
                            device=cfg.device,

@@ -13,6 +13,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="prepare")
 def main(cfg: DictConfig) -> None:
+    """Compose the prepare config and prepare; the exit code says whether faces were cached."""
     sys.exit(run_prepare(cfg))
 
 

@@ -17,6 +17,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="swap")
 def main(cfg: DictConfig) -> None:
+    """Compose the swap config and swap; a UserError is one line and exit 2."""
     try:
         options = to_schema(cfg, SwapConfig)  # the SwapOptions plus what to swap into what
         report = swap(options.input, options.output, options.checkpoint, options.identity, options)

@@ -14,6 +14,7 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    """Compose the train config and run the curriculum; a UserError is one line and exit 2."""
     try:
         train(cfg)
     except (UserError, FileNotFoundError) as error:

@@ -13,6 +13,7 @@ import fusion.bench
 
 
 def available() -> list[str]:
+    """Benchmark names: the `fusion.bench` modules, dashes for underscores, so the usage line lists what exists."""
     return sorted(
         m.name.replace("_", "-")
         for m in pkgutil.iter_modules(fusion.bench.__path__)
@@ -21,6 +22,7 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Run benchmark `argv[0]` with the rest of `argv` and print its JSON (exit status 0), or the usage (2)."""
     if not argv or argv[0] not in available():
         print(f"usage: python -m fusion.bench NAME [args]; NAME is one of {available()}", file=sys.stderr)
         return 2

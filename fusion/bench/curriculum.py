@@ -36,6 +36,7 @@ class ValidationClock(L.Callback):
         self.records: list[dict] = []
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Record this validation's time and SSIM, and stop the fit at the target SSIM or past the deadline."""
         record = {"seconds": round(time.perf_counter() - self.start, 1), "phase": pl_module.phase.label,
                   "resolution": pl_module.phase.resolution, "ssim": float(trainer.callback_metrics["val/ssim"])}
         self.records.append(record)
@@ -47,11 +48,13 @@ class ValidationClock(L.Callback):
 
 
 def time_to_reach(records: list[dict], ssim: float, resolution: int) -> float | None:
+    """Seconds until a validation at `resolution` first reached `ssim`, or None: the benchmark's measure of speed."""
     hits = [r["seconds"] for r in records if r["resolution"] == resolution and r["ssim"] >= ssim]
     return min(hits) if hits else None
 
 
 def plot(runs: dict[str, list[dict]], target: float, path: Path) -> None:
+    """Held-out SSIM against wall time per run, with the target line, as the PNG `path`: the curves by eye."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,6 +71,9 @@ def plot(runs: dict[str, list[dict]], target: float, path: Path) -> None:
 
 
 def main(argv: list[str]) -> dict:
+    """Train the progressive run, then the flat run until it reaches the progressive run's final SSIM or its
+    time budget; return the times to reach that SSIM and their ratio.
+    """
     parser = argparse.ArgumentParser(prog="python -m fusion.bench curriculum")
     parser.add_argument("--footage", default=str(SHARED_CLIPS))
     parser.add_argument("--experiment", default="clips")

@@ -195,6 +195,9 @@ def composite_4k(net: FusionNet, device: torch.device, precision: str = "bf16",
 
 
 def main(argv: list[str]) -> dict:
+    """Grow the paper network through every phase with a few timed steps, then composite a 4K plate; return
+    the costs (images/s, peak GPU memory), or say it was skipped where torch sees no CUDA GPU.
+    """
     parser = argparse.ArgumentParser(prog="python -m fusion.bench gpu-smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per phase (after one warm-up)")
     parser.add_argument("--phases", nargs="+", metavar="LABEL", help="only these phases, e.g. stage0-B stage6-B")

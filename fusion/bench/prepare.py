@@ -18,6 +18,9 @@ from fusion.data.prepare import PrepareOptions, prepare
 
 
 def main(argv: list[str]) -> dict:
+    """Run the real `prepare` into a fresh temporary cache and return frames per second of wall time and
+    each stage's share of worker time, to see where preparing footage spends its time.
+    """
     parser = argparse.ArgumentParser(prog="python -m fusion.bench prepare")
     parser.add_argument("--footage", type=Path, default=SHARED_CLIPS)
     parser.add_argument("--resolution", type=int, default=512)

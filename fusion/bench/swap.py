@@ -22,6 +22,9 @@ from fusion.model.checkpoint import save_untrained
 
 
 def main(argv: list[str]) -> dict:
+    """Run the real `swap` on a plate (an untrained network unless `--checkpoint`) and return frames per
+    second of wall time and each stage's share, to see where a swap spends its time.
+    """
     parser = argparse.ArgumentParser(prog="python -m fusion.bench swap")
     parser.add_argument("--plate", type=Path, default=SHARED_CLIPS / "d3.mp4")
     parser.add_argument("--checkpoint", type=Path, help="a trained checkpoint; default: untrained, see --resolution")

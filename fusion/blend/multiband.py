@@ -29,8 +29,8 @@ __all__ = ["MultiBandBlend", "multiband_blend"]
 #: On CPU the batch is blended in chunks of about this many elements per image
 #: tensor (2 MB in float32): torch allocates every intermediate afresh, and
 #: once they outgrow the caches (and glibc's mmap threshold, so that each new
-#: page faults) a whole batch of 8 blended 2-3x slower per image than chunks of
-#: one or two images at 256-1024 px.
+#: page faults) a whole batch blends slower per image than chunks of one or
+#: two images (docs/design.md (Measurements)).
 _CPU_CHUNK_ELEMENTS = 2**19
 
 
@@ -74,7 +74,7 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
                     weight[..., ::2, ::2],
                 )
                 # pyr_up keeps a constant, so the offset joins the coarse
-                # difference: a broadcast `self` makes addcmul 4x slower.
+                # difference: a broadcast `self` makes addcmul much slower.
                 difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1).add_(offset)
                 face = pyr_up(difference, face.shape[-2:]).addcmul_(source_k, gain)
             else:
@@ -179,9 +179,11 @@ class MultiBandBlend(nn.Module):
         self.match_contrast = match_contrast
 
     def forward(self, source: Tensor, template: Tensor, mask: Tensor) -> Tensor:
+        """`multiband_blend` of `source` into `template` under `mask`, with this module's options."""
         return multiband_blend(source, template, mask, self.levels, self.keep_coarse, self.erode, self.match_contrast)
 
     def extra_repr(self) -> str:
+        """The fixed options, so that printing a model shows how it blends."""
         return (
             f"levels={self.levels}, keep_coarse={self.keep_coarse}, erode={self.erode}, "
             f"match_contrast={self.match_contrast}"

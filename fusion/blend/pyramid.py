@@ -7,21 +7,20 @@ that kernel, cropped to the finer level's size. Borders are OpenCV's
 (reflect-101, and pyr_up repeats the last coarse sample when the finer size is
 even), so the results equal ``cv2.pyrDown``/``cv2.pyrUp`` to rounding.
 
-Hand-written rather than kornia's ``pyrdown``/``pyrup``/``build_laplacian_pyramid``:
-those blur at full resolution with a dense 5x5 kernel and resample bilinearly
-to floor(H / 2) (odd rows are lost), which measured 20-100x slower than
-OpenCV on this CPU at 256-1024 px. Depthwise or channel-folded ``conv2d`` with
-stride 2, ``avg_pool2d`` cascades and ``interpolate(antialias=True)`` were
-10-40x, 50x and ~1.3x slower than the slices used here. Each pass is
+Hand-written because kornia's ``pyrdown``/``pyrup``/``build_laplacian_pyramid``
+are much slower and lose odd rows: they blur at full resolution with a dense
+5x5 kernel and resample bilinearly to floor(H / 2). Each pass here is
 polyphase, computing only the samples kept, as weighted sums of five (down)
 or three (up) shifted slices written as lerps: plain element-wise ops, on
-every device and in every float dtype, and differentiable. They are still
-~4x slower than OpenCV's single-sweep C++ on CPU, because every op reads and
-writes the whole level once more (``python -m fusion.bench blend``). So where
-no gradient is needed on a CPU float32 tensor (the swap's composite, targets,
-evaluation) each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves:
-the same numbers to float rounding, a path chosen per call, never a
-different result for training.
+every device and in every float dtype, and differentiable; strided
+``conv2d``, ``avg_pool2d`` cascades and ``interpolate(antialias=True)`` were
+all slower. OpenCV's single-sweep C++ is still faster on CPU, because every
+op here reads and writes the whole level once more. So where no gradient is
+needed on a CPU float32 tensor (the swap's composite, targets, evaluation)
+each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves: the same
+numbers to float rounding, a path chosen per call, never a different result
+for training. Timings: docs/design.md (Measurements) and
+``python -m fusion.bench blend``.
 """
 
 import math
@@ -87,16 +86,16 @@ def pyr_down(image: Tensor) -> Tensor:
     padded = F.pad(image, (2, 2, 2, 2), mode="reflect")
     halved = _binomial([padded[..., k : k + 2 * rows - 1 : 2, :] for k in range(5)])
     # Every column, then every other one: contiguous runs vectorise, stride-2
-    # ones measured ~2x slower even for half the output.
+    # ones were slower even for half the output (docs/design.md (Measurements)).
     return _binomial([halved[..., k : k + 2 * cols - 1] for k in range(5)])[..., ::2]
 
 
 def _interleave(even: Tensor, odd: Tensor, dim: int) -> Tensor:
     """Alternate the samples of `even` and `odd` along `dim` (-1 or -2)."""
     if dim == -1 and even.dtype in (torch.float32, torch.float64):
-        # On CPU, stacking on a new last axis is a strided scatter, ~7x an
-        # add; a complex tensor lays (real, imag) out in the same order at
-        # the speed of an add.
+        # On CPU, stacking on a new last axis is a strided scatter, several
+        # times dearer than an add; a complex tensor lays (real, imag) out in
+        # the same order at the speed of an add (docs/design.md (Measurements)).
         return torch.view_as_real(torch.complex(even, odd)).flatten(-2)
     return torch.stack([even, odd], dim).flatten(dim - 1, dim)
 
@@ -147,7 +146,7 @@ def default_levels(height: int, width: int) -> int:
     levels, showing through the face; a deeper one mixes coarser levels,
     whose seams need a wider erosion (`fusion.blend.mask`), shrinking the
     face. 16-31 px looked best on real faces (`python -m fusion.demo.blend_sheet`;
-    8-15 px eroded 11% of the crop and the face was mostly the template's).
+    the shallower and deeper choices: docs/design.md (Measurements)).
 
     Example:
         >>> default_levels(256, 256), default_levels(250, 187), default_levels(1024, 1024)

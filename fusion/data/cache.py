@@ -114,12 +114,15 @@ class IdentityCache:
             write_json(path, wanted)
 
     def landmarks_path(self, source_key: str, start: int) -> Path:
+        """Pass 1's landmarks for the chunk of `source_key` from frame `start`: a file per chunk, so chunks resume alone."""
         return self.folder / "landmarks" / f"{source_key}.{start:07d}.json"
 
     def crop_path(self, key: str, float_data: bool) -> Path:
+        """Where frame `key`'s crop goes: EXR for float footage, PNG otherwise, so a crop keeps its footage's depth."""
         return self.folder / "crops" / f"{key}.{'exr' if float_data else 'png'}"
 
     def record_path(self, key: str) -> Path:
+        """Frame `key`'s record, written after its crop: it means "frame done", which is how prepare resumes."""
         return self.folder / "records" / f"{key}.json"
 
     def write_index(self) -> list[dict]:
@@ -130,6 +133,7 @@ class IdentityCache:
         return records
 
     def index(self) -> list[dict]:
+        """The identity's records in source and frame order (index.json); missing, an error that says to run prepare."""
         path = self.folder / "index.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing; run `python prepare.py` for identity {self.identity!r} first")

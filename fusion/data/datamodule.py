@@ -20,6 +20,12 @@ from fusion.io.footage import find_identities
 
 
 class FaceDataModule(L.LightningDataModule):
+    """Footage -> face cache -> the current phase's stage packs, served as triplets.
+
+    Refuses up front what cannot train (fewer than two identities, a cache overlapping the footage);
+    the training loop sets `phase` before each fit, so every phase trains on its own pack.
+    """
+
     def __init__(self, crop: CacheSettings, cache_dir: str, cache_folder: str | None = None,
                  footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
                  val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None):
@@ -48,6 +54,7 @@ class FaceDataModule(L.LightningDataModule):
         self._cache_ready = False
 
     def footage_root(self) -> Path:
+        """The footage folder, or the built-in demo footage (written on first use) when none was given."""
         if self.footage is not None:
             return self.footage
         return make_demo_footage(self.demo_footage)
@@ -70,16 +77,21 @@ class FaceDataModule(L.LightningDataModule):
         self._cache_ready = True
 
     def prepare_data(self) -> None:
+        """Prepare the cache and build this phase's packs once per node, before any process opens them."""
         self.prepare_cache()
         for spec in self._specs():
             build_pack(self.cache, self.identities, spec)
 
     def setup(self, stage: str) -> None:
+        """Open this phase's train and held-out packs (built by `prepare_data`) in every process."""
         train, val = self._specs()
         self.train_pack = build_pack(self.cache, self.identities, train)
         self.val_pack = build_pack(self.cache, self.identities, val)
 
     def train_dataloader(self) -> DataLoader:
+        """Triplets of this rank's slice of each global batch, from the restored step on a resume,
+        so the data depend on neither the number of processes nor an interruption.
+        """
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         sampler = TripletSampler(len(self.train_pack), self.phase.batch_size, self.seed + 1000 * self.phase.index,
@@ -89,6 +101,7 @@ class FaceDataModule(L.LightningDataModule):
         return DataLoader(TripletDataset(self.train_pack), batch_sampler=sampler, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
+        """Held-out crops, each its own template, split over the ranks in a fixed order: every validation sees the same."""
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         rows = list(range(rank, len(self.val_pack), world))

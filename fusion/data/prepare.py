@@ -66,6 +66,10 @@ class PrepareOptions:
 
 @dataclass
 class IdentityReport:
+    """What preparing one identity found: frames read, faces kept, skips and notes by reason, problems
+    per file and worker seconds per stage; its part of report.json, so a user sees why faces are missing.
+    """
+
     identity: str
     frames_read: int = 0
     faces_kept: int = 0
@@ -78,6 +82,7 @@ class IdentityReport:
     seconds: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
+        """JSON-ready form for report.json: Counters as plain dicts, seconds rounded."""
         return {**asdict(self), "skipped": dict(self.skipped), "notes": dict(self.notes),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 

@@ -41,6 +41,9 @@ def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareOptions
 
 
 def print_summary(report: dict, console: Console) -> None:
+    """Print per identity the frames read, faces kept, skips and notes, then each problem and where the
+    report and contact sheets are: what a user checks before training.
+    """
     table = Table(title=f"prepare: {report['footage']} -> {report['cache']}")
     for column in ("identity", "frames read", "faces kept", "skipped", "notes"):
         table.add_column(column)

@@ -113,6 +113,7 @@ def contact_sheet(resolution: int = 256) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> Path:
+    """`python -m fusion.demo.blend_sheet`: write the contact sheet to `--out` as PNG and return its path."""
     parser = argparse.ArgumentParser(prog="python -m fusion.demo.blend_sheet", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--resolution", type=int, default=256, help="aligned face size in pixels")

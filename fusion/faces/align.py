@@ -97,6 +97,7 @@ class AlignedFace:
 
     @property
     def mask(self) -> np.ndarray:
+        """The hull polygon rasterised at the crop's size: (H, W) uint8, 0 or 255, anti-aliased."""
         return polygon_mask(self.polygon, self.image.shape[0])
 
 

@@ -26,9 +26,10 @@ def model_file(name: str) -> Path:
 class DlibBackend:
     """HOG detection on a downscaled copy, landmarks at full resolution.
 
-    Detection dominates the cost (17 ms at 512 px, 5 ms at 256 px here) and
-    the HOG detector finds faces down to ~80 px, so frames are shrunk to
-    `detect_size` for detection only; the predictor then sees full detail.
+    Detection dominates the cost and the HOG detector still finds faces of
+    moderate size on a shrunk frame (docs/design.md (Measurements)), so frames
+    are shrunk to `detect_size` for detection only; the predictor then sees
+    full detail.
     A frame with no face found that way is searched again at full size and
     then upsampled, so small faces cost time only where they occur.
     """
@@ -42,6 +43,9 @@ class DlibBackend:
         self._predictor = dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """Face boxes (x0, y0, x1, y1) in frame pixels: on the shrunk copy first, then at full size, then
+        upsampled, so small faces cost time only where they occur.
+        """
         shrink = min(1.0, self.detect_size / max(image.shape[:2]))
         for scale, upsample in ((shrink, self.upsample), (1.0, self.upsample), (1.0, self.upsample + 1)):
             small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
@@ -51,6 +55,7 @@ class DlibBackend:
         return []
 
     def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """dlib's (68, 2) float32 iBUG points of the face in `box`, predicted on the full-resolution frame."""
         rect = dlib.rectangle(*(int(round(v)) for v in box))
         shape = self._predictor(np.ascontiguousarray(image), rect)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)

@@ -40,9 +40,11 @@ class FanBackend:
             face_alignment.LandmarksType.TWO_D, device=device, flip_input=False, compile=False)
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """S3FD's face boxes (x0, y0, x1, y1) in an 8-bit RGB image, as `LandmarkBackend` asks."""
         boxes = self._model.face_detector.detect_from_image(image.copy())
         return [np.asarray(b[:4], np.float64) for b in boxes]
 
     def landmarks(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """2D-FAN's (68, 2) float32 points of the face in the given `box` (no second detection)."""
         points = self._model.get_landmarks_from_image(image, detected_faces=[np.asarray(box, np.float64)])
         return np.asarray(points[0][:, :2], np.float32)

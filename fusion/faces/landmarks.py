@@ -36,6 +36,11 @@ class Face:
 
 
 class LandmarkBackend(Protocol):
+    """What prepare and swap ask of a landmark backend: face boxes, then 68 iBUG points per box.
+
+    `name` is stored with caches and checkpoints, so a swap finds landmarks the way its crops were made.
+    """
+
     name: str
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:

@@ -15,6 +15,12 @@ from fusion.stopwatch import Stopwatch
 
 
 class FaceTracker:
+    """Follows one face through a sequence: per frame, detect, keep the face continuing the track (else
+    the largest) and average its landmarks over `jitter` boxes; `watch` times detection and landmarks.
+
+    Shared by `prepare` and the swap, so both see faces the same way.
+    """
+
     def __init__(self, backend: LandmarkBackend, jitter: int = 4, watch: Stopwatch | None = None):
         self.backend, self.jitter, self.watch = backend, jitter, watch
         self.previous: np.ndarray | None = None

@@ -36,6 +36,7 @@ class Source:
 
     @property
     def is_video(self) -> bool:
+        """True for a video file, False for an image sequence (which lists its `images`)."""
         return not self.images
 
     @property
@@ -58,6 +59,7 @@ def _natural_key(path: Path) -> list:
 
 
 def video_frame_count(path: Path) -> int:
+    """The frame count a video file declares (0 where OpenCV cannot open it), to plan chunks and report empty files."""
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():

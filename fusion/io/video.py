@@ -75,6 +75,9 @@ class VideoWriter:
                                          stdout=subprocess.DEVNULL, stderr=self._log)
 
     def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) frame as 8-bit, starting ffmpeg at the first; raises a WriteError naming the
+        file if ffmpeg stops taking frames, so a failed encode never passes silently.
+        """
         if self._process is None:
             self._start(frame)
         try:

@@ -64,9 +64,11 @@ class MaskedSSIM(nn.Module):
         self.window = window
 
     def extra_repr(self) -> str:
+        """The SSIM window, shown when the module is printed."""
         return f"window={self.window}"
 
     def forward(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        """Per-image masked SSIM (B,) of (B, C, H, W) images in [0, 1] under a (B, 1, H, W) mask."""
         return masked_ssim(prediction, target, mask, self.window)
 
 
@@ -79,4 +81,5 @@ class MaskedPSNR(nn.Module):
     """
 
     def forward(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        """Per-image masked PSNR in dB (B,) of (B, C, H, W) images in [0, 1] under a (B, 1, H, W) mask."""
         return masked_psnr(prediction, target, mask)

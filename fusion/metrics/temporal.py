@@ -30,6 +30,7 @@ class FrameChange:
         self.last: tuple[np.ndarray, np.ndarray] | None = None
 
     def add(self, frames: np.ndarray, masks: np.ndarray) -> "FrameChange":
+        """Take the next (T, H, W, C) frames and (T, H, W) bool masks, in order; returns self, so calls chain."""
         self.frames += len(frames)
         frames = frames.astype(np.float32)
         if self.last is not None:
@@ -43,6 +44,9 @@ class FrameChange:
         return self
 
     def value(self) -> float:
+        """The mean absolute change over every consecutive pair so far; a ValueError with fewer than two
+        frames or masks that never overlap, where no number would mean anything.
+        """
         if self.frames < 2:
             raise ValueError("need at least two frames")
         if not self.count:
@@ -57,11 +61,13 @@ class TemporalRatio:
         self.swap, self.plate = FrameChange(), FrameChange()
 
     def add(self, swap: np.ndarray, plate: np.ndarray, masks: np.ndarray) -> "TemporalRatio":
+        """Take the next swap and plate frames (T, H, W, C) and their face masks (T, H, W), in order; returns self."""
         self.swap.add(swap, masks)
         self.plate.add(plate, masks)
         return self
 
     def value(self) -> float:
+        """The swap's frame change over the plate's: 1 moves as much as the footage, above 1 is added flicker."""
         return self.swap.value() / max(self.plate.value(), 1e-8)
 
 

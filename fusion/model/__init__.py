@@ -1,4 +1,4 @@
-"""FusionNet (shared encoder, per-identity decoders) and its levels; see DESIGN.md, Network."""
+"""FusionNet (shared encoder, per-identity decoders) and its levels; see docs/design.md (Network)."""
 
 from fusion.model.fusion_net import FusionConfig, FusionNet, IdentityDecoder
 from fusion.model.levels import DecoderBottom, DecoderLevel, EncoderBottom, EncoderLevel, FromRGB, ToRGB

@@ -3,8 +3,8 @@
 The crops come at the output resolution; the network may take a smaller
 input (decoder-only growth), so they are area-resized to it. The sigmoid
 bounds faces to [0, 1]: SSIM is blind to sign (SSIM(x, -x) is about 1), and
-with a linear output training settled on negated faces with SSIM 0.95 and a
-PSNR below 0 dB.
+with a linear output training settled on negated faces (docs/design.md
+(Network), numbers in (Measurements)).
 """
 
 import torch

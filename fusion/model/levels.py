@@ -66,9 +66,11 @@ class FromRGB(nn.Module):
         self.conv = conv(3, channels, 1, generator)
 
     def extra_repr(self) -> str:
+        """Channels in and out, so that `print(net)` reads as the architecture."""
         return f"3 -> {self.channels} channels"
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) image -> (B, channels, H, W) features."""
         return _lrelu(self.conv(image))
 
 
@@ -81,9 +83,11 @@ class ToRGB(nn.Module):
         self.conv = conv(channels, 3, 1, generator, linear=True)
 
     def extra_repr(self) -> str:
+        """Channels in and out, so that `print(net)` reads as the architecture."""
         return f"{self.channels} -> 3 channels"
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, channels, H, W) features -> (B, 3, H, W) linear image (`decode_faces` bounds it with a sigmoid)."""
         return self.conv(features)
 
 
@@ -109,10 +113,12 @@ class EncoderLevel(nn.Module):
         self.pool = F.avg_pool2d if downsample == "avg" else F.max_pool2d
 
     def extra_repr(self) -> str:
+        """Resolution, channels and pooling, so that `print(net)` reads as the architecture."""
         size = f"{self.resolution} -> {self.resolution // 2} px, " if self.resolution else ""
         return f"{size}{self.in_channels} -> {self.out_channels} channels, {self.downsample} pool"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, R, R) -> (B, out_channels, R / 2, R / 2)."""
         return self.pool(_lrelu(self.conv2(_lrelu(self.conv1(x)))), 2)
 
 
@@ -133,9 +139,11 @@ class EncoderBottom(nn.Module):
         self.to_latent = conv(channels, latent_channels, 4, generator, padding=0, linear=True)
 
     def extra_repr(self) -> str:
+        """Size and channels, so that `print(net)` reads as the architecture."""
         return f"4 -> 1 px, {self.channels} -> {self.latent_channels} latent channels"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, channels, 4, 4) features -> (B, latent_channels, 1, 1) linear latent."""
         return self.to_latent(_lrelu(self.conv(x)))
 
 
@@ -158,9 +166,11 @@ class DecoderBottom(nn.Module):
         self.conv = conv(channels, channels, 3, generator)
 
     def extra_repr(self) -> str:
+        """Size and channels, so that `print(net)` reads as the architecture."""
         return f"1 -> 4 px, {self.latent_channels} latent -> {self.channels} channels"
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, latent_channels, 1, 1) latent -> (B, channels, 4, 4) features."""
         return _lrelu(self.conv(_lrelu(self.from_latent(latent))))
 
 
@@ -183,10 +193,12 @@ class DecoderLevel(nn.Module):
         self.conv2 = conv(out_channels, out_channels, 3, generator)
 
     def extra_repr(self) -> str:
+        """Resolution, channels and upsampling, so that `print(net)` reads as the architecture."""
         size = f"{self.resolution // 2} -> {self.resolution} px, " if self.resolution else ""
         return f"{size}{self.in_channels} -> {self.out_channels} channels, {self.upsample} upsampling"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, R / 2, R / 2) -> (B, out_channels, R, R)."""
         x = upsample2x(x, self.upsample)
         return _lrelu(self.conv2(_lrelu(self.conv1(x))))
 

@@ -12,14 +12,16 @@ measured on held-out swaps (`python evaluate.py`, the clips model at 128 px):
 - Its pyramid depth follows the face, so that the plate's kept levels show
   the face only ~`PLATE_FACE_PIXELS` across: lighting and colour. The
   training blend's depth follows the crop (`default_levels`), which keeps
-  the template's face at ~20 px, where eyes, nose and face shape still show:
-  identity retrieval 0.83 against 0.98 here.
+  the template's face at ~20 px, where eyes, nose and face shape still show,
+  and identity retrieval drops.
 - It does not erode the mask to keep the blend's seam inside it: the
   no-leak erosion (`leak_radius`, 4-28 px at 128 px) hands the face's rim,
-  and at depth its whole outline, back to the plate (retrieval 0.70 at 4 px,
-  0.22 at 12 px). The blend's seam may spread past the matte; the result is
+  and at depth its whole outline, back to the plate. The blend's seam may spread past the matte; the result is
   then cut by the matte, with a `feather`-wide soft edge inside it, so the
   plate is still untouched outside.
+
+The tables behind both: docs/design.md (The swap composite, and why it
+differs from the training blend).
 """
 
 import cv2
@@ -41,10 +43,10 @@ FEATHER = {"alpha": 0.05, "multiband": 0.03}
 
 #: Erosion of the matte when none is given, as a share of the face's width:
 #: about the 10% enlargement of the landmark hull (5% a side), so the seam
-#: sits near the jaw and brow landmarks. On held-out swaps (clips model, 128
-#: px) erosion trades identity for the plate's expression: 0% gave identity
-#: retrieval 0.98 and landmark error 0.057, 6% 0.94 and 0.047, 7.5% 0.90
-#: and 0.045.
+#: sits near the jaw and brow landmarks. On held-out swaps erosion trades
+#: identity for the plate's expression; the measured trade is the erosion
+#: table in docs/design.md (The swap composite, and why it differs from the
+#: training blend).
 ERODE = 0.06
 
 #: Width of the face, in pixels, at the finest level the multi-band composite

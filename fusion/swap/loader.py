@@ -24,6 +24,11 @@ def pick_device(device: str) -> torch.device:
 
 @dataclass
 class SwapModel:
+    """A trained network ready to swap: the network (its weight average where saved), the identities
+    in decoder order, the crop settings its crops were made with, and the precision to run at.
+    Swap and evaluate both decode through it, so they see a checkpoint alike.
+    """
+
     net: FusionNet
     identities: list[str]
     crop: CacheSettings
@@ -31,6 +36,7 @@ class SwapModel:
     precision: str = "fp32"
 
     def identity_index(self, name: str) -> int:
+        """The decoder index of identity `name`; a CheckpointError listing the model's identities if it has no such one."""
         if name not in self.identities:
             raise CheckpointError(f"identity {name!r} is not in this model; it has {', '.join(self.identities)}")
         return self.identities.index(name)

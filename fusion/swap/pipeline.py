@@ -59,6 +59,8 @@ class SwapOptions:
 
 @dataclass
 class SwapReport:
+    """What a swap did: frames read and swapped, those without a face, and seconds per stage."""
+
     frames: int = 0
     swapped: int = 0
     no_face: list[int] = field(default_factory=list)
@@ -66,6 +68,7 @@ class SwapReport:
 
     @property
     def frames_per_second(self) -> float:
+        """Frames over the seconds of every stage together."""
         return self.frames / max(sum(self.seconds.values()), 1e-9)
 
 

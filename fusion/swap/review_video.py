@@ -34,4 +34,5 @@ class PreviewWriter(VideoWriter):
         self.height = height
 
     def write_pair(self, plate: np.ndarray, swapped: np.ndarray) -> None:
+        """Append one frame: plate | swap side by side, scaled to the preview's height."""
         self.write(side_by_side(plate, swapped, self.height))

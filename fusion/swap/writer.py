@@ -66,6 +66,9 @@ class FrameWriter:
         self.bytes += staged.stat().st_size
 
     def write(self, frame: np.ndarray, matte: np.ndarray) -> None:
+        """Stage the next swapped frame in the output's format (and, with `write_matte`, its matte as a
+        16-bit PNG); a full disk is reported with the space the rest of the render needs.
+        """
         if self._video is not None:
             self._video.write(frame)
         elif self.output.suffix:

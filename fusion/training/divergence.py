@@ -1,12 +1,14 @@
 """Stopping a phase whose training has diverged, instead of training on silently.
 
 A learning rate too high for a phase does not always fail loudly: in the
-clips curriculum at lr 1e-3, the 32 px phase B took held-out SSIM from 0.78 to
-0.17 and never recovered, and every later phase trained on from there. On a
-cluster that is hours of GPU time spent on a broken run. The guard watches
+clips curriculum at lr 1e-3, the 32 px phase B collapsed held-out SSIM and
+never recovered, and every later phase trained on from there
+(docs/design.md (Measurements)). On a cluster that is hours of GPU time
+spent on a broken run. The guard watches
 each validation: a non-finite training loss or held-out SSIM, or an SSIM below
 `1 - drop` of the best so far at that resolution, stops the phase on every rank, and
-`python train.py` then fails with what happened and how to go on.
+`python train.py` then fails with what happened and how to go on
+(docs/design.md (Curriculum and the DDP rule), "Divergence guard").
 """
 
 import math
@@ -41,9 +43,13 @@ class DivergenceGuard(L.Callback):
         self.reason: str | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Clear the previous fit's `reason`; the bests per resolution carry over, one guard serving the whole run."""
         self.reason = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Stop the phase on every rank when the loss or `monitor` is not finite or `monitor` fell below
+        `1 - drop` of its best at this resolution; otherwise update that best.
+        """
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         resolution = pl_module.net.output_resolution

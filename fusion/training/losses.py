@@ -20,6 +20,10 @@ MS_SSIM_MIN_SIZE = 176
 
 @dataclass(frozen=True)
 class LossWeights:
+    """Weights of the loss terms, from the module's `loss` option. MS-SSIM is 0 by default: kornia's is
+    neither masked nor a true MS-SSIM (docs/design.md (Triplets, the training loss and the blend)).
+    """
+
     ssim: float = 0.84
     l1: float = 0.16
     ms_ssim: float = 0.0
@@ -35,6 +39,9 @@ class FaceLoss(nn.Module):
         self.ms_ssim = kornia.losses.MS_SSIMLoss(alpha=0.0, compensation=1.0) if weights.ms_ssim else None
 
     def forward(self, prediction: Tensor, target: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Each term by name, and their weighted sum as "loss", measured inside `mask` dilated by half the
+        SSIM window so the seam region counts.
+        """
         region = F.max_pool2d(mask, self.window, stride=1, padding=self.window // 2) if self.window > 1 else mask
         terms = {
             "ssim": 1 - masked_ssim(prediction, target, region, self.window).mean(),

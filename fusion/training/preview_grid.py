@@ -1,4 +1,5 @@
-"""Preview grids: source, template, target and prediction side by side.
+"""Preview grids: rows of images side by side (in training: held-out sources, their
+reconstructions, and their swaps to the next identity).
 
 Written as PNG into the run folder (and logged to W&B when it is the logger)
 so a person can see what each stage learned without opening a notebook.
@@ -24,6 +25,7 @@ def preview_grid(rows: dict[str, torch.Tensor], count: int = 8) -> np.ndarray:
 
 
 def save_preview(grid: np.ndarray, folder: Path, name: str, logger=None, step: int = 0, caption: str = "") -> Path:
+    """Write `grid` as `<folder>/<name>.png` and log it where the logger takes images (W&B); returns the path."""
     path = folder / f"{name}.png"
     write_image(path, grid)
     if logger is not None and hasattr(logger, "log_image"):

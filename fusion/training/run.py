@@ -1,8 +1,8 @@
 """What `python train.py` does: one Lightning fit per curriculum phase.
 
 A fresh Trainer per phase rebuilds the DDP wrapper and the optimizer after
-every growth and every freeze or unfreeze (DESIGN: the DDP trap); the module
-and its weights carry over. Checkpoints name the phase and the network's
+every growth and every freeze or unfreeze (docs/design.md (The DDP trap));
+the module and its weights carry over. Checkpoints name the phase and the network's
 growth, so a killed run resumes in the same phase at the same step.
 """
 
