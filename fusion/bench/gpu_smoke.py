@@ -37,7 +37,7 @@ import torch
 from fusion.data.cache import CacheSettings
 from fusion.demo.footage import demo_photos
 from fusion.faces.align import REFERENCE_POINTS, alignment_matrix, canonical_points, transform_points, warp_face
-from fusion.faces.mask import hull_polygon
+from fusion.faces.hull import hull_polygon
 from fusion.io.image import encode
 from fusion.model import FusionNet
 from fusion.swap.composite import composite_face

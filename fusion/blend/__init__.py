@@ -1,7 +1,7 @@
 """Laplacian pyramids, multi-band blending and contrast alignment (torch, differentiable)."""
 
 from fusion.blend.contrast import contrast_gain
-from fusion.blend.mask import erode_mask, leak_radius
+from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.multiband import MultiBandBlend, multiband_blend
 from fusion.blend.pyramid import (
     collapse_laplacian,

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
-from fusion.blend.mask import erode_mask, leak_radius
+from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up, uses_opencv
 
 __all__ = ["MultiBandBlend", "multiband_blend"]

@@ -144,7 +144,7 @@ def default_levels(height: int, width: int) -> int:
     two faults of a blend that takes its coarse levels from the template: a
     shallower pyramid leaves the template's features (eyes, glasses) in those
     levels, showing through the face; a deeper one mixes coarser levels,
-    whose seams need a wider erosion (`fusion.blend.mask`), shrinking the
+    whose seams need a wider erosion (`fusion.blend.erosion`), shrinking the
     face. 16-31 px looked best on real faces (`python -m fusion.demo.blend_sheet`;
     the shallower and deeper choices: docs/design.md (Measurements)).
 

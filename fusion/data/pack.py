@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from fusion.data.cache import IdentityCache
-from fusion.faces.mask import polygon_mask
+from fusion.faces.hull import polygon_mask
 from fusion.io.image import encode, read_image
 
 #: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt

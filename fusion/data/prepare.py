@@ -28,7 +28,7 @@ from fusion.data.quality import sharpness
 from fusion.errors import ConfigError, OutputError
 from fusion.faces.align import align_face
 from fusion.faces.landmarks import load_backend
-from fusion.faces.mask import hull_polygon, inside_fraction
+from fusion.faces.hull import hull_polygon, inside_fraction
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json

@@ -22,7 +22,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from fusion.blend.mask import leak_radius
+from fusion.blend.erosion import leak_radius
 from fusion.blend.multiband import multiband_blend
 from fusion.blend.pyramid import default_levels
 from fusion.faces.align import AlignedFace, align_face

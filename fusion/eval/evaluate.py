@@ -30,7 +30,7 @@ from fusion.eval.identity import FaceDescriber, retrieval_accuracy
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.temporal import TemporalRatio
 from fusion.faces.landmarks import jittered_landmarks, load_backend
-from fusion.faces.mask import hull_polygon
+from fusion.faces.hull import hull_polygon
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs

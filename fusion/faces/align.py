@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from skimage.transform import AffineTransform, SimilarityTransform
 
-from fusion.faces.mask import hull_polygon, polygon_mask
+from fusion.faces.hull import hull_polygon, polygon_mask
 
 REFERENCE_POINTS = (36, 45, 31, 35, 48, 54)
 

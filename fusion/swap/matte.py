@@ -10,7 +10,7 @@ plate's, bit for bit.
 import cv2
 import numpy as np
 
-from fusion.faces.mask import polygon_mask
+from fusion.faces.hull import polygon_mask
 
 
 def hard_matte(polygon: np.ndarray, shape: tuple[int, int], erode: float = 0.0) -> np.ndarray:

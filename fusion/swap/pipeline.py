@@ -18,7 +18,7 @@ from tqdm import tqdm
 from fusion.errors import ConfigError
 from fusion.faces.align import alignment_matrix, warp_face
 from fusion.faces.landmarks import load_backend
-from fusion.faces.mask import hull_polygon
+from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import StagedOutputs

@@ -11,7 +11,7 @@ import pytest
 
 from fusion.data.pack import resize_face
 from fusion.faces.align import transform_points, warp_face
-from fusion.faces.mask import polygon_mask
+from fusion.faces.hull import polygon_mask
 from fusion.io.image import encode
 from fusion.swap.composite import composite_face
 
