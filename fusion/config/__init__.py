@@ -2,7 +2,7 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.schemas import SwapConfig
+from fusion.config.schemas import EvaluateConfig, SwapConfig
 from fusion.data.prepare_command import PrepareConfig
 from fusion.training.schedule import Curriculum
 
@@ -12,5 +12,6 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="swap_schema", node=SwapConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
 

@@ -1,15 +1,17 @@
-"""Schema of `swap.py`'s config: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s and `evaluate.py`'s configs: a typo or a wrong type in an override is an error.
 
-It extends the options dataclass the swap runs with, so the composed config
-becomes those options (`fusion.instantiate.to_schema`) with no key copied by
-hand; `prepare.py`'s schema lives beside its command in the same manner.
+Each extends the options dataclass its command runs with, so the composed
+config becomes those options (`fusion.instantiate.to_schema`) with no key
+copied by hand; `prepare.py`'s schema lives beside its command in the same
+manner.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from fusion.eval.evaluate import EvaluateOptions
 from fusion.swap.pipeline import SwapOptions
 
 
@@ -22,3 +24,16 @@ class SwapConfig(SwapOptions):
     identity: str = MISSING
     input: str = MISSING
     output: str = MISSING
+
+
+@dataclass
+class EvaluateConfig(EvaluateOptions):
+    """`evaluate.py`: a checkpoint scored on the held-out frames of the cache it trained on."""
+
+    paths: Any = field(default_factory=dict)
+    checkpoint: str = MISSING
+    #: the prepared cache; null: the one for the checkpoint's crop settings under paths.cache_dir
+    cache_folder: Optional[str] = None
+    out: str = MISSING
+    #: also log a table per swap, the summary and the contact sheet to W&B
+    wandb: bool = False

@@ -15,6 +15,7 @@ the batch, not the held-out set. The batch changes no metric beyond the
 network's own float rounding, which differs with the batch size.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -66,36 +67,53 @@ def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.n
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
 
 
-def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, *, cache_dir: str | Path | None = None,
-             holdout: float = 0.1, device: str = "auto", precision: str = "fp32", batch_size: int = 16,
-             blend: str = "multiband", erode: float | None = None, feather: float | None = None,
-             overwrite: bool = False) -> dict:
+@dataclass
+class EvaluateOptions:
+    """How `evaluate` runs: the held-out share, where and how fast the network runs, and the swap's
+    compositing (`blend`, `erode`, `feather` as `swap.py` takes them, in pixels of the model's output)."""
+
+    holdout: float = 0.1
+    device: str = "auto"
+    precision: str = "fp32"
+    batch_size: int = 16
+    blend: str = "multiband"
+    erode: float | None = None
+    feather: float | None = None
+    overwrite: bool = False
+
+    def __post_init__(self):
+        check_blend(self.blend)
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
+        if not 0 < self.holdout < 1:
+            raise ConfigError(f"holdout={self.holdout}: the held-out share of each source must be in (0, 1), "
+                              "as the model was trained with (data.holdout)")
+
+
+def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, options: EvaluateOptions | None = None,
+             *, cache_dir: str | Path | None = None) -> dict:
     """Write metrics.json and contact_sheet.png to `out`; return the metrics.
 
     `cache` is the prepared cache the model trained on; None finds it under
-    `cache_dir` by the crop settings the checkpoint records. The network runs
-    on `device` at `precision`, `batch_size` frames at a time. `blend`,
-    `erode` and `feather` are the swap's compositing options, in pixels of
-    the model's output resolution. Existing results in `out` are replaced
-    only with `overwrite`; the checkpoint and cache never are.
+    `cache_dir` by the crop settings the checkpoint records. Existing results
+    in `out` are replaced only with `options.overwrite`; the checkpoint and
+    cache never are.
     """
+    options = options or EvaluateOptions()
     out = Path(out)
     results = [out / "metrics.json", out / "contact_sheet.png"]
-    check_outputs(results, [Path(checkpoint)], overwrite, "out")
-    check_blend(blend)
-    if batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size}: evaluate at least 1 frame at a time")
-    model = load_swap_model(checkpoint, device, precision)
+    check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
+    model = load_swap_model(checkpoint, options.device, options.precision)
     if cache is None and cache_dir is None:
         raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
     cache = Path(cache) if cache is not None else cache_location(cache_dir, model.crop)
     if not cache.is_dir():
         raise FileNotFoundError(f"cache {cache} does not exist; prepare it (python prepare.py with the model's "
                                 f"crop settings) or pass cache_folder=PATH, the cache the model was trained from")
-    check_outputs(results, [cache], overwrite, "out")
-    options = {"blend": blend, "erode": erode, "feather": feather}
+    check_outputs(results, [cache], options.overwrite, "out")
+    composite = {"blend": options.blend, "erode": options.erode, "feather": options.feather}
     size, names = model.net.output_resolution, model.identities
-    pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", holdout))
+    pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", options.holdout))
     backend, describer = load_backend("dlib"), FaceDescriber()
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
     # Per identity p: per-frame (ssim, psnr), analyses of the real frames and of
@@ -105,8 +123,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
         flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
-        for start in range(0, len(rows[p]), batch_size):
-            batch = rows[p][start:start + batch_size]
+        for start in range(0, len(rows[p]), options.batch_size):
+            batch = rows[p][start:start + options.batch_size]
             x = to_float(pack.images[batch])
             m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]
             polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in pack.landmarks[batch]]
@@ -115,7 +133,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
             real[p] += [_analyse(backend, describer, c) for c in _uint8(x)]
             columns = [x]
             for j in range(len(names)):
-                composited = _composite(face if j == i else model.decode(x, j), x, polygons, options)
+                composited = _composite(face if j == i else model.decode(x, j), x, polygons, composite)
                 swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
                 if j != i:
                     flicker[p][j].add(composited.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
@@ -130,7 +148,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         errors = [landmark_error(a[1], points) for a, points in zip(analyses, template_points) if a]
         return float(np.mean(errors)) if errors else None
 
-    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": options, "identities": {},
+    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": composite, "identities": {},
                      "swaps": {}}
     for i, p in enumerate(names):
         frames, template_points = len(rows[p]), pack.landmarks[rows[p]]

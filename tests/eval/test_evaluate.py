@@ -49,18 +49,18 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
 
     monkeypatch.setattr(SwapModel, "decode", frame_by_frame)
     monkeypatch.setattr(module, "to_float", spy_to_float)
-    whole = module.evaluate(checkpoint, cache, tmp_path / "whole", device="cpu", batch_size=16)
+    whole = module.evaluate(checkpoint, cache, tmp_path / "whole", module.EvaluateOptions(device="cpu", batch_size=16))
     assert sizes == {"decode": [2] * 4, "to_float": [2] * 2}  # one batch per identity, decoded by each identity
     for calls in sizes.values():
         calls.clear()
-    batched = module.evaluate(checkpoint, cache, tmp_path / "batched", device="cpu", batch_size=1)
+    batched = module.evaluate(checkpoint, cache, tmp_path / "batched", module.EvaluateOptions(device="cpu", batch_size=1))
     assert sizes == {"decode": [1] * 8, "to_float": [1] * 4}  # each frame read once
     assert batched == whole and batched["swaps"]["astronaut->hopper"]["temporal_ratio"] is not None
     whole_dir, batched_dir = tmp_path / "whole", tmp_path / "batched"
     assert (batched_dir / "metrics.json").read_text() == (whole_dir / "metrics.json").read_text()
     assert np.array_equal(read_image(batched_dir / "contact_sheet.png"), read_image(whole_dir / "contact_sheet.png"))
     with pytest.raises(ConfigError, match="batch_size=0"):
-        module.evaluate(checkpoint, cache, tmp_path / "none", batch_size=0)
+        module.EvaluateOptions(batch_size=0)
 
 
 def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
