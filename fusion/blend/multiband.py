@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up, uses_opencv
+from fusion.checks import check_shape
 
 __all__ = ["MultiBandBlend", "multiband_blend"]
 
@@ -35,13 +36,9 @@ _CPU_CHUNK_ELEMENTS = 2**19
 
 
 def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
-    if source.dim() != 4:
-        raise ValueError(f"expected a (B, C, H, W) source, got shape {tuple(source.shape)}")
-    if template.shape != source.shape:
-        raise ValueError(f"template shape {tuple(template.shape)} differs from source shape {tuple(source.shape)}")
-    b, _, h, w = source.shape
-    if mask.shape != (b, 1, h, w):
-        raise ValueError(f"expected a ({b}, 1, {h}, {w}) mask for this source, got shape {tuple(mask.shape)}")
+    sizes = check_shape(source, "B C H W", "source")
+    check_shape(template, "B C H W", "template", sizes)
+    check_shape(mask, "B 1 H W", "mask", sizes)
     if not source.is_floating_point() or template.dtype != source.dtype:
         raise ValueError(f"source and template must share one float dtype, got {source.dtype} and {template.dtype}")
     if not mask.is_floating_point():

@@ -248,10 +248,10 @@ def test_module_is_the_function():
 @pytest.mark.parametrize(
     ("source", "template", "mask", "options", "message"),
     [
-        ((3, 32, 32), (3, 32, 32), (1, 32, 32), {}, r"\(B, C, H, W\) source"),
-        ((1, 3, 32, 32), (1, 3, 32, 31), (1, 1, 32, 32), {}, "template shape"),
-        ((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32), {}, r"\(1, 1, 32, 32\) mask"),
-        ((2, 3, 32, 32), (2, 3, 32, 32), (1, 1, 32, 32), {}, r"\(2, 1, 32, 32\) mask"),
+        ((3, 32, 32), (3, 32, 32), (1, 32, 32), {}, r"source must have shape \(B, C, H, W\)"),
+        ((1, 3, 32, 32), (1, 3, 32, 31), (1, 1, 32, 32), {}, r"template must have shape .* \(W is 32 and 31\)"),
+        ((1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32), {}, r"mask must have shape \(B, 1, H, W\), got \(1, 3, 32, 32\)"),
+        ((2, 3, 32, 32), (2, 3, 32, 32), (1, 1, 32, 32), {}, r"mask must have shape .* \(B is 2 and 1\)"),
         ((1, 3, 32, 32), (1, 3, 32, 32), (1, 1, 32, 32), {"levels": 2}, "keep_coarse < levels"),
         ((1, 3, 32, 32), (1, 3, 32, 32), (1, 1, 32, 32), {"levels": 9}, "too many"),
     ],
