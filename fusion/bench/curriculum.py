@@ -79,10 +79,13 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--experiment", default="clips")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "curriculum" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     parser.add_argument("--flat-budget", type=float, default=2.5, help="flat run's time limit, in progressive run times")
+    parser.add_argument("--conf", type=Path, default=REPO / "conf", help="the config folder (a checkout's conf/)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for both runs, e.g. curriculum=tiny")
     args = parser.parse_args(argv)
     if not Path(args.footage).is_dir():
         raise SystemExit(f"{args.footage} not found: pass --footage DIR")
+    if not (args.conf / "train.yaml").is_file():
+        raise SystemExit(f"{args.conf} holds no train.yaml: pass --conf with a fusion checkout's conf/ folder")
     from hydra.utils import instantiate
 
     from fusion.training.run import train
@@ -90,7 +93,7 @@ def main(argv: list[str]) -> dict:
     register_configs()
     base = [f"experiment={args.experiment}", f"footage={args.footage}", "logger=csv",
             "+trainer.enable_progress_bar=false", *args.overrides]  # stdout is for the JSON
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(args.conf.resolve()), version_base="1.3"):
         progressive_cfg = compose("train", overrides=base + [f"paths.run_dir={args.out / 'progressive'}"])
         final = progressive_cfg.curriculum.stages[-1]
         flat_stage = {"resolution": final.resolution, "quantity": final.quantity, "batch_size": final.batch_size,
