@@ -28,3 +28,11 @@ class WriteError(UserError, OSError):
 
 class DiskFullError(WriteError):
     """The filesystem ran out of space; the message gives the path and the space needed."""
+
+
+def refuse_bad_values(settings: object, problems: dict[str, tuple[bool, str]], prefix: str = "") -> None:
+    """Raise ConfigError for the first `key: (is_bad, fix)` in `problems` that is bad, as
+    `<prefix><key>=<its value in settings>: <fix>`: the key a user sets, its value, and what would work."""
+    for key, (bad, fix) in problems.items():
+        if bad:
+            raise ConfigError(f"{prefix}{key}={getattr(settings, key)}: {fix}")

@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from fusion.errors import ConfigError, UserError
+from fusion.errors import UserError, refuse_bad_values
 from fusion.faces.landmarks import resolve_backend
 from fusion.io.atomic import write_json
 
@@ -57,9 +57,7 @@ class CacheSettings:
             "jitter": (not 1 <= self.jitter <= MAX_JITTER, f"re-detections per frame must be 1 to {MAX_JITTER}"),
             "smooth_window": (self.smooth_window < 1, "frames of smoothing must be at least 1 (1 = off)"),
         }
-        for key, (bad, fix) in problems.items():
-            if bad:
-                raise ConfigError(f"cache.{key}={getattr(self, key)}: {fix}")
+        refuse_bad_values(self, problems, "cache.")
 
     def resolved(self) -> "CacheSettings":
         """These settings with `landmarks=auto` replaced by the backend it stands for on this machine,

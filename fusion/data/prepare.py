@@ -25,7 +25,7 @@ from tqdm import tqdm
 from fusion.data.cache import CacheSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
 from fusion.data.quality import sharpness
-from fusion.errors import ConfigError, OutputError
+from fusion.errors import OutputError, refuse_bad_values
 from fusion.faces.align import align_face
 from fusion.faces.landmarks import load_backend
 from fusion.faces.hull import hull_polygon, inside_fraction
@@ -59,9 +59,7 @@ class PrepareOptions:
             "detect_size": (self.detect_size < 64, "the detection size must be >= 64 px (e.g. 320)"),
             "contact_sheet": (self.contact_sheet < 0, "crops in the contact sheet must be >= 0 (0 = none)"),
         }
-        for key, (bad, fix) in problems.items():
-            if bad:
-                raise ConfigError(f"{key}={getattr(self, key)}: {fix}")
+        refuse_bad_values(self, problems)
 
 
 @dataclass

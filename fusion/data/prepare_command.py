@@ -32,11 +32,11 @@ class PrepareConfig(PrepareOptions):
     identities: Optional[list[str]] = None
 
 
-def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareOptions, Path]:
+def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareConfig, Path]:
     """The crop settings (landmark backend resolved), the run options, and the cache folder they name."""
     settings = build(cfg.cache).resolved()
     options = to_schema(cfg, PrepareConfig)  # the PrepareOptions plus where from and to
-    folder = Path(cfg.cache_folder) if cfg.cache_folder else cache_location(cfg.cache_dir, settings)
+    folder = Path(options.cache_folder) if options.cache_folder else cache_location(options.cache_dir, settings)
     return settings, options, folder
 
 
@@ -63,12 +63,12 @@ def run_prepare(cfg: DictConfig) -> int:
     console, errors = Console(), Console(stderr=True)
     try:
         settings, options, folder = settings_from_config(cfg)
-        footage = cfg.footage
+        footage = options.footage
         if footage is None:
             footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
             console.print(f"no footage given: preparing the built-in demo footage in {footage} "
                           "(python prepare.py footage=PATH for yours)")
-        report = prepare(footage, folder, settings, options, list(cfg.identities) if cfg.identities else None)
+        report = prepare(footage, folder, settings, options, options.identities)
     except (UserError, FileNotFoundError) as error:
         errors.print(f"[red]prepare failed:[/red] {error}", highlight=False)
         return 2

@@ -26,15 +26,15 @@ from fusion.data.cache import cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
-from fusion.metrics.expression import landmark_error
 from fusion.eval.identity import FaceDescriber, retrieval_accuracy
-from fusion.metrics.reconstruction import masked_psnr, masked_ssim
-from fusion.metrics.temporal import TemporalRatio
-from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.faces.hull import hull_polygon
+from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs
+from fusion.metrics.expression import landmark_error
+from fusion.metrics.reconstruction import masked_psnr, masked_ssim
+from fusion.metrics.temporal import TemporalRatio
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
 

@@ -20,6 +20,8 @@ from typing import Any, Iterator
 from fusion.errors import DiskFullError
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+#: How the C library words ENOSPC, in errors of libraries and of programs (ffmpeg) that pass it on as text.
+NO_SPACE = "No space left on device"
 
 
 def file_mode() -> int:
@@ -40,7 +42,7 @@ def megabytes(size: float) -> str:
 
 def is_disk_full(error: BaseException) -> bool:
     """Whether `error` (an OSError, or a library's error that wraps one) means the disk is full."""
-    return getattr(error, "errno", None) in _FULL or "No space left on device" in str(error)
+    return getattr(error, "errno", None) in _FULL or NO_SPACE in str(error)
 
 
 def free_bytes(path: Path) -> int:

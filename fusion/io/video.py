@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from fusion.errors import WriteError
-from fusion.io.atomic import StagedOutputs, disk_full
+from fusion.io.atomic import NO_SPACE, StagedOutputs, disk_full
 from fusion.io.image import to_uint8
 
 
@@ -101,7 +101,7 @@ class VideoWriter:
         messages = self._messages()
         if status == 0:
             return
-        if "No space left on device" in messages:
+        if NO_SPACE in messages:
             # What filled the disk held only part of the frames sent: the video needs more than it.
             size = self._file.stat().st_size if self._file.exists() else 0
             raise disk_full(self.path, max(size, size * (self.frames or 0) // max(self.written, 1)), at_least=True)

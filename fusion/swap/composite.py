@@ -16,9 +16,9 @@ measured on held-out swaps (`python evaluate.py`, the clips model at 128 px):
   and identity retrieval drops.
 - It does not erode the mask to keep the blend's seam inside it: the
   no-leak erosion (`leak_radius`, 4-28 px at 128 px) hands the face's rim,
-  and at depth its whole outline, back to the plate. The blend's seam may spread past the matte; the result is
-  then cut by the matte, with a `feather`-wide soft edge inside it, so the
-  plate is still untouched outside.
+  and at depth its whole outline, back to the plate. The blend's seam may
+  spread past the matte; the result is then cut by the matte, with a
+  `feather`-wide soft edge inside it, so the plate is still untouched outside.
 
 The tables behind both: docs/design.md (The swap composite, and why it
 differs from the training blend).

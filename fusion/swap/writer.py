@@ -17,9 +17,9 @@ from fusion.io.image import write_image
 from fusion.io.video import VideoWriter
 
 
-def matte_folder(output: Path) -> Path:
-    """Where `write_matte=true` puts the mattes: beside the output, `<name>_matte/`."""
-    return output.with_name(output.stem + "_matte")
+def matte_path(output: Path, index: int) -> Path:
+    """Where `write_matte=true` puts frame `index`'s matte: beside the output, `<name>_matte/matte.<index>.png`."""
+    return output.with_name(output.stem + "_matte") / f"matte.{index:06d}.png"
 
 
 def output_files(output: Path, source: Source, write_matte: bool) -> list[Path]:
@@ -29,7 +29,7 @@ def output_files(output: Path, source: Source, write_matte: bool) -> list[Path]:
     else:
         files = [frame_path(output, source, index) for index in range(source.frames)]
     if write_matte:
-        files += [matte_folder(output) / f"matte.{index:06d}.png" for index in range(source.frames)]
+        files += [matte_path(output, index) for index in range(source.frames)]
     return files
 
 
@@ -76,8 +76,7 @@ class FrameWriter:
         else:
             self._image(frame_path(self.output, self.source, self.count), frame)
         if self.write_matte:
-            self._image(matte_folder(self.output) / f"matte.{self.count:06d}.png",
-                        (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16))
+            self._image(matte_path(self.output, self.count), (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16))
         self.count += 1
 
     def __exit__(self, *exc) -> None:

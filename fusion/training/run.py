@@ -123,7 +123,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
     datamodule = build(cfg.data, _convert_="all")
     module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
-                         net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
+                   net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
     module.crop_settings = asdict(datamodule.settings)
     logger = build(cfg.logger) if cfg.get("logger") else False
     start, ckpt_path = resume_point(checkpoint, saved, plan, module)
@@ -137,12 +137,12 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                 auto_insert_metric_name=False,
                                 every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                 enable_version_counter=False)
-        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir), precision=precision,
-                              callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
-                              val_check_interval=interval, check_val_every_n_epoch=None,
-                              # no_grad, not inference mode: metric states made in a phase-end validate
-                              # are updated in place by the next fit
-                              inference_mode=False, plugins=cluster_plugins())
+        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
+                        precision=precision, callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
+                        val_check_interval=interval, check_val_every_n_epoch=None,
+                        # no_grad, not inference mode: metric states made in a phase-end validate
+                        # are updated in place by the next fit
+                        inference_mode=False, plugins=cluster_plugins())
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         if trainer.global_step % interval and not trainer.interrupted and not (guard and guard[0].reason):
             # The weights this phase hands on: judged by the guard, logged, previewed.
