@@ -13,7 +13,7 @@ LAYERS = [
     {"demo"},
     {"data"},
     {"training", "swap"},
-    {"eval"},
+    {"eval", "export"},
     {"config"},
     {"bench"},
 ]

@@ -22,7 +22,9 @@ from fusion.hardware import trainer_precision
 from fusion.instantiate import build
 from fusion.model.checkpoint import read_checkpoint
 from fusion.training.callback import CurriculumCallback, enter_phase
+from fusion.training.checkpoint_io import AtomicCheckpointIO
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
+from fusion.training.preemption import PreemptionWatch
 from fusion.training.schedule import Phase, check_world_size, phases
 
 log = logging.getLogger(__name__)
@@ -130,32 +132,35 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     del saved  # its tensors are in the module now, or will be loaded by the fit
     metrics: dict = {}
     guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
-    for phase in plan[start:]:
-        datamodule.phase = phase
-        interval = min(cfg.val_every, phase.steps)
-        saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename=f"{phase.label}-step{{step:06d}}",
-                                auto_insert_metric_name=False,
-                                every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
-                                enable_version_counter=False)
-        trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
-                        precision=precision, callbacks=[CurriculumCallback(phase), saver, *guard, *(extra_callbacks or [])],
-                        val_check_interval=interval, check_val_every_n_epoch=None,
-                        # no_grad, not inference mode: metric states made in a phase-end validate
-                        # are updated in place by the next fit
-                        inference_mode=False, plugins=cluster_plugins())
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        if trainer.global_step % interval and not trainer.interrupted and not (guard and guard[0].reason):
-            # The weights this phase hands on: judged by the guard, logged, previewed.
-            trainer.validate(module, datamodule=datamodule, verbose=False)
-        if guard and guard[0].reason:
-            raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, run_dir / "checkpoints"))
-        if trainer.interrupted:
-            trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-            raise KeyboardInterrupt(f"{phase.label} interrupted; resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
-        ckpt_path = None
-        check_ranks_agree(module, phase.label)
-        trainer.save_checkpoint(run_dir / "checkpoints" / f"{phase.label}.ckpt")
-        trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        log.info("%s done: %s", phase.label, {k: round(v, 4) for k, v in metrics.items() if k.startswith("val/")})
+    checkpoints = run_dir / "checkpoints"
+    with PreemptionWatch() as preemption:
+        for phase in plan[start:]:
+            datamodule.phase = phase
+            interval = min(cfg.val_every, phase.steps)
+            saver = ModelCheckpoint(dirpath=checkpoints, filename=f"{phase.label}-step{{step:06d}}",
+                                    auto_insert_metric_name=False,
+                                    every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                                    enable_version_counter=False)
+            callbacks = [CurriculumCallback(phase), saver, preemption, *guard, *(extra_callbacks or [])]
+            trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
+                            precision=precision, callbacks=callbacks,
+                            val_check_interval=interval, check_val_every_n_epoch=None,
+                            # no_grad, not inference mode: metric states made in a phase-end validate
+                            # are updated in place by the next fit
+                            inference_mode=False, plugins=[*cluster_plugins(), AtomicCheckpointIO()])
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            if preemption.requested:
+                trainer.save_checkpoint(checkpoints / "last.ckpt")
+                preemption.hand_over(checkpoints / "last.ckpt")
+            if trainer.global_step % interval and not (guard and guard[0].reason):
+                # The weights this phase hands on: judged by the guard, logged, previewed.
+                trainer.validate(module, datamodule=datamodule, verbose=False)
+            if guard and guard[0].reason:
+                raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, checkpoints))
+            ckpt_path = None
+            check_ranks_agree(module, phase.label)
+            trainer.save_checkpoint(checkpoints / f"{phase.label}.ckpt")
+            trainer.save_checkpoint(checkpoints / "last.ckpt")
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            log.info("%s done: %s", phase.label, {k: round(v, 4) for k, v in metrics.items() if k.startswith("val/")})
     return metrics

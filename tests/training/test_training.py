@@ -2,9 +2,12 @@
 
 Every test that trains (`trained`, module-scoped in conftest.py) is in this module, so the run happens once."""
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -165,3 +168,85 @@ def test_under_slurm_lightning_requeue_is_off(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_NAME", "fusion-train")
     (environment,) = cluster_plugins()
     assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
+
+
+class Signal(L.Callback):
+    """Send `signum` to this process after step `step` of `phase`, as a scheduler or Ctrl-C would."""
+
+    def __init__(self, phase: str, step: int, signum: int):
+        self.phase, self.step, self.signum = phase, step, signum
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.phase.label == self.phase and trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+def test_ctrl_c_saves_at_a_step_boundary_and_resumes_to_the_same_weights(trained, demo_cache, tmp_path, compose, fast):
+    from fusion.training.preemption import RunStopped
+    from fusion.training.run import train
+
+    cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
+    with pytest.raises(RunStopped, match=r"stopped by SIGINT .*ckpt_path=.*last\.ckpt"):
+        train(cfg, extra_callbacks=[Signal("stage1-B", 1, signal.SIGINT)])
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert (saved["fusion"]["phase"], saved["global_step"]) == (2, 2)  # stage1-B, after the step the signal fell in
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    train(cfg)  # the same run folder: resumes from its own last.ckpt
+    ours, reference = state(tmp_path / "run" / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    for key in reference:
+        torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
+
+
+def test_the_launchers_preemption_handler_runs_once_after_the_save(trained, demo_cache, tmp_path, compose, fast):
+    """submitit's handler (here a stand-in) requeues and exits; it must find last.ckpt already written."""
+    from fusion.training.preemption import RunStopped
+    from fusion.training.run import train
+
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    calls = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: calls.append(
+        torch.load(last, map_location="cpu", weights_only=False)["global_step"]))
+    try:
+        with pytest.raises(RunStopped, match="stopped by SIGUSR2"):
+            train(compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache),
+                  extra_callbacks=[Signal("stage0-B", 2, signal.SIGUSR2)])
+        assert calls == [3]
+        assert signal.getsignal(signal.SIGUSR2) is not previous  # the launcher's handler is back in place
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return found + [d for child in found for d in descendants(child)]
+
+
+@pytest.mark.slow
+def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(trained, demo_cache, tmp_path, fast):
+    """hydra/launcher=submitit_local, SIGUSR2 to the running job (what SLURM sends before preemption or the
+    time limit): training saves, submitit requeues, the new process resumes in the same run folder."""
+    outputs = tmp_path / "outputs"
+    launcher = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=submitit_local", *fast, "logger=none",
+         f"paths.root_dir={demo_cache}", f"paths.output_dir={outputs}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not list(outputs.glob("train/multirun/*/0/checkpoints/stage0-B-step000002.ckpt")):
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout.read()[-3000:]
+            time.sleep(0.2)
+        (job,) = [pid for pid in descendants(launcher.pid)
+                  if b"submitit.core._submit" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        os.kill(job, signal.SIGUSR2)
+        output, _ = launcher.communicate(timeout=600)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, output[-3000:]
+    (run,) = outputs.glob("train/multirun/*/0")
+    log = (run / "train.log").read_text()
+    assert "stopped by SIGUSR2" in log and "resuming stage0-B at step" in log
+    ours, reference = state(run / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    for key in reference:
+        torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
