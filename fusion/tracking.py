@@ -1,10 +1,14 @@
-"""W&B through Lightning's logger, offline unless the user has configured a key."""
+"""W&B through Lightning's logger: offline unless the user has configured a key, one W&B run per run folder."""
 
 import netrc
 import os
+import secrets
 from pathlib import Path
 
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import WandbLogger
+
+RUN_ID_FILE = "wandb_run_id"
 
 
 def wandb_key_configured() -> bool:
@@ -17,7 +21,23 @@ def wandb_key_configured() -> bool:
         return False
 
 
-def wandb_logger(**kwargs) -> WandbLogger:
-    """A WandbLogger, online only where a key is configured (WANDB_MODE still wins)."""
+def run_id(save_dir: Path) -> str:
+    """The W&B run id of the run folder `save_dir`: kept in its `wandb_run_id` file (made by rank zero on
+    first use), so a resumed or requeued run goes on in the same W&B run."""
+    path = save_dir / RUN_ID_FILE
+    if path.is_file():
+        return path.read_text().strip()
+    made = secrets.token_hex(4)  # W&B's own ids are 8 characters of [a-z0-9] too
+    if rank_zero_only.rank == 0:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{RUN_ID_FILE}.partial")
+        partial.write_text(made)
+        partial.replace(path)
+    return made
+
+
+def wandb_logger(save_dir: str, **kwargs) -> WandbLogger:
+    """A WandbLogger writing under `save_dir`, online only where a key is configured (WANDB_MODE still
+    wins), continuing the folder's W&B run where it has one."""
     offline = os.environ.get("WANDB_MODE", "online" if wandb_key_configured() else "offline") == "offline"
-    return WandbLogger(offline=offline, **kwargs)
+    return WandbLogger(offline=offline, save_dir=save_dir, id=run_id(Path(save_dir)), resume="allow", **kwargs)

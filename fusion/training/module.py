@@ -97,8 +97,14 @@ class FusionModule(L.LightningModule):
         """Copy the (restored) average's step count to the host: reading the buffer every step would sync a GPU."""
         self._ema_count = int(self.ema_steps)
 
+    def optimizer_step(self, *args, **kwargs) -> None:
+        """The optimizer's step, then the average's: both before any callback's `on_train_batch_end`, so a
+        checkpoint saved there (mid-phase, or on a preemption) holds the average of the step it follows."""
+        super().optimizer_step(*args, **kwargs)
+        self._update_average()
+
     @torch.no_grad()
-    def on_train_batch_end(self, outputs, batch: dict, batch_index: int) -> None:
+    def _update_average(self) -> None:
         """Take this optimizer step into the weight average, its decay ramped over the phase's first
         steps so that a new level is not averaged with its random start.
         """
@@ -165,17 +171,23 @@ class FusionModule(L.LightningModule):
 
     @torch.no_grad()
     def _preview(self, batch: dict, reconstruction: torch.Tensor) -> None:
-        """Held-out frames, their reconstruction, and each decoded as the next identity (blended)."""
+        """Held-out triplets as training sees them (the next frame as template) and what the average makes
+        of them: source, template, target (source blended into template), prediction (its decode blended
+        into template), reconstruction (raw decode) and the swap to the next identity (blended into source)."""
         if self.run_dir is None:
             return
         source, mask, identity = batch["source"], batch["mask"], batch["identity"]
+        template = source.roll(1, dims=0)
         swapped = decode_faces(self.inference_net, source, (identity + 1) % len(self.identities))
-        if swapped.shape[-1] >= self.blend_min_resolution:
+        rows = {"source": source, "template": template}
+        if source.shape[-1] >= self.blend_min_resolution:
+            rows.update(target=self.blend(source, template, mask), prediction=self.blend(reconstruction, template, mask))
             swapped = self.blend(swapped, source, mask)
-        grid = preview_grid({"source": source, "reconstruction": reconstruction, "swap": swapped}, self.preview_count)
+        rows.update(reconstruction=reconstruction, swap=swapped)
         label = self.phase.label if self.phase else "val"
-        save_preview(grid, self.run_dir / "previews", f"{label}-step{self.global_step:06d}", self.logger,
-                     self.global_step, "rows: held-out source, reconstruction, swapped to the next identity")
+        caption = f"{label} ({source.shape[-1]} px), step {self.global_step}: held-out frames"
+        save_preview(preview_grid(rows, self.preview_count), self.run_dir / "previews",
+                     f"{label}-step{self.global_step:06d}", self.logger, self.global_step, caption)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """A fresh Adam over exactly the trainable parameters: one per fit, hence per phase, so the DDP

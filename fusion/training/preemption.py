@@ -4,8 +4,9 @@ The launcher owns the requeue: submitit sends its signal (default SIGUSR2)
 before the time limit or on preemption, and its handler requeues the job and
 exits; Lightning's own SLURM requeue is off (run.cluster_plugins). This watch
 only defers that handler to the next step boundary: every rank agrees to stop
-after the same step, the run saves `last.ckpt`, and then the launcher's handler
-runs. Ctrl-C stops the same way (a second Ctrl-C aborts at once).
+after the same step, saves `last.ckpt` there (as a mid-phase checkpoint is
+saved, so the resume is exact), and then the launcher's handler runs. Ctrl-C
+stops the same way (a second Ctrl-C aborts at once).
 """
 
 import logging
@@ -29,24 +30,19 @@ class RunStopped(RuntimeError):
 
 
 class PreemptionWatch(L.Callback):
-    """Notes the preemption signal and SIGINT while installed (`with watch:`); stops the fit at the next step boundary.
-
-    The run then saves its checkpoint and calls `hand_over`, which gives the
-    preemption signal to the handler that was installed before it (the launcher's
-    requeue) and otherwise raises RunStopped saying how to resume.
+    """Notes the preemption signal and SIGINT while installed (`with watch:`); at the next step boundary
+    saves `checkpoint` and hands over: the launcher's handler takes a preemption (it requeues and exits),
+    otherwise RunStopped says how to resume.
     """
 
-    def __init__(self, preemption: signal.Signals | None = None):
+    def __init__(self, checkpoint: Path, preemption: signal.Signals | None = None):
+        self.checkpoint = checkpoint
         self.signals = (preemption or preemption_signal(), signal.SIGINT)
         self.received: signal.Signals | None = None
         self._previous: dict[signal.Signals, object] = {}
 
     def extra_repr(self) -> str:
-        return f"signals={[s.name for s in self.signals]}, received={self.received}"
-
-    @property
-    def requested(self) -> bool:
-        return self.received is not None
+        return f"checkpoint={self.checkpoint}, signals={[s.name for s in self.signals]}, received={self.received}"
 
     def __enter__(self) -> "PreemptionWatch":
         if threading.current_thread() is threading.main_thread():  # Python handles signals there only
@@ -64,17 +60,14 @@ class PreemptionWatch(L.Callback):
         log.warning("received %s: saving after this step", self.received.name)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
-        """Stop every rank after the same step once any rank has a signal."""
-        if trainer.strategy.reduce_boolean_decision(self.requested, all=False):
-            self.received = self.received or self.signals[0]
-            trainer.should_stop = True
-
-    def hand_over(self, checkpoint: Path) -> None:
-        """After `checkpoint` is saved: the launcher's handler takes a preemption (it requeues and exits);
-        otherwise RunStopped with how to resume."""
-        log.warning("stopped by %s: saved %s", self.received.name, checkpoint)
-        previous = self._previous.get(self.received)
-        if self.received != signal.SIGINT and callable(previous):
-            previous(self.received, None)
-        raise RunStopped(f"stopped by {self.received.name} after saving {checkpoint}; resume with "
-                         f"ckpt_path={checkpoint} (a requeued job resumes from its own run folder by itself)")
+        """Once any rank has a signal, every rank saves after this same step and hands over."""
+        if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
+            return
+        received = self.received or self.signals[0]
+        trainer.save_checkpoint(self.checkpoint)
+        log.warning("stopped by %s: saved %s", received.name, self.checkpoint)
+        previous = self._previous.get(received)
+        if received != signal.SIGINT and callable(previous):
+            previous(received, None)
+        raise RunStopped(f"stopped by {received.name} after saving {self.checkpoint}; resume with "
+                         f"ckpt_path={self.checkpoint} (a requeued job resumes from its own run folder by itself)")

@@ -127,13 +127,15 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                    net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
     module.crop_settings = asdict(datamodule.settings)
-    logger = build(cfg.logger) if cfg.get("logger") else False
+    logger = build(cfg.logger, save_dir=str(run_dir)) if cfg.get("logger") else False
+    if logger:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     start, ckpt_path = resume_point(checkpoint, saved, plan, module)
     del saved  # its tensors are in the module now, or will be loaded by the fit
     metrics: dict = {}
     guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
     checkpoints = run_dir / "checkpoints"
-    with PreemptionWatch() as preemption:
+    with PreemptionWatch(checkpoints / "last.ckpt") as preemption:
         for phase in plan[start:]:
             datamodule.phase = phase
             interval = min(cfg.val_every, phase.steps)
@@ -149,9 +151,6 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                             # are updated in place by the next fit
                             inference_mode=False, plugins=[*cluster_plugins(), AtomicCheckpointIO()])
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-            if preemption.requested:
-                trainer.save_checkpoint(checkpoints / "last.ckpt")
-                preemption.hand_over(checkpoints / "last.ckpt")
             if trainer.global_step % interval and not (guard and guard[0].reason):
                 # The weights this phase hands on: judged by the guard, logged, previewed.
                 trainer.validate(module, datamodule=datamodule, verbose=False)

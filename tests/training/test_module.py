@@ -22,7 +22,7 @@ def test_weight_average_follows_the_ramped_decay_and_grows_with_the_net(tmp_path
             ema.fill_(0.0), raw.fill_(1.0)
     expected = 0.0
     for step in range(1, 31):
-        module.on_train_batch_end(None, {}, 0)
+        module._update_average()
         decay = min(0.9, (1 + step) / (10 + step))  # 0.18, 0.25, ... then 0.9 from step 80 on
         expected = decay * expected + (1 - decay)
     weight = next(module.net_ema.parameters())

@@ -5,6 +5,7 @@ Every test that trains (`trained`, module-scoped in conftest.py) is in this modu
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -250,3 +251,56 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(tra
     ours, reference = state(run / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
     for key in reference:
         torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
+
+
+def wandb_records(run: Path) -> list:
+    """The records of an offline W&B run (`run-<id>.wandb`: W&B's 7-byte header, then LevelDB-log blocks of
+    protobuf records), read here because wandb ships no reader for them."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, position, pending, found = next(run.glob("run-*.wandb")).read_bytes(), 7, b"", []
+    while position + 7 <= len(data):
+        if 32768 - position % 32768 < 7:  # a block's tail too short for a header is padding
+            position += 32768 - position % 32768
+            continue
+        length, kind = struct.unpack("<HB", data[position + 4:position + 7])
+        if length == kind == 0:
+            break
+        payload, position = data[position + 7:position + 7 + length], position + 7 + length
+        pending = payload if kind in (1, 2) else pending + payload
+        if kind in (1, 4):  # a whole record, or the last piece of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            found.append(record)
+    return found
+
+
+@pytest.mark.slow
+def test_a_resumed_run_continues_its_wandb_run(demo_cache, tmp_path, compose, fast, monkeypatch):
+    """Offline W&B: the second process (here: after wandb.finish) logs to the same run id, with the config,
+    the curriculum's metrics and labelled preview images."""
+    import wandb
+
+    from fusion.training.preemption import RunStopped
+    from fusion.training.run import train
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = compose("train", [*fast, "logger=wandb", "trainer.log_every_n_steps=1", f"paths.run_dir={tmp_path / 'run'}"],
+                  root=demo_cache)
+    with pytest.raises(RunStopped):
+        train(cfg, extra_callbacks=[Signal("stage1-A", 1, signal.SIGINT)])
+    wandb.finish()
+    train(cfg)
+    wandb.finish()
+    runs = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    run_id = (tmp_path / "run" / "wandb_run_id").read_text()
+    assert len(runs) == 2 and all(run.name.endswith(run_id) or run.name.endswith(f"{run_id}-1") for run in runs)
+    for run, previews in zip(runs, (2, 3)):  # stage0-B at steps 4 and 6; stage1-A, stage1-B, finetune
+        records = wandb_records(run)
+        assert {r.run.run_id for r in records if r.WhichOneof("record_type") == "run"} == {run_id}
+        config = {u.key for r in records if r.WhichOneof("record_type") == "config" for u in r.config.update}
+        assert {"curriculum", "model", "trainer", "cache"} <= config
+        keys = {i.key or "/".join(i.nested_key) for r in records if r.WhichOneof("record_type") == "history"
+                for i in r.history.item}
+        assert {"train/loss", "val/ssim", "val/ssim/astronaut", "curriculum/resolution", "preview/captions"} <= keys
+        assert len(list((run / "files" / "media" / "images").glob("preview_*.png"))) == previews
