@@ -18,13 +18,14 @@ def main(cfg: DictConfig) -> None:
     """Compose the train config and run the curriculum; a UserError is one line and exit 2,
     a stop on a signal (after its save) one line and exit 1."""
     try:
-        train(cfg)
+        result = train(cfg)
     except (UserError, FileNotFoundError) as error:
         print(f"train failed: {error}", file=sys.stderr)
         sys.exit(2)
     except RunStopped as stop:
         print(f"train {stop}", file=sys.stderr)
         sys.exit(1)
+    print(result.summary())
 
 
 if __name__ == "__main__":

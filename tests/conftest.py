@@ -103,8 +103,8 @@ def trained(demo_cache):
     """(checkpoint folder, metrics) of a FAST training run on demo_cache, its run in demo_cache/run."""
     from fusion.training.run import train
 
-    metrics = train(compose_config("train", FAST, root=demo_cache))
-    return demo_cache / "run" / "checkpoints", metrics
+    result = train(compose_config("train", FAST, root=demo_cache))
+    return demo_cache / "run" / "checkpoints", result.metrics
 
 
 # Plates

@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fusion"
 LAYERS = [
-    {"errors", "stopwatch", "checks"},
+    {"errors", "stopwatch", "checks", "progress"},
     {"hardware", "instantiate", "tracking", "io", "metrics"},
     {"faces", "blend", "model"},
     {"demo"},

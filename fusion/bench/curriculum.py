@@ -91,8 +91,7 @@ def main(argv: list[str]) -> dict:
     from fusion.training.run import train
 
     register_configs()
-    base = [f"experiment={args.experiment}", f"footage={args.footage}", "logger=csv",
-            "+trainer.enable_progress_bar=false", *args.overrides]  # stdout is for the JSON
+    base = [f"experiment={args.experiment}", f"footage={args.footage}", "logger=csv", *args.overrides]
     with initialize_config_dir(str(args.conf.resolve()), version_base="1.3"):
         progressive_cfg = compose("train", overrides=base + [f"paths.run_dir={args.out / 'progressive'}"])
         final = progressive_cfg.curriculum.stages[-1]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from fusion.data.cache import CacheSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
@@ -34,6 +33,7 @@ from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
 from fusion.io.footage import Source, find_identities, read_frames, scan_identity
 from fusion.io.image import as_rgb, to_uint8, write_image
+from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             else:
                 tasks.append(DetectTask(source, start, stop, path, settings, options))
     total = sum(s.frames for s in found.sources)
-    with tqdm(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t.stop - t.start for t in tasks)) as bar:
+    with progress(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t.stop - t.start for t in tasks)) as bar:
         for task, entries, seconds in pool(_detect_chunk, tasks):
             entries_by_source[task.source.key].extend(entries)
             report.seconds.update(seconds)
@@ -252,7 +252,7 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             if len(rows):
                 crop_tasks.append(CropTask(source, cache_root, settings,
                                            {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
-    with tqdm(total=sum(len(t.landmarks) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
+    with progress(total=sum(len(t.landmarks) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
         for task, seconds in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
             report.seconds.update(seconds)
             bar.update(len(task.landmarks))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from fusion.errors import ConfigError
 from fusion.faces.align import alignment_matrix, warp_face
@@ -26,6 +25,7 @@ from fusion.io.footage import VIDEO_EXTENSIONS, read_frames, source_from_path
 from fusion.io.image import IMAGE_EXTENSIONS, as_rgb, encode, to_uint8
 from fusion.io.outputs import check_outputs
 from fusion.io.video import frame_rate
+from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
@@ -96,7 +96,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     tracker = FaceTracker(backend, options.jitter or crop.jitter, watch)
     frames = watch.iterate(read_frames(source, 0, source.frames), "read")
-    for index, image in tqdm(frames, total=source.frames, desc="landmarks", unit="frame"):
+    for index, image in progress(frames, total=source.frames, desc="landmarks", unit="frame"):
         if isinstance(image, Exception):
             raise image
         _, points = tracker(to_uint8(as_rgb(image)[0]))
@@ -136,7 +136,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
             pending.clear()
 
         frames = watch.iterate(read_frames(source, 0, source.frames), "read")
-        for index, image in tqdm(frames, total=source.frames, desc="swap", unit="frame"):
+        for index, image in progress(frames, total=source.frames, desc="swap", unit="frame"):
             plate = as_rgb(image)[0]
             report.frames += 1
             if np.isnan(smooth[index, 0, 0]):

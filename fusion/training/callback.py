@@ -7,14 +7,9 @@ cannot drift (docs/design.md (The DDP trap)), and a resumed fit restores weights
 a network already grown to the checkpoint's depth.
 """
 
-import logging
-
 import lightning as L
 
 from fusion.training.schedule import Phase
-
-log = logging.getLogger(__name__)
-
 
 def enter_phase(module, phase: Phase) -> None:
     """Grow `module.net` to the phase's depth and set what trains."""
@@ -47,10 +42,6 @@ class CurriculumCallback(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Grow and freeze before Lightning restores a checkpoint or wraps the model in DDP."""
         enter_phase(pl_module, self.phase)
-        trainable = sum(p.numel() for p in pl_module.net.parameters() if p.requires_grad)
-        log.info("%s: %d px (input %d), %d crops per identity, %d steps, lr %g, %d trainable parameters",
-                 self.phase.label, self.phase.resolution, self.phase.input_resolution, self.phase.quantity,
-                 self.phase.steps, self.phase.lr, trainable)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
         """The fade-in: alpha rises linearly from 0 to 1 over `fade_steps`."""

@@ -8,7 +8,9 @@ growth, so a killed run resumes in the same phase at the same step.
 
 import hashlib
 import logging
-from dataclasses import asdict
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,8 +23,10 @@ from fusion.errors import CheckpointError
 from fusion.hardware import trainer_precision
 from fusion.instantiate import build
 from fusion.model.checkpoint import read_checkpoint
+from fusion.progress import duration
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.checkpoint_io import AtomicCheckpointIO
+from fusion.training.console import PhaseProgress, quiet_lightning
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
 from fusion.training.preemption import PreemptionWatch
 from fusion.training.schedule import Phase, check_world_size, phases
@@ -95,7 +99,7 @@ def check_ranks_agree(module: torch.nn.Module, label: str) -> str:
     if dist.is_available() and dist.is_initialized():
         digests = [None] * dist.get_world_size()
         dist.all_gather_object(digests, digest)
-    log.info("%s parameter digest per rank: %s", label, digests)
+    log.log(logging.INFO if len(digests) > 1 else logging.DEBUG, "%s parameter digest per rank: %s", label, digests)
     if len(set(digests)) > 1:
         raise RuntimeError(f"{label}: DDP ranks hold different parameters {digests}")
     return digest
@@ -110,16 +114,48 @@ def _diverged_message(phase: Phase, plan: list[Phase], reason: str, checkpoints:
             f"{where}; the checkpoints written during {phase.label}, last.ckpt among them, hold diverged weights.")
 
 
-def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
-    """Run (or resume) the configured curriculum; returns the last validation metrics.
+@dataclass
+class TrainResult:
+    """What a finished run leaves: its folder, the checkpoint to swap with, the held-out metrics of its last
+    phase, the identities in decoder order, the footage it learned from, and its wall time."""
+
+    run_dir: Path
+    checkpoint: Path
+    metrics: dict = field(default_factory=dict)
+    identities: list[str] = field(default_factory=list)
+    footage: Path | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """The closing lines: where the model and previews are, how it scored, and the swap to try next."""
+        previews = sorted((self.run_dir / "previews").glob("*.png"), key=lambda p: p.stat().st_mtime)
+        scores = ", ".join(f"{name} {self.metrics[f'val/ssim/{name}']:.3f}" for name in self.identities
+                           if f"val/ssim/{name}" in self.metrics)
+        plate = next(iter(sorted((self.footage / self.identities[0]).glob("*.*"))), None) if self.footage else None
+        swap = ["python", "swap.py", f"checkpoint={self.checkpoint}", f"identity={self.identities[-1]}",
+                f"input={plate or '<a plate of ' + self.identities[0] + '>'}", "output=swapped.mp4", "preview=true"]
+        lines = [f"trained in {duration(self.seconds)}: {self.checkpoint}",
+                 f"previews: {previews[-1] if previews else self.run_dir / 'previews'} (and the phases before it)",
+                 f"held-out masked SSIM {self.metrics.get('val/ssim', float('nan')):.3f}"
+                 f" ({scores}), PSNR {self.metrics.get('val/psnr', float('nan')):.1f} dB",
+                 f"try: {shlex.join(swap)}"]
+        return "\n".join(lines)
+
+
+def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
+    """Run (or resume) the configured curriculum; returns where it left the model and how it scored.
 
     `extra_callbacks` join every phase's Trainer (tests use them to interrupt a run).
     """
+    started = time.monotonic()
+    quiet_lightning()
     plan = phases(OmegaConf.to_object(cfg.curriculum))
     precision = trainer_precision(str(cfg.trainer.get("precision", "auto")), str(cfg.trainer.get("accelerator", "auto")))
     world = build(cfg.trainer, logger=False, enable_checkpointing=False, plugins=cluster_plugins(),
                   precision=precision).world_size
     check_world_size(plan, world)
+    log.info("training on %s x %d (%s), precision %s, %d phases", str(cfg.trainer.get("accelerator", "auto")), world,
+             f"{cfg.trainer.get('num_nodes', 1)} node(s)", precision, len(plan))
     checkpoint = find_checkpoint(cfg.get("ckpt_path"), Path(cfg.paths.run_dir), Path(cfg.paths.output_dir) / cfg.task_name)
     saved = read_checkpoint(checkpoint) if checkpoint else None  # refuse an unsafe or foreign file before any work
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
@@ -135,6 +171,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
     metrics: dict = {}
     guard = [DivergenceGuard(**OmegaConf.to_container(cfg.divergence))] if cfg.get("divergence") else []
     checkpoints = run_dir / "checkpoints"
+    measured: tuple[Phase, float] | None = None
     with PreemptionWatch(checkpoints / "last.ckpt") as preemption:
         for phase in plan[start:]:
             datamodule.phase = phase
@@ -143,13 +180,15 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
                                     auto_insert_metric_name=False,
                                     every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
                                     enable_version_counter=False)
-            callbacks = [CurriculumCallback(phase), saver, preemption, *guard, *(extra_callbacks or [])]
+            progress = PhaseProgress(phase, measured)
+            callbacks = [CurriculumCallback(phase), saver, preemption, progress, *guard, *(extra_callbacks or [])]
             trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
                             precision=precision, callbacks=callbacks,
                             val_check_interval=interval, check_val_every_n_epoch=None,
                             # no_grad, not inference mode: metric states made in a phase-end validate
                             # are updated in place by the next fit
-                            inference_mode=False, plugins=[*cluster_plugins(), AtomicCheckpointIO()])
+                            inference_mode=False, plugins=[*cluster_plugins(), AtomicCheckpointIO()],
+                            enable_progress_bar=False)
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             if trainer.global_step % interval and not (guard and guard[0].reason):
                 # The weights this phase hands on: judged by the guard, logged, previewed.
@@ -161,5 +200,9 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> dict:
             trainer.save_checkpoint(checkpoints / f"{phase.label}.ckpt")
             trainer.save_checkpoint(checkpoints / "last.ckpt")
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-            log.info("%s done: %s", phase.label, {k: round(v, 4) for k, v in metrics.items() if k.startswith("val/")})
-    return metrics
+            if progress.seconds_per_step:
+                measured = (phase, progress.seconds_per_step)
+            log.info("%s done: held-out masked SSIM %.3f, PSNR %.1f dB", phase.label, metrics.get("val/ssim", float("nan")),
+                     metrics.get("val/psnr", float("nan")))
+    return TrainResult(run_dir, checkpoints / "last.ckpt", metrics, list(datamodule.identities),
+                       datamodule.footage_root(), time.monotonic() - started)

@@ -130,6 +130,16 @@ def test_train_py_runs_a_two_stage_curriculum(demo_cache, tmp_path, fast):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "checkpoints" / "stage2-finetune.ckpt").is_file()
     assert (run / "csv").is_dir() and list((run / "previews").glob("stage2-finetune-*.png"))
+    console = result.stdout + result.stderr  # not a terminal: progress comes as log lines
+    plan = ["stage0-B", "stage1-A", "stage1-B", "stage2-finetune"]
+    assert re.findall(r"- (stage\S+): \d+ px, .* steps at lr .*, trains ", console) == plan
+    assert "trains the new level only" in console and "about " in console  # what trains; a time once measured
+    assert len(re.findall(r"stage1-B 32 px: \d+/4 \(\d+%\) step, .* step/s", console)) >= 2
+    for noise in ("GPU available", "TPU available", "Tip:", "LeafSpec", "exists and is not empty", "\r"):
+        assert noise not in console, noise
+    summary = result.stdout.splitlines()[-4:]
+    assert summary[0].startswith("trained in ") and summary[0].endswith(str(run / "checkpoints" / "last.ckpt"))
+    assert summary[2].startswith("held-out masked SSIM ") and summary[3].startswith("try: python swap.py checkpoint=")
 
 
 class BlowUp(L.Callback):
