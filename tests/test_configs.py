@@ -17,10 +17,14 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml") if p.stem != "default" or group == "cache")
 
 
-@pytest.mark.parametrize("name", ["prepare", "swap", "evaluate"])
+#: Each entry config with the keys it requires.
+REQUIRED = {"prepare": [], "swap": ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"],
+            "evaluate": ["checkpoint=x.ckpt", "cache_folder=c"], "export": ["checkpoint=x.ckpt", "identity=a"]}
+
+
+@pytest.mark.parametrize("name", REQUIRED)
 def test_every_entry_point_composes(name, compose):
-    cfg = compose(name, ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"]
-                  if name == "swap" else ["checkpoint=x.ckpt", "cache_folder=c"] if name == "evaluate" else [])
+    cfg = compose(name, REQUIRED[name])
     if name == "prepare":
         assert isinstance(build(cfg.cache), CacheSettings)
 

@@ -2,7 +2,7 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.schemas import EvaluateConfig, SwapConfig
+from fusion.config.schemas import EvaluateConfig, ExportConfig, SwapConfig
 from fusion.data.prepare_command import PrepareConfig
 from fusion.training.schedule import Curriculum
 
@@ -13,5 +13,6 @@ def register_configs() -> None:
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="swap_schema", node=SwapConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
+    store.store(name="export_schema", node=ExportConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
 

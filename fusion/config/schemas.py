@@ -1,9 +1,9 @@
-"""Schemas of `swap.py`'s and `evaluate.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s and `export.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
 copied by hand; `prepare.py`'s schema lives beside its command in the same
-manner.
+manner. `export_model` takes plain arguments, so `ExportConfig` lists them.
 """
 
 from dataclasses import dataclass, field
@@ -12,6 +12,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from fusion.eval.evaluate import EvaluateOptions
+from fusion.export.write import OPSET
 from fusion.swap.pipeline import SwapOptions
 
 
@@ -37,3 +38,18 @@ class EvaluateConfig(EvaluateOptions):
     out: str = MISSING
     #: also log a table per swap, the summary and the contact sheet to W&B
     wandb: bool = False
+
+
+@dataclass
+class ExportConfig:
+    """`export.py`: one identity's face model for a compositing tool (the arguments of `export_model`)."""
+
+    paths: Any = field(default_factory=dict)
+    checkpoint: str = MISSING
+    identity: str = MISSING
+    #: onnx (Flame's Inference node, onnxruntime) or torchscript (Nuke's CatFileCreator)
+    format: str = "onnx"
+    #: the model file (.onnx or .pt), its sidecar beside it as .json; null: beside the checkpoint
+    output: Optional[str] = None
+    overwrite: bool = False
+    opset: int = OPSET
