@@ -28,8 +28,10 @@ def main(cfg: DictConfig) -> None:
     total = sum(report.seconds.values())
     shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
     print(f"{report.frames_per_second:.1f} frames/s ({shares})")
+    print(f"wrote {options.output}")
     if options.preview:
         print(f"side by side: {preview_path(Path(cfg.output))}")
+    print(f"to score the model on held-out frames: python evaluate.py checkpoint={options.checkpoint}")
 
 
 if __name__ == "__main__":

@@ -76,4 +76,6 @@ def run_prepare(cfg: DictConfig) -> int:
     if report["faces_kept"] == 0:
         errors.print("[red]no usable face in any identity: nothing to train on[/red]")
         return 1
+    console.print(f"next: python train.py footage={footage} cache.resolution={settings.resolution} "
+                  f"cache.landmarks={settings.landmarks}", highlight=False, soft_wrap=True)
     return 0

@@ -159,7 +159,7 @@ def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
         IdentityCache(cache, "good").claim(CacheSettings(resolution=256, landmarks="dlib", jitter=2))
 
 
-def test_command_exit_codes(tmp_path, photos, compose):
+def test_command_exit_codes(tmp_path, photos, compose, capsys):
     from fusion.data.prepare_command import run_prepare
 
     base = [f"paths.root_dir={tmp_path}", "cache.landmarks=dlib", "cache.resolution=64", "workers=1", "contact_sheet=0"]
@@ -168,6 +168,8 @@ def test_command_exit_codes(tmp_path, photos, compose):
     assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'missing'}"])) == 2
     write_image(tmp_path / "some" / "a" / "f0.png", photos["hopper"])
     assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'some'}"])) == 0
+    next_step = capsys.readouterr().out.strip().splitlines()[-1]
+    assert next_step == f"next: python train.py footage={tmp_path / 'some'} cache.resolution=64 cache.landmarks=dlib"
 
 
 def test_config_typo_is_an_error(compose):
