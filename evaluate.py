@@ -1,6 +1,5 @@
 """Held-out metrics of a trained model: `python evaluate.py checkpoint=... [cache_folder=...]`."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -27,8 +26,13 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         sys.exit(2)
-    print(json.dumps(metrics["summary"], indent=1))
-    print(f"metrics.json and contact_sheet.png in {options.out}")
+    value = {key: "n/a" if v is None else f"{v:.3f}" for key, v in metrics["summary"].items()}
+    print(f"held-out frames of {len(metrics['identities'])} identities: masked SSIM {value['ssim']}")
+    print(f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
+          f"(self-swap floor {value['landmark_error_self_swap']}, detector on real frames {value['landmark_error_real']}), "
+          f"flicker ratio {value['temporal_ratio']}")
+    print(f"per identity and per swap: {Path(options.out) / 'metrics.json'}; contact sheet: "
+          f"{Path(options.out) / 'contact_sheet.png'}")
     if options.wandb:
         print(f"W&B run in {log_evaluation(metrics, Path(options.out))}")
 

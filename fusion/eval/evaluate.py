@@ -35,6 +35,7 @@ from fusion.io.outputs import check_outputs
 from fusion.metrics.expression import landmark_error
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.temporal import TemporalRatio
+from fusion.progress import progress
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
 
@@ -123,7 +124,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
         flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
-        for start in range(0, len(rows[p]), options.batch_size):
+        for start in progress(range(0, len(rows[p]), options.batch_size), desc=f"{p}: held-out frames", unit="batch"):
             batch = rows[p][start:start + options.batch_size]
             x = to_float(pack.images[batch])
             m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]

@@ -89,3 +89,20 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     run_files = Path(log_evaluation(metrics, tmp_path / "eval")).parent
     assert list(run_files.glob("*.wandb")) and "offline-run" in run_files.name
+
+
+def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
+    import subprocess
+    import sys
+
+    checkpoint, cache = demo
+    out = tmp_path / "eval"
+    result = subprocess.run([sys.executable, "evaluate.py", f"checkpoint={checkpoint}", f"cache_folder={cache}",
+                             f"out={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()[-3:]
+    assert lines[0].startswith("held-out frames of 2 identities: masked SSIM 0.")
+    assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1]
+    assert lines[2] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
+    assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
