@@ -8,6 +8,8 @@ from pathlib import Path
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import WandbLogger
 
+from fusion.errors import ConfigError
+
 RUN_ID_FILE = "wandb_run_id"
 
 
@@ -40,4 +42,8 @@ def wandb_logger(save_dir: str, **kwargs) -> WandbLogger:
     """A WandbLogger writing under `save_dir`, online only where a key is configured (WANDB_MODE still
     wins), continuing the folder's W&B run where it has one."""
     offline = os.environ.get("WANDB_MODE", "online" if wandb_key_configured() else "offline") == "offline"
+    if offline and kwargs.get("log_model"):
+        raise ConfigError("logger.log_model uploads checkpoints as W&B artifacts, which needs W&B online: set "
+                          "WANDB_API_KEY or run `wandb login` (or leave log_model false; the checkpoints stay in the "
+                          "run folder)")
     return WandbLogger(offline=offline, save_dir=save_dir, id=run_id(Path(save_dir)), resume="allow", **kwargs)
