@@ -38,7 +38,21 @@ def run_id(save_dir: Path) -> str:
     return made
 
 
-def wandb_logger(save_dir: str, **kwargs) -> WandbLogger:
+class CurriculumWandbLogger(WandbLogger):
+    """A WandbLogger whose step axis runs on across the curriculum's phases.
+
+    Each phase is its own fit, whose `global_step` starts at 0 again; `step_offset` (the steps of the
+    phases before, set by the run) keeps W&B's `trainer/global_step` rising, so a chart shows the
+    phases one after another instead of on top of each other.
+    """
+
+    step_offset = 0
+
+    def log_metrics(self, metrics, step=None) -> None:
+        super().log_metrics(metrics, None if step is None else step + self.step_offset)
+
+
+def wandb_logger(save_dir: str, **kwargs) -> CurriculumWandbLogger:
     """A WandbLogger writing under `save_dir`, online only where a key is configured (WANDB_MODE still
     wins), continuing the folder's W&B run where it has one."""
     offline = os.environ.get("WANDB_MODE", "online" if wandb_key_configured() else "offline") == "offline"
@@ -46,4 +60,4 @@ def wandb_logger(save_dir: str, **kwargs) -> WandbLogger:
         raise ConfigError("logger.log_model uploads checkpoints as W&B artifacts, which needs W&B online: set "
                           "WANDB_API_KEY or run `wandb login` (or leave log_model false; the checkpoints stay in the "
                           "run folder)")
-    return WandbLogger(offline=offline, save_dir=save_dir, id=run_id(Path(save_dir)), resume="allow", **kwargs)
+    return CurriculumWandbLogger(offline=offline, save_dir=save_dir, id=run_id(Path(save_dir)), resume="allow", **kwargs)

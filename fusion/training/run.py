@@ -24,6 +24,7 @@ from fusion.hardware import trainer_precision
 from fusion.instantiate import build
 from fusion.model.checkpoint import read_checkpoint
 from fusion.progress import duration
+from fusion.tracking import CurriculumWandbLogger
 from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.checkpoint_io import AtomicCheckpointIO
 from fusion.training.console import PhaseProgress, quiet_lightning
@@ -175,6 +176,8 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     with PreemptionWatch(checkpoints / "last.ckpt") as preemption:
         for phase in plan[start:]:
             datamodule.phase = phase
+            if isinstance(logger, CurriculumWandbLogger):
+                logger.step_offset = sum(earlier.steps for earlier in plan[:phase.index])
             interval = min(cfg.val_every, phase.steps)
             saver = ModelCheckpoint(dirpath=checkpoints, filename=f"{phase.label}-step{{step:06d}}",
                                     auto_insert_metric_name=False,

@@ -274,7 +274,7 @@ def wandb_records(run: Path) -> list:
             position += 32768 - position % 32768
             continue
         length, kind = struct.unpack("<HB", data[position + 4:position + 7])
-        if length == kind == 0:
+        if length == kind == 0 or position + 7 + length > len(data):  # the end, or a record still being written
             break
         payload, position = data[position + 7:position + 7 + length], position + 7 + length
         pending = payload if kind in (1, 2) else pending + payload
@@ -283,6 +283,17 @@ def wandb_records(run: Path) -> list:
             record.ParseFromString(pending)
             found.append(record)
     return found
+
+
+def finished_wandb_records(run: Path, timeout: float = 60) -> list:
+    """`wandb_records` once the run's exit record is written: wandb-core writes the file in its own process,
+    and may still be writing when `wandb.finish()` returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = wandb_records(run)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -305,8 +316,9 @@ def test_a_resumed_run_continues_its_wandb_run(demo_cache, tmp_path, compose, fa
     runs = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
     run_id = (tmp_path / "run" / "wandb_run_id").read_text()
     assert len(runs) == 2 and all(run.name.endswith(run_id) or run.name.endswith(f"{run_id}-1") for run in runs)
+    steps = []
     for run, previews in zip(runs, (2, 3)):  # stage0-B at steps 4 and 6; stage1-A, stage1-B, finetune
-        records = wandb_records(run)
+        records = finished_wandb_records(run)
         assert {r.run.run_id for r in records if r.WhichOneof("record_type") == "run"} == {run_id}
         config = {u.key for r in records if r.WhichOneof("record_type") == "config" for u in r.config.update}
         assert {"curriculum", "model", "trainer", "cache"} <= config
@@ -314,3 +326,8 @@ def test_a_resumed_run_continues_its_wandb_run(demo_cache, tmp_path, compose, fa
                 for i in r.history.item}
         assert {"train/loss", "val/ssim", "val/ssim/astronaut", "curriculum/resolution", "preview/captions"} <= keys
         assert len(list((run / "files" / "media" / "images").glob("preview_*.png"))) == previews
+        steps += [float(i.value_json) for r in records if r.WhichOneof("record_type") == "history"
+                  for i in r.history.item if (i.key or "/".join(i.nested_key)) == "trainer/global_step"]
+    # One axis across the phases and the resume (16 steps in all): no phase starts again at 0; Lightning
+    # itself logs a step's training metrics (step - 1) after a validation run at that step (step).
+    assert max(steps) >= 15 and all(later >= earlier - 1 for earlier, later in zip(steps, steps[1:])), steps
