@@ -94,7 +94,7 @@ class FaceDataModule(L.LightningDataModule):
         """
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        sampler = TripletSampler(len(self.train_pack), self.phase.batch_size, self.seed + 1000 * self.phase.index,
+        sampler = TripletSampler(self.train_pack.identity, self.phase.batch_size, self.seed + 1000 * self.phase.index,
                                  self.p_self, rank, world)
         # The restored step of a resumed fit: batches continue where the killed run stopped.
         sampler.start_step = trainer.global_step if trainer else 0

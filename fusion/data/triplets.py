@@ -5,6 +5,11 @@ p, a template crop (the same crop with probability `p_self`, otherwise any
 crop of any identity) and the source's hull mask. The target is made from
 them on the device by the blend, so nothing here is resolution-specific.
 
+Identities are drawn first, each equally likely, then a crop within it: an
+actor filmed for six seconds trains their decoder as often as one filmed for
+an hour (drawn over all crops, such an actor got a few percent of the batches
+and their decoder barely learned).
+
 Batches are a pure function of (seed, step): the sampler needs no state to
 resume exactly where a killed run stopped, and every DDP rank takes its own
 slice of the same global batch, so the data seen does not depend on how many
@@ -44,9 +49,11 @@ class TripletDataset(Dataset):
 
 
 class TripletSampler(Sampler):
-    """Endless batches of (source, template) index pairs, a function of (seed, step).
+    """Endless batches of (source, template) index pairs, a function of (seed, step), identities balanced.
 
-    >>> sampler = TripletSampler(size=10, batch_size=4, seed=1, p_self=0.5)
+    `identity` is each crop's identity (the pack's `identity` array).
+
+    >>> sampler = TripletSampler(np.repeat([0, 1], [2, 8]), batch_size=4, seed=1, p_self=0.5)
     >>> first = next(iter(sampler))
     >>> len(first), first == next(iter(sampler))
     (4, True)
@@ -55,18 +62,29 @@ class TripletSampler(Sampler):
     True
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, p_self: float, rank: int = 0, world_size: int = 1):
+    def __init__(self, identity: np.ndarray, batch_size: int, seed: int, p_self: float, rank: int = 0,
+                 world_size: int = 1):
         if batch_size % world_size:
             raise ValueError(f"batch size {batch_size} is not divisible by the {world_size} processes")
-        self.size, self.batch_size, self.seed, self.p_self = size, batch_size, seed, p_self
+        identity = np.asarray(identity)
+        #: crop indices grouped by identity, each group starting at `_starts[k]` with `_counts[k]` crops
+        self._by_identity = np.argsort(identity, kind="stable")
+        _, self._counts = np.unique(identity, return_counts=True)
+        self._starts = np.concatenate([[0], np.cumsum(self._counts)[:-1]])
+        self.batch_size, self.seed, self.p_self = batch_size, seed, p_self
         self.rank, self.world_size = rank, world_size
         self.start_step = 0
+
+    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+        """`batch_size` crop indices: an identity uniformly, then one of its crops uniformly."""
+        which = rng.integers(0, len(self._counts), self.batch_size)
+        within = (rng.random(self.batch_size) * self._counts[which]).astype(np.int64)
+        return self._by_identity[self._starts[which] + within]
 
     def batch(self, step: int) -> list[tuple[int, int]]:
         """This rank's share of global batch `step`."""
         rng = np.random.default_rng([self.seed, step])
-        sources = rng.integers(0, self.size, self.batch_size)
-        others = rng.integers(0, self.size, self.batch_size)
+        sources, others = self._draw(rng), self._draw(rng)
         templates = np.where(rng.random(self.batch_size) < self.p_self, sources, others)
         share = self.batch_size // self.world_size
         rows = slice(self.rank * share, (self.rank + 1) * share)
