@@ -30,7 +30,7 @@ def main(cfg: DictConfig) -> None:
     print(f"held-out frames of {len(metrics['identities'])} identities: masked SSIM {value['ssim']}")
     print(f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
           f"(self-swap floor {value['landmark_error_self_swap']}, detector on real frames {value['landmark_error_real']}), "
-          f"flicker ratio {value['temporal_ratio']}")
+          f"flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
     print(f"per identity and per swap: {Path(options.out) / 'metrics.json'}; contact sheet: "
           f"{Path(options.out) / 'contact_sheet.png'}")
     if options.wandb:

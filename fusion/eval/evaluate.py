@@ -34,6 +34,7 @@ from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs
 from fusion.metrics.expression import landmark_error
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
+from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import TemporalRatio
 from fusion.progress import progress
 from fusion.swap.composite import check_blend, composite_face
@@ -119,9 +120,9 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
     # Per identity p: per-frame (ssim, psnr), analyses of the real frames and of
     # each swap p -> q (by q), the swaps' flicker, and the sheet's columns.
-    quality, real, swapped, flicker, sheet_rows = {}, {}, {}, {}, []
+    quality, real, swapped, flicker, sharpness, sheet_rows = {}, {}, {}, {}, {}, []
     for i, p in enumerate(names):
-        quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
+        quality[p], real[p], swapped[p], sharpness[p] = [], [], [[] for _ in names], [[] for _ in names]
         flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
         for start in progress(range(0, len(rows[p]), options.batch_size), desc=f"{p}: held-out frames", unit="batch"):
@@ -137,6 +138,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 composited = _composite(face if j == i else model.decode(x, j), x, polygons, composite)
                 swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
                 if j != i:
+                    sharpness[p][j] += sharpness_ratio(composited, x, m).tolist()
                     flicker[p][j].add(composited.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
                                       m[:, 0].numpy() > 0.5)
                 columns.append(composited)
@@ -174,6 +176,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 if found else 0.0,
                 "landmark_error": landmark_errors(analyses, template_points),
                 "temporal_ratio": flicker[p][j].value() if frames > 1 else None,
+                # high-frequency energy of the composited face over the plate's: below 1, softer than the plate
+                "sharpness_ratio": float(np.mean(sharpness[p][j])),
             }
 
     def mean(values: list) -> float | None:
@@ -181,7 +185,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         return float(np.mean(values)) if values else None
 
     swaps = list(metrics["swaps"].values())
-    metrics["summary"] = {key: mean([s[key] for s in swaps]) for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio")}
+    metrics["summary"] = {key: mean([s[key] for s in swaps]) for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio",
+                                                                       "sharpness_ratio")}
     for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
         metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])
     sheet = torch.cat(sheet_rows, dim=2)

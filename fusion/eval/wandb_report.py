@@ -10,7 +10,7 @@ from pathlib import Path
 from fusion.tracking import wandb_key_configured
 
 COLUMNS = ["swap", "faces_found", "distance_to_source", "distance_to_template", "retrieval_accuracy",
-           "landmark_error", "temporal_ratio"]
+           "landmark_error", "temporal_ratio", "sharpness_ratio"]
 
 
 def swap_table(metrics: dict):

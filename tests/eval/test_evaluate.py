@@ -74,8 +74,9 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     prepare(footage, cache_location(tmp_path / "caches", settings), settings, PrepareOptions(contact_sheet=0))
     metrics = evaluate(checkpoint, None, tmp_path / "eval", cache_dir=tmp_path / "caches")  # found by the settings
     assert set(metrics["swaps"]) == {"astronaut->hopper", "hopper->astronaut"}
-    assert {"retrieval_accuracy", "landmark_error", "temporal_ratio", "ssim", "landmark_error_real",
+    assert {"retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio", "ssim", "landmark_error_real",
             "landmark_error_self_swap"} <= set(metrics["summary"])
+    assert 0 < metrics["summary"]["sharpness_ratio"] < 1  # an untrained decoder's blur of a face is softer than it
     assert metrics["summary"]["landmark_error_real"] < 0.08  # the real frames against their cached landmarks: 0.04
     assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
     sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
@@ -103,6 +104,6 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-3:]
     assert lines[0].startswith("held-out frames of 2 identities: masked SSIM 0.")
-    assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1]
+    assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1] and "sharpness ratio 0." in lines[1]
     assert lines[2] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
     assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
