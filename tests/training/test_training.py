@@ -235,19 +235,22 @@ def descendants(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(trained, demo_cache, tmp_path, fast):
+def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(demo_cache, tmp_path, compose, fast):
     """hydra/launcher=submitit_local, SIGUSR2 to the running job (what SLURM sends before preemption or the
     time limit): training saves, submitit requeues, the new process resumes in the same run folder."""
+    from fusion.training.run import train
+
+    longer = [*fast, "logger=none", "curriculum.stages.0.steps_b=300"]  # seconds of stage0-B to signal into
     outputs = tmp_path / "outputs"
     launcher = subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=submitit_local", *fast, "logger=none",
+        [sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=submitit_local", *longer,
          f"paths.root_dir={demo_cache}", f"paths.output_dir={outputs}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 600
-        while not list(outputs.glob("train/multirun/*/0/checkpoints/stage0-B-step000002.ckpt")):
+        while not list(outputs.glob("train/multirun/*/0/checkpoints/stage0-B-step*.ckpt")):
             assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout.read()[-3000:]
-            time.sleep(0.2)
+            time.sleep(0.1)
         (job,) = [pid for pid in descendants(launcher.pid)
                   if b"submitit.core._submit" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         os.kill(job, signal.SIGUSR2)
@@ -258,7 +261,9 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(tra
     (run,) = outputs.glob("train/multirun/*/0")
     log = (run / "train.log").read_text()
     assert "stopped by SIGUSR2" in log and "resuming stage0-B at step" in log
-    ours, reference = state(run / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    train(compose("train", [*longer, f"paths.run_dir={tmp_path / 'uninterrupted'}"], root=demo_cache))
+    ours = state(run / "checkpoints" / "last.ckpt")
+    reference = state(tmp_path / "uninterrupted" / "checkpoints" / "last.ckpt")
     for key in reference:
         torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
 
