@@ -29,8 +29,8 @@ def main(cfg: DictConfig) -> None:
     value = {key: "n/a" if v is None else f"{v:.3f}" for key, v in metrics["summary"].items()}
     print(f"held-out frames of {len(metrics['identities'])} identities: masked SSIM {value['ssim']}")
     print(f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
-          f"(self-swap floor {value['landmark_error_self_swap']}, detector on real frames {value['landmark_error_real']}), "
-          f"flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
+          f"(self-swap floor {value['landmark_error_self_swap']}, "
+          f"detector on real frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
     print(f"per identity and per swap: {Path(options.out) / 'metrics.json'}; contact sheet: "
           f"{Path(options.out) / 'contact_sheet.png'}")
     if options.wandb:
