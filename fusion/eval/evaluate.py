@@ -184,9 +184,12 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         values = [v for v in values if v is not None]
         return float(np.mean(values)) if values else None
 
+    for q in names:  # how well q's decoder carries q's identity onto the others' frames
+        metrics["identities"][q]["retrieval_accuracy"] = mean([metrics["swaps"][f"{p}->{q}"]["retrieval_accuracy"]
+                                                                for p in names if p != q])
     swaps = list(metrics["swaps"].values())
-    metrics["summary"] = {key: mean([s[key] for s in swaps]) for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio",
-                                                                       "sharpness_ratio")}
+    metrics["summary"] = {key: mean([s[key] for s in swaps])
+                          for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio")}
     for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
         metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])
     sheet = torch.cat(sheet_rows, dim=2)

@@ -79,6 +79,8 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     assert 0 < metrics["summary"]["sharpness_ratio"] < 1  # an untrained decoder's blur of a face is softer than it
     assert metrics["summary"]["landmark_error_real"] < 0.08  # the real frames against their cached landmarks: 0.04
     assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
+    for p, q in (("astronaut", "hopper"), ("hopper", "astronaut")):  # retrieval per identity: the swaps into it
+        assert metrics["identities"][q]["retrieval_accuracy"] == metrics["swaps"][f"{p}->{q}"]["retrieval_accuracy"]
     sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
     assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side
 
