@@ -22,12 +22,13 @@ import cv2
 import numpy as np
 
 from fusion.data.cache import IdentityCache
+from fusion.faces.features import FEATURES, feature_maps
 from fusion.faces.hull import polygon_mask
 from fusion.io.image import encode, read_image
 
 #: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt
 #: (2: registration at pixel centres; 3: float crops sRGB-encoded).
-PACK_FORMAT = 3
+PACK_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ def resize_face(crop: np.ndarray, polygon, landmarks, resolution: int) -> tuple[
 class StagePack:
     """A built pack: memory-mapped arrays plus the identity names.
 
-    images (N, R, R, 3), masks (N, R, R) uint8 0..255, landmarks (N, 68, 2)
-    float32 in pack pixels, identity (N,) int64 indices into `identities`.
+    images (N, R, R, 3), masks (N, R, R) uint8 0..255, features (N, R, R, 3) uint8 0..255 (the
+    eyes, brows and mouth maps of `fusion.faces.features`, made once here so a landmark-weighted loss does
+    no landmark work per step), landmarks (N, 68, 2) float32 in pack pixels, identity (N,) int64 indices
+    into `identities`.
     """
 
     def __init__(self, folder: Path):
@@ -116,6 +119,7 @@ class StagePack:
         self.spec = PackSpec(**meta["spec"])
         self.images = np.load(folder / "images.npy", mmap_mode="r")
         self.masks = np.load(folder / "masks.npy", mmap_mode="r")
+        self.features = np.load(folder / "features.npy", mmap_mode="r")
         self.landmarks = np.load(folder / "landmarks.npy")
         self.identity = np.load(folder / "identity.npy")
 
@@ -151,6 +155,7 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
     dtype = pack_dtype({record["dtype"] for _, _, record in chosen})
     images = np.lib.format.open_memmap(tmp / "images.npy", "w+", dtype, (len(chosen), r, r, 3))
     masks = np.lib.format.open_memmap(tmp / "masks.npy", "w+", np.uint8, (len(chosen), r, r))
+    features = np.lib.format.open_memmap(tmp / "features.npy", "w+", np.uint8, (len(chosen), r, r, len(FEATURES)))
     landmarks = np.zeros((len(chosen), 68, 2), np.float32)
 
     def load(i: int) -> None:
@@ -158,11 +163,13 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
         crop = read_image(cache.folder / record["crop"])
         image, masks[i], landmarks[i] = resize_face(crop, record["mask_polygon"], record["landmarks"], r)
         images[i] = _convert(image, dtype)
+        features[i] = feature_maps(landmarks[i], r)
 
     with ThreadPoolExecutor(workers) as threads:
         list(threads.map(load, range(len(chosen))))
     images.flush()
     masks.flush()
+    features.flush()
     np.save(tmp / "landmarks.npy", landmarks)
     np.save(tmp / "identity.npy", np.array([n for n, _, _ in chosen], np.int64))
     (tmp / "meta.json").write_text(json.dumps({

@@ -1,8 +1,9 @@
 """Training triplets drawn from a stage pack, and the sampler that orders them.
 
-An item is (source, template, mask, identity): the source crop of identity
-p, a template crop (the same crop with probability `p_self`, otherwise any
-crop of any identity) and the source's hull mask. The target is made from
+An item is (source, template, mask, features, identity): the source crop of
+identity p, a template crop (the same crop with probability `p_self`,
+otherwise any crop of any identity), the source's hull mask and its feature
+maps (eyes, brows, mouth) for the landmark-weighted loss. The target is made from
 them on the device by the blend, so nothing here is resolution-specific.
 
 Identities are drawn first, each equally likely, then a crop within it: an
@@ -44,6 +45,7 @@ class TripletDataset(Dataset):
             "source": to_float(self.pack.images[source]),
             "template": to_float(self.pack.images[template]),
             "mask": torch.from_numpy(self.pack.masks[source] / np.float32(255))[None],
+            "features": torch.from_numpy(self.pack.features[source] / np.float32(255)).movedim(-1, 0),
             "identity": torch.tensor(int(self.pack.identity[source])),
         }
 

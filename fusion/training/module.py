@@ -117,13 +117,14 @@ class FusionModule(L.LightningModule):
 
     def _step(self, batch: dict) -> dict[str, torch.Tensor]:
         source, template, mask, identity = batch["source"], batch["template"], batch["mask"], batch["identity"]
+        features = batch.get("features")
         face = self(source, identity)
-        raw = self.loss(face, source, mask)
+        raw = self.loss(face, source, mask, features)
         if face.shape[-1] < self.blend_min_resolution:
             return raw
         prediction = self.blend(face, template, mask)
         target = self.blend(source, template, mask)
-        blended = self.loss(prediction, target, mask)
+        blended = self.loss(prediction, target, mask, features)
         terms = {f"blend_{name}": value for name, value in blended.items()}
         terms.update({f"raw_{name}": value for name, value in raw.items()})
         terms["loss"] = blended["loss"] + self.raw_weight * raw["loss"]

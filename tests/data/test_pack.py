@@ -59,3 +59,15 @@ def test_8bit_and_exr_footage_share_one_pack(tmp_path, photos):
     # Not equal: the EXR is resampled in linear light (as it should be), the PNG in encoded values; the
     # 0.02 this leaves compares with 0.2 when EXR crops went into the pack linear.
     assert 0.3 < ldr.mean() < 0.7 and np.abs(ldr - hdr).mean() < 0.04
+
+
+def test_each_crop_carries_maps_of_its_eyes_brows_and_mouth(cache):
+    """On real dlib landmarks: each map is full at its own landmarks, empty at the others' and on the cheeks."""
+    pack = build_pack(cache, ["astronaut", "hopper"], PackSpec(resolution=64, quantity=6))
+    assert pack.features.shape == (12, 64, 64, 3) and pack.features.dtype == np.uint8
+    for features, points in zip(pack.features, pack.landmarks):
+        at = lambda indices, channel: features[points[indices, 1].round().astype(int),  # noqa: E731
+                                               points[indices, 0].round().astype(int), channel]
+        eyes, brows, mouth = list(range(36, 48)), list(range(17, 27)), list(range(48, 60))
+        assert at(eyes, 0).min() > 200 and at(brows, 1).min() > 150 and at(mouth, 2).min() > 200
+        assert at(mouth, 0).max() == 0 and at(eyes, 2).max() == 0 and at([2, 14], 1).max() == 0  # jaw sides
