@@ -101,9 +101,11 @@ class FaceDataModule(L.LightningDataModule):
         return DataLoader(TripletDataset(self.train_pack), batch_sampler=sampler, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        """Held-out crops, each its own template, split over the ranks in a fixed order: every validation sees the same."""
+        """Held-out crops as they are, each its own template, split over the ranks in a fixed order: every
+        validation sees the same."""
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         rows = list(range(rank, len(self.val_pack), world))
-        batches = [[(i, i) for i in rows[k:k + self.phase.batch_size]] for k in range(0, len(rows), self.phase.batch_size)]
+        batches = [[(i, i, -1) for i in rows[k:k + self.phase.batch_size]]
+                   for k in range(0, len(rows), self.phase.batch_size)]
         return DataLoader(TripletDataset(self.val_pack), batch_sampler=batches, num_workers=self.num_workers)

@@ -9,7 +9,9 @@ them on the device by the blend, so nothing here is resolution-specific.
 Identities are drawn first, each equally likely, then a crop within it: an
 actor filmed for six seconds trains their decoder as often as one filmed for
 an hour (drawn over all crops, such an actor got a few percent of the batches
-and their decoder barely learned).
+and their decoder barely learned). Such an actor's crops repeat more often, so
+a draw of theirs is varied (`fusion.data.augment`) with probability 1 - their
+crops / the most any identity has: never for a well-filmed actor.
 
 Batches are a pure function of (seed, step): the sampler needs no state to
 resume exactly where a killed run stopped, and every DDP rank takes its own
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from fusion.data.augment import jitter_source
 from fusion.data.pack import StagePack
 from fusion.io.image import to_unit
 
@@ -31,7 +34,8 @@ def to_float(images: np.ndarray) -> torch.Tensor:
 
 
 class TripletDataset(Dataset):
-    """Indexable by (source index, template index) pairs from `TripletSampler`."""
+    """Indexable by (source index, template index, variation seed) from `TripletSampler`; a seed of -1 leaves
+    the source as it is."""
 
     def __init__(self, pack: StagePack):
         self.pack = pack
@@ -39,19 +43,24 @@ class TripletDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pack)
 
-    def __getitem__(self, pair: tuple[int, int]) -> dict[str, torch.Tensor]:
-        source, template = pair
+    def __getitem__(self, item: tuple[int, int, int]) -> dict[str, torch.Tensor]:
+        source, template, seed = item
+        image, mask = to_unit(self.pack.images[source]), self.pack.masks[source] / np.float32(255)
+        features = self.pack.features[source] / np.float32(255)
+        if seed >= 0:
+            image, mask, features = jitter_source(image, mask, features, seed)
         return {
-            "source": to_float(self.pack.images[source]),
+            "source": torch.from_numpy(np.ascontiguousarray(image)).movedim(-1, 0),
             "template": to_float(self.pack.images[template]),
-            "mask": torch.from_numpy(self.pack.masks[source] / np.float32(255))[None],
-            "features": torch.from_numpy(self.pack.features[source] / np.float32(255)).movedim(-1, 0),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask))[None],
+            "features": torch.from_numpy(np.ascontiguousarray(features)).movedim(-1, 0),
             "identity": torch.tensor(int(self.pack.identity[source])),
         }
 
 
 class TripletSampler(Sampler):
-    """Endless batches of (source, template) index pairs, a function of (seed, step), identities balanced.
+    """Endless batches of (source, template, variation seed) index triples, a function of (seed, step),
+    identities balanced; the variation seed is -1 (none) or a seed for `jitter_source`.
 
     `identity` is each crop's identity (the pack's `identity` array).
 
@@ -73,24 +82,27 @@ class TripletSampler(Sampler):
         self._by_identity = np.argsort(identity, kind="stable")
         _, self._counts = np.unique(identity, return_counts=True)
         self._starts = np.concatenate([[0], np.cumsum(self._counts)[:-1]])
+        #: per identity, the chance that a draw of its crop is varied
+        self._vary = 1 - self._counts / self._counts.max()
         self.batch_size, self.seed, self.p_self = batch_size, seed, p_self
         self.rank, self.world_size = rank, world_size
         self.start_step = 0
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
-        """`batch_size` crop indices: an identity uniformly, then one of its crops uniformly."""
+    def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`batch_size` (crop indices, their identities): an identity uniformly, then one of its crops uniformly."""
         which = rng.integers(0, len(self._counts), self.batch_size)
         within = (rng.random(self.batch_size) * self._counts[which]).astype(np.int64)
-        return self._by_identity[self._starts[which] + within]
+        return self._by_identity[self._starts[which] + within], which
 
-    def batch(self, step: int) -> list[tuple[int, int]]:
+    def batch(self, step: int) -> list[tuple[int, int, int]]:
         """This rank's share of global batch `step`."""
         rng = np.random.default_rng([self.seed, step])
-        sources, others = self._draw(rng), self._draw(rng)
+        (sources, which), (others, _) = self._draw(rng), self._draw(rng)
         templates = np.where(rng.random(self.batch_size) < self.p_self, sources, others)
+        seeds = np.where(rng.random(self.batch_size) < self._vary[which], rng.integers(0, 2**31, self.batch_size), -1)
         share = self.batch_size // self.world_size
         rows = slice(self.rank * share, (self.rank + 1) * share)
-        return list(zip(sources[rows].tolist(), templates[rows].tolist()))
+        return list(zip(sources[rows].tolist(), templates[rows].tolist(), seeds[rows].tolist()))
 
     def __iter__(self):
         step = self.start_step
