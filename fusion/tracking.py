@@ -9,6 +9,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import WandbLogger
 
 from fusion.errors import ConfigError
+from fusion.io.atomic import write_bytes
 
 RUN_ID_FILE = "wandb_run_id"
 
@@ -32,9 +33,7 @@ def run_id(save_dir: Path) -> str:
     made = secrets.token_hex(4)  # W&B's own ids are 8 characters of [a-z0-9] too
     if rank_zero_only.rank == 0:
         save_dir.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{RUN_ID_FILE}.partial")
-        partial.write_text(made)
-        partial.replace(path)
+        write_bytes(path, made.encode())
     return made
 
 

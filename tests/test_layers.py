@@ -8,8 +8,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "fusion"
 LAYERS = [
     {"errors", "stopwatch", "checks", "progress"},
-    {"hardware", "instantiate", "tracking", "io", "metrics"},
-    {"faces", "blend", "model"},
+    {"hardware", "instantiate", "io", "metrics"},
+    {"faces", "blend", "model", "tracking"},
     {"demo"},
     {"data"},
     {"training", "swap"},
