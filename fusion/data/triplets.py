@@ -45,15 +45,15 @@ class TripletDataset(Dataset):
 
     def __getitem__(self, item: tuple[int, int, int]) -> dict[str, torch.Tensor]:
         source, template, seed = item
-        image, mask = to_unit(self.pack.images[source]), self.pack.masks[source] / np.float32(255)
+        image, mask = self.pack.images[source], self.pack.masks[source] / np.float32(255)
         features = self.pack.features[source] / np.float32(255)
         if seed >= 0:
-            image, mask, features = jitter_source(image, mask, features, seed)
+            image, mask, features = jitter_source(to_unit(image), mask, features, seed)
         return {
-            "source": torch.from_numpy(np.ascontiguousarray(image)).movedim(-1, 0),
+            "source": to_float(image),
             "template": to_float(self.pack.images[template]),
-            "mask": torch.from_numpy(np.ascontiguousarray(mask))[None],
-            "features": torch.from_numpy(np.ascontiguousarray(features)).movedim(-1, 0),
+            "mask": torch.from_numpy(mask)[None],
+            "features": torch.from_numpy(features).movedim(-1, 0),
             "identity": torch.tensor(int(self.pack.identity[source])),
         }
 

@@ -122,8 +122,9 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     # each swap p -> q (by q), the swaps' flicker, and the sheet's columns.
     quality, real, swapped, flicker, sharpness, sheet_rows = {}, {}, {}, {}, {}, []
     for i, p in enumerate(names):
-        quality[p], real[p], swapped[p], sharpness[p] = [], [], [[] for _ in names], [[] for _ in names]
+        quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
         flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
+        sharpness[p] = {j: [] for j in range(len(names)) if j != i}
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
         for start in progress(range(0, len(rows[p]), options.batch_size), desc=f"{p}: held-out frames", unit="batch"):
             batch = rows[p][start:start + options.batch_size]
