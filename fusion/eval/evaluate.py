@@ -30,7 +30,7 @@ from fusion.eval.identity import FaceDescriber, retrieval_accuracy
 from fusion.faces.hull import hull_polygon
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.io.atomic import StagedOutputs, write_json
-from fusion.io.image import write_image
+from fusion.io.image import decode, to_unit, write_image
 from fusion.io.outputs import check_outputs
 from fusion.metrics.expression import landmark_error
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
@@ -61,12 +61,17 @@ def _analyse(backend, describer, crop: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict) -> torch.Tensor:
-    """`composite_face` of each decoded face into its template crop (crop space: the identity warp)."""
+    """`composite_face` of each decoded face into its template crop (crop space: the identity warp).
+
+    The crops are network-encoded values, so they go in as 16-bit pixels (display-referred, as stored):
+    a float plate would be read as scene-linear and the face would come back through the sRGB curve.
+    """
     identity = np.eye(2, 3)
     as_hwc = lambda images: images.permute(0, 2, 3, 1).contiguous().numpy()
-    frames = [composite_face(template, face, identity, polygon, **options)[0]
-              for face, template, polygon in zip(as_hwc(faces), as_hwc(templates), polygons)]
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+    plates = decode(as_hwc(templates), np.uint16)
+    frames = [composite_face(plate, face, identity, polygon, **options)[0]
+              for face, plate, polygon in zip(as_hwc(faces), plates, polygons)]
+    return torch.from_numpy(to_unit(np.stack(frames))).permute(0, 3, 1, 2)
 
 
 @dataclass

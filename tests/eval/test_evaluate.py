@@ -109,3 +109,18 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
     assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1] and "sharpness ratio 0." in lines[1]
     assert lines[2] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
     assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
+
+
+def test_a_crop_composited_into_itself_comes_back_unchanged(photos):
+    """Crops are network-encoded: compositing a face into its own crop must not pass it through the sRGB
+    curve as if the crop were a scene-linear (EXR) plate (it did: the face came back up to 0.54 off)."""
+    import cv2
+
+    from fusion.eval.evaluate import _composite
+
+    crop = cv2.resize(photos["astronaut"], (128, 128), interpolation=cv2.INTER_AREA)
+    x = torch.from_numpy(crop / np.float32(255)).permute(2, 0, 1)[None].contiguous()
+    angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+    polygon = np.stack([64 + 40 * np.cos(angles), 70 + 46 * np.sin(angles)], 1).astype(np.float32)
+    out = _composite(x, x, [polygon], {"blend": "multiband", "erode": None, "feather": None})
+    assert (out - x).abs().max() < 1e-4
