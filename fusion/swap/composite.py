@@ -1,60 +1,25 @@
 """Putting a decoded face back into its plate.
 
 The face is warped from crop space into a box around the face in the plate,
-then blended there with the multi-band blend (contrast aligned to the plate)
-or with a plain alpha. Only pixels where the face matte (`fusion.swap.matte`)
-is non-zero can change: everything else is the plate's, bit for bit, whatever
-its dtype.
-
-The multi-band composite differs from the training blend in two ways, both
-measured on held-out swaps (`python evaluate.py`, the clips model at 128 px):
-
-- Its pyramid depth follows the face, so that the plate's kept levels show
-  the face only ~`PLATE_FACE_PIXELS` across: lighting and colour. The
-  training blend's depth follows the crop (`default_levels`), which keeps
-  the template's face at ~20 px, where eyes, nose and face shape still show,
-  and identity retrieval drops.
-- It does not erode the mask to keep the blend's seam inside it: the
-  no-leak erosion (`leak_radius`, 4-28 px at 128 px) hands the face's rim,
-  and at depth its whole outline, back to the plate. The blend's seam may
-  spread past the matte; the result is then cut by the matte, with a
-  `feather`-wide soft edge inside it, so the plate is still untouched outside.
-
-The tables behind both: docs/design.md (The swap composite, and why it
-differs from the training blend).
+then blended there by the face composite rule (`fusion.blend.face_composite`:
+pyramid depth from the face's size, the blend cut by the eroded, feathered
+matte, contrast aligned to the plate) or with a plain alpha. Only pixels where
+the face matte (`fusion.swap.matte`) is non-zero can change: everything else
+is the plate's, bit for bit, whatever its dtype.
 """
 
 import cv2
 import numpy as np
 import torch
 
-from fusion.blend import default_levels, multiband_blend
+from fusion.blend import multiband_blend
+from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE, face_levels
 from fusion.errors import ConfigError
 from fusion.io.image import decode, encode
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import feather_matte, hard_matte
 
 BLENDS = ("multiband", "alpha")
-
-#: Soft band inside the matte's edge when no feather is given, as a share of the
-#: face box's width: a hard paste (alpha) or a hard cut of the multi-band
-#: blend's outward seam would show as an edge.
-FEATHER = {"alpha": 0.05, "multiband": 0.03}
-
-#: Erosion of the matte when none is given, as a share of the face's width:
-#: about the 10% enlargement of the landmark hull (5% a side), so the seam
-#: sits near the jaw and brow landmarks. On held-out swaps erosion trades
-#: identity for the plate's expression; the measured trade is the erosion
-#: table in docs/design.md (The swap composite, and why it differs from the
-#: training blend).
-ERODE = 0.06
-
-#: Width of the face, in pixels, at the finest level the multi-band composite
-#: takes from the plate (see the module docstring).
-PLATE_FACE_PIXELS = 10
-
-#: Levels that the multi-band composite takes from the plate alone.
-KEEP_COARSE = 2
 
 
 def check_blend(blend: str) -> None:
@@ -63,18 +28,7 @@ def check_blend(blend: str) -> None:
         raise ConfigError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
 
 
-def face_levels(face_width: float, box: tuple[int, int]) -> int:
-    """Pyramid depth that shows a face `face_width` px wide at ~`PLATE_FACE_PIXELS` on the finest kept level,
-    within what a `box` = (H, W) region can be halved to.
-
-    >>> face_levels(81, (105, 105)), face_levels(650, (850, 850)), face_levels(81, (20, 20))
-    (5, 8, 3)
-    """
-    wanted = KEEP_COARSE + max(1, round(np.log2(face_width / PLATE_FACE_PIXELS)))
-    return max(KEEP_COARSE + 1, min(wanted, default_levels(*box) + 2))
-
-
-def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = 0.15,
+def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MARGIN,
              grow: float = 0.0) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) around the mask polygon, with a margin for the blend plus
     `grow` pixels for a grown matte, inside the frame."""

@@ -2,7 +2,10 @@
 
 prediction = blend(D_p(E(source)) into template), target = blend(source into
 template), both with the source's mask and the same differentiable blend, so
-the loss judges the face as it will be composited.
+the loss judges the face as it will be composited. The blend's `rule` is
+"crop" (depth from the crop, no-leak erosion, `multiband_blend`'s defaults)
+or "composite" (the swap's rule, `fusion.blend.face_composite`: depth from the
+face's size, cut by the eroded, feathered matte).
 
 The blend takes its coarse levels from the template, so a blended loss alone
 never supervises the decoder's low frequencies and the colour and shape
@@ -34,12 +37,17 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torchmetrics import MeanMetric
 
 from fusion.blend import multiband_blend
+from fusion.blend.face_composite import composite_faces
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.model import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, migrate
 from fusion.model.decode import decode_faces
 from fusion.training.losses import FaceLoss, LossWeights
 from fusion.training.preview_grid import preview_grid, save_preview
+
+
+#: How the blended term puts a face into its template (see the module docstring).
+BLEND_RULES = ("crop", "composite")
 
 
 class FusionModule(L.LightningModule):
@@ -63,7 +71,10 @@ class FusionModule(L.LightningModule):
         self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
         self._ema_count = 0
         self.loss = FaceLoss(LossWeights(**(loss or {})))
-        self.blend_options = {"keep_coarse": 2, "match_contrast": True, **(blend or {})}
+        self.blend_options = {"rule": "crop", "keep_coarse": 2, "match_contrast": True, **(blend or {})}
+        if self.blend_options["rule"] not in BLEND_RULES:
+            raise ValueError(f"unknown blend rule {self.blend_options['rule']!r}; choose one of "
+                             f"{', '.join(BLEND_RULES)} (model.blend.rule)")
         self.blend_min_resolution = blend_min_resolution
         self.raw_weight = raw_weight
         self.betas = tuple(betas)
@@ -78,6 +89,8 @@ class FusionModule(L.LightningModule):
 
     def blend(self, face: torch.Tensor, template: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The training blend of `face` into `template` under `mask`: what the blended loss term compares."""
+        if self.blend_options["rule"] == "composite":
+            return composite_faces(face, template, mask, match_contrast=self.blend_options["match_contrast"])
         return multiband_blend(face, template, mask, keep_coarse=self.blend_options["keep_coarse"],
                                match_contrast=self.blend_options["match_contrast"])
 

@@ -1,5 +1,6 @@
-"""FusionModule: the weight average through growth, into a swap, and checkpoints from before it."""
+"""FusionModule: the weight average through growth, into a swap, checkpoints from before it, the blend rule."""
 
+import pytest
 import torch
 
 
@@ -47,3 +48,21 @@ def test_checkpoints_from_before_the_average_still_load():
     for ema, raw in zip(new.net_ema.parameters(), old.net.parameters()):
         assert torch.equal(ema, raw)
     old.load_state_dict(old.with_average(new.state_dict()))  # and an average is dropped where none is kept
+
+
+def test_the_blend_rule_picks_the_crop_blend_or_the_swaps_composite():
+    from fusion.blend import multiband_blend
+    from fusion.blend.face_composite import composite_faces
+    from fusion.training.module import FusionModule
+
+    generator = torch.Generator().manual_seed(0)
+    face, template = torch.rand(2, 2, 3, 64, 64, generator=generator)
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[..., 10:58, 14:50] = 1
+    net = {"resolution": 16, "width_multiplier": 1 / 32}
+    crop = FusionModule(["a", "b"], net, blend={"match_contrast": False})
+    composite = FusionModule(["a", "b"], net, blend={"rule": "composite", "match_contrast": False})
+    assert torch.equal(crop.blend(face, template, mask), multiband_blend(face, template, mask, match_contrast=False))
+    assert torch.equal(composite.blend(face, template, mask), composite_faces(face, template, mask))
+    with pytest.raises(ValueError, match="model.blend.rule"):
+        FusionModule(["a", "b"], net, blend={"rule": "swap"})
