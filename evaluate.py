@@ -12,6 +12,7 @@ from fusion.errors import UserError
 from fusion.eval.evaluate import evaluate
 from fusion.eval.wandb_report import log_evaluation
 from fusion.instantiate import to_schema
+from fusion.metrics.expression import REGIONS
 
 register_configs()
 
@@ -31,6 +32,8 @@ def main(cfg: DictConfig) -> None:
     print(f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
           f"(self-swap floor {value['landmark_error_self_swap']}, "
           f"detector on real frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
+    print("landmark error by region (the jaw follows the matte's edge, the rest the expression): "
+          + ", ".join(f"{region} {value[f'landmark_error_{region}']}" for region in REGIONS))
     print(f"per identity and per swap: {Path(options.out) / 'metrics.json'}; contact sheet: "
           f"{Path(options.out) / 'contact_sheet.png'}")
     if options.wandb:

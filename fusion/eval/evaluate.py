@@ -32,7 +32,7 @@ from fusion.faces.landmarks import jittered_landmarks, load_backend
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import decode, to_unit, write_image
 from fusion.io.outputs import check_outputs
-from fusion.metrics.expression import landmark_error
+from fusion.metrics.expression import REGIONS, landmark_error, landmark_error_by_region
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import TemporalRatio
@@ -157,6 +157,11 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         errors = [landmark_error(a[1], points) for a, points in zip(analyses, template_points) if a]
         return float(np.mean(errors)) if errors else None
 
+    def region_errors(analyses: list, template_points: np.ndarray) -> dict[str, float | None]:
+        errors = [landmark_error_by_region(a[1], points) for a, points in zip(analyses, template_points) if a]
+        return {f"landmark_error_{region}": float(np.mean([e[region] for e in errors])) if errors else None
+                for region in REGIONS}
+
     metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": composite, "identities": {},
                      "swaps": {}}
     for i, p in enumerate(names):
@@ -181,6 +186,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 "retrieval_accuracy": retrieval_accuracy(descriptors, centroids, np.full(len(found), j)) * len(found) / frames
                 if found else 0.0,
                 "landmark_error": landmark_errors(analyses, template_points),
+                **region_errors(analyses, template_points),
                 "temporal_ratio": flicker[p][j].value() if frames > 1 else None,
                 # high-frequency energy of the composited face over the plate's: below 1, softer than the plate
                 "sharpness_ratio": float(np.mean(sharpness[p][j])),
@@ -195,7 +201,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                                                                 for p in names if p != q])
     swaps = list(metrics["swaps"].values())
     metrics["summary"] = {key: mean([s[key] for s in swaps])
-                          for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio")}
+                          for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio",
+                                      *(f"landmark_error_{region}" for region in REGIONS))}
     for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
         metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])
     sheet = torch.cat(sheet_rows, dim=2)

@@ -78,6 +78,12 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
             "landmark_error_self_swap"} <= set(metrics["summary"])
     assert 0 < metrics["summary"]["sharpness_ratio"] < 1  # an untrained decoder's blur of a face is softer than it
     assert metrics["summary"]["landmark_error_real"] < 0.08  # the real frames against their cached landmarks: 0.04
+    for swap in metrics["swaps"].values():  # the regions' errors average to the whole (17 + 10 + 9 + 12 + 20 points)
+        regions = [swap[f"landmark_error_{r}"] for r in ("jaw", "brows", "nose", "eyes", "mouth")]
+        if swap["landmark_error"] is None:  # an untrained decoder's face is rarely found
+            assert regions == [None] * 5
+        else:
+            assert np.average(regions, weights=[17, 10, 9, 12, 20]) == pytest.approx(swap["landmark_error"], rel=1e-6)
     assert all(v["frames"] == 2 for v in metrics["identities"].values())  # 10% of 20 frames held out
     for p, q in (("astronaut", "hopper"), ("hopper", "astronaut")):  # retrieval per identity: the swaps into it
         assert metrics["identities"][q]["retrieval_accuracy"] == metrics["swaps"][f"{p}->{q}"]["retrieval_accuracy"]
@@ -104,10 +110,11 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
                              f"out={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()[-3:]
+    lines = result.stdout.splitlines()[-4:]
     assert lines[0].startswith("held-out frames of 2 identities: masked SSIM 0.")
     assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1] and "sharpness ratio 0." in lines[1]
-    assert lines[2] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
+    assert lines[2].startswith("landmark error by region") and ", eyes " in lines[2] and ", mouth " in lines[2]
+    assert lines[3] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
     assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
 
 
