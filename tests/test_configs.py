@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from fusion.data.cache import CacheSettings
 from fusion.instantiate import build
+from fusion.training.losses import LossWeights
 from fusion.training.schedule import phases
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -56,6 +57,18 @@ def test_model_options_build(tmp_path, option, compose):
     module = build(cfg.model, _convert_="all", identities=["a", "b"],
                    net={**OmegaConf.to_container(cfg.model.net), "resolution": 16})
     assert module.net.output_resolution == 16 and len(module.net.decoders) == 2
+
+
+@pytest.mark.parametrize("option", options("model/loss"))
+def test_loss_presets_reach_the_loss(tmp_path, option, compose):
+    """Each loss preset's weights reach FaceLoss; a preset with MS-SSIM uses it from 128 px, not below."""
+    cfg = compose("train", [f"model/loss={option}"], root=tmp_path)
+    module = build(cfg.model, _convert_="all", identities=["a", "b"],
+                   net={**OmegaConf.to_container(cfg.model.net), "resolution": 16})
+    assert module.loss.weights == LossWeights(**cfg.model.loss)
+    image, mask = torch.rand(2, 1, 3, 128, 128, generator=torch.Generator().manual_seed(0)), torch.ones(1, 1, 128, 128)
+    assert ("ms_ssim" in module.loss(image[0], image[1], mask)) == (cfg.model.loss.ms_ssim > 0)
+    assert "ms_ssim" not in module.loss(image[0, ..., :64, :64], image[1, ..., :64, :64], mask[..., :64, :64])
 
 
 @pytest.mark.parametrize("option", options("trainer"))
