@@ -13,7 +13,7 @@ LAYERS = [
     {"demo"},
     {"data"},
     {"training", "swap"},
-    {"eval", "export"},
+    {"eval", "export", "tune"},
     {"config"},
     {"bench"},
 ]

@@ -1,4 +1,4 @@
-"""Schemas of `swap.py`'s, `evaluate.py`'s and `export.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s and `tune.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
@@ -14,6 +14,7 @@ from omegaconf import MISSING
 from fusion.eval.evaluate import EvaluateOptions
 from fusion.export.write import OPSET
 from fusion.swap.pipeline import SwapOptions
+from fusion.tune.shot import ShotTuningOptions
 
 
 @dataclass
@@ -53,3 +54,20 @@ class ExportConfig:
     output: Optional[str] = None
     overwrite: bool = False
     opset: int = OPSET
+
+
+@dataclass
+class TuneConfig(ShotTuningOptions):
+    """`tune.py`: a checkpoint's encoder tuned on one shot of a trained identity, decoders frozen."""
+
+    paths: Any = field(default_factory=dict)
+    checkpoint: str = MISSING
+    #: the trained identity who plays in the shot
+    actor: str = MISSING
+    #: the shot: a video, a folder holding an image sequence, or one image
+    shot: str = MISSING
+    #: the tuned encoder file; null: beside the checkpoint, <checkpoint name>.tuned-<shot name>.pt
+    out: Optional[str] = None
+    overwrite: bool = False
+    #: keep the shot's aligned crops here (to look at, or to tune again faster); null: a temporary folder
+    work: Optional[str] = None

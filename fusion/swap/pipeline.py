@@ -30,6 +30,7 @@ from fusion.stopwatch import Stopwatch
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
 from fusion.swap.review_video import PreviewWriter
+from fusion.swap.tuned_encoder import apply_tuned_encoder
 from fusion.swap.writer import FrameWriter, output_files
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class SwapOptions:
     landmarks: str | None = None
     jitter: int | None = None
     smooth_window: int | None = None
+    #: a shot-tuned encoder from tune.py to load over the checkpoint's (`fusion.swap.tuned_encoder`)
+    tuning: str | None = None
 
 
 @dataclass
@@ -86,8 +89,11 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
         raise ConfigError(f"output={output_path}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
     outputs = output_files(output_path, source, options.write_matte) + ([preview_path(output_path)] if options.preview else [])
-    check_outputs(outputs, [source.path, Path(checkpoint)], options.overwrite)
+    inputs = [source.path, Path(checkpoint)] + ([Path(options.tuning)] if options.tuning else [])
+    check_outputs(outputs, inputs, options.overwrite)
     model = load_swap_model(checkpoint, options.device, options.precision)
+    if options.tuning:
+        apply_tuned_encoder(model, options.tuning, checkpoint)
     number = model.identity_index(identity)
     fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
     crop = model.crop

@@ -1,0 +1,77 @@
+"""A shot-tuned encoder on disk: written by `fusion.tune`, applied by the swap.
+
+The file holds the tuned encoder weights (`state_dict`, tensors only) and a
+`fusion_shot_tuning` section of plain data: the checkpoint's name and SHA-256,
+the plate actor, the shot, the options and the held-out scores. It is read
+with `weights_only=True`, like a checkpoint, and applied only to the
+checkpoint it was tuned from.
+"""
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import torch
+
+from fusion.errors import CheckpointError
+from fusion.io.atomic import write_bytes
+from fusion.swap.loader import SwapModel
+
+#: The key of the file's metadata (plain data; the weights are under `state_dict`).
+SECTION = "fusion_shot_tuning"
+
+
+def tuning_path(checkpoint: str | Path, shot: str | Path) -> Path:
+    """Where the tuning of `checkpoint` on `shot` goes by default: beside the checkpoint, named after both.
+
+    >>> tuning_path("run/checkpoints/last.ckpt", "plates/sc12_tk3.mov").as_posix()
+    'run/checkpoints/last.tuned-sc12_tk3.pt'
+    """
+    return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.tuned-{Path(shot).stem}.pt")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_tuned_encoder(path: str | Path, section: dict, state: dict[str, torch.Tensor]) -> Path:
+    """Write the tuned weights and their section to `path` atomically (a failed write leaves no file)."""
+    with tempfile.TemporaryFile() as buffer:
+        torch.save({SECTION: section, "state_dict": state}, buffer)
+        buffer.seek(0)
+        write_bytes(Path(path), buffer.read())
+    return Path(path)
+
+
+def apply_tuned_encoder(model: SwapModel, tuning: str | Path, checkpoint: str | Path) -> dict:
+    """Load a tuning file's encoder weights into `model` (read from `checkpoint`); returns its section.
+
+    Refused, naming both files, when it was tuned from another checkpoint, and
+    when it holds anything but tensors and plain data (nothing in it is run).
+    """
+    tuning = Path(tuning)
+    if not tuning.is_file():
+        raise CheckpointError(f"tuning={tuning} does not exist; make one with python tune.py")
+    try:
+        saved = torch.load(tuning, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{tuning} is not a readable shot tuning ({type(error).__name__}); nothing in it was "
+                              "run. Make it again with python tune.py") from None
+    section = saved.get(SECTION) if isinstance(saved, dict) else None
+    if not isinstance(section, dict) or not isinstance(saved.get("state_dict"), dict):
+        raise CheckpointError(f"{tuning} was not written by tune.py (no '{SECTION}' section)")
+    if section.get("checkpoint_sha256") != file_sha256(checkpoint):
+        raise CheckpointError(f"{tuning} was tuned from {section.get('checkpoint')}, not from {checkpoint}; pass "
+                              "that checkpoint, or tune this one with python tune.py")
+    own = dict(model.net.named_parameters())
+    with torch.no_grad():
+        for name, value in saved["state_dict"].items():
+            if name not in own or own[name].shape != value.shape:
+                raise CheckpointError(f"{tuning}: {name} does not fit this network; tune it again")
+            own[name].copy_(value.to(own[name].device))
+    return section

@@ -1,0 +1,1 @@
+"""Adapting a trained model to a shot: encoder-only shot tuning (`shot.py`)."""

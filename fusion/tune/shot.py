@@ -1,0 +1,191 @@
+"""Shot tuning: the encoder fine-tuned on one shot's own frames, every decoder frozen.
+
+A shot brings lighting and a camera the training footage did not have. Its
+plate actor is one of the trained identities, so the shot's aligned frames are
+reconstruction targets through that actor's decoder: tuning the encoder (its
+input layer and its levels, or only chosen levels) on them moves the latent
+code to the shot, while every decoder, and so what each learned about its
+identity, stays bit for bit as trained. The tuned weights go beside the
+checkpoint, never over it, named after the shot (`tuning_path`), with the
+checkpoint's SHA-256 so they are never applied to another model
+(`fusion.swap.tuned_encoder`); `swap.py tuning=FILE` loads them over the network. The last `holdout` share of
+the shot's frames is not trained on and scores the tuning (masked SSIM of the
+actor's reconstruction before and after).
+
+The loop is plain torch: a few hundred steps of one loss on one module, with
+no epochs, validation loop or checkpoints for Lightning to manage.
+"""
+
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fusion.data.pack import PackSpec, build_pack
+from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.triplets import to_float
+from fusion.errors import ConfigError, OutputError
+from fusion.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fusion.metrics.reconstruction import masked_ssim
+from fusion.model.decode import decode_faces
+from fusion.progress import progress
+from fusion.swap.loader import SwapModel, load_swap_model
+from fusion.swap.tuned_encoder import file_sha256, save_tuned_encoder, tuning_path
+from fusion.training.losses import FaceLoss
+
+
+@dataclass
+class ShotTuningOptions:
+    """How long and what to tune (`conf/tune.yaml` documents each)."""
+
+    steps: int = 200
+    lr: float = 1e-4
+    batch_size: int = 8
+    holdout: float = 0.2
+    #: encoder levels to tune, 0 the deepest (the latent) up to the input level; None: every level and
+    #: the input layer
+    levels: list[int] | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    workers: int = 0
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError(f"need steps >= 1, batch_size >= 1 and lr > 0, got {self.steps}, {self.batch_size}, "
+                              f"{self.lr}")
+        if not 0 < self.holdout < 1:
+            raise ConfigError(f"holdout={self.holdout}: the share of the shot's frames kept out of tuning to score "
+                              "it must lie between 0 and 1 (e.g. 0.2)")
+
+
+@dataclass
+class ShotTuningResult:
+    """What a tuning did: where it is, on how many frames, and the held-out SSIM before and after."""
+
+    path: Path
+    frames_tuned: int
+    frames_held_out: int
+    ssim_before: float
+    ssim_after: float
+    parameters: list[str] = field(default_factory=list)
+
+
+def tuned_parameters(model: SwapModel, levels: list[int] | None) -> dict[str, torch.nn.Parameter]:
+    """The encoder's parameters that tuning trains, by their names in the network's state dict."""
+    net = model.net
+    depth = len(net.encoder)
+    chosen = range(depth) if levels is None else levels
+    bad = [level for level in chosen if not 0 <= level < depth]
+    if bad:
+        raise ConfigError(f"levels={list(chosen)}: this encoder has levels 0 (the latent) to {depth - 1} (the input)")
+    prefixes = [f"encoder.{level}." for level in chosen]
+    if levels is None:
+        prefixes.append(f"from_rgb.{net.input_level}.")
+    return {name: p for name, p in net.named_parameters() if any(name.startswith(x) for x in prefixes)}
+
+
+def _unlink_previous(folder: Path) -> None:
+    """Remove the links a previous tuning left at `folder` (a kept work folder); anything else there is
+    refused, never deleted."""
+    if folder.is_symlink():
+        folder.unlink()
+    elif folder.is_dir():
+        others = [entry for entry in folder.iterdir() if not entry.is_symlink()]
+        if others:
+            raise OutputError(f"{others[0]} is not a link tune.py made; give tune.py an empty work folder of its own")
+        for entry in folder.iterdir():
+            entry.unlink()
+        folder.rmdir()
+
+
+def _shot_crops(shot: Path, actor: str, model: SwapModel, work: Path, holdout: float, workers: int):
+    """The shot's aligned crops at the model's output resolution: (train pack, held-out pack)."""
+    footage = work / "footage"
+    _unlink_previous(footage / actor)
+    footage.mkdir(parents=True, exist_ok=True)
+    if shot.is_dir():
+        (footage / actor).symlink_to(shot.resolve(), target_is_directory=True)
+    elif shot.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
+        (footage / actor).mkdir()
+        (footage / actor / shot.name).symlink_to(shot.resolve())
+    else:
+        raise ConfigError(f"shot={shot}: give a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder of images")
+    prepare(footage, work / "cache", model.crop, PrepareOptions(workers=workers or 1, contact_sheet=0), [actor])
+    size = model.net.output_resolution
+    packs = [build_pack(work / "cache", [actor], PackSpec(size, 10**6, split=split, holdout=holdout), workers=1)
+             for split in ("train", "val")]
+    if len(packs[0]) < 1 or len(packs[1]) < 1:
+        raise ConfigError(f"shot={shot}: {len(packs[0]) + len(packs[1])} frames with a face; tuning needs at least "
+                          "two (one to tune on, one to score); use a longer shot or a smaller holdout")
+    return packs
+
+
+def _held_out_ssim(model: SwapModel, pack, index: int, batch_size: int) -> float:
+    scores = []
+    for start in range(0, len(pack), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(pack)))
+        x = to_float(pack.images[rows])
+        mask = torch.from_numpy(pack.masks[rows] / np.float32(255))[:, None]
+        scores.append(masked_ssim(model.decode(x, index), x, mask))
+    return float(torch.cat(scores).mean())
+
+
+def tune_shot(checkpoint: str | Path, shot: str | Path, actor: str, options: ShotTuningOptions = ShotTuningOptions(),
+              out: str | Path | None = None, overwrite: bool = False, work: str | Path | None = None
+              ) -> ShotTuningResult:
+    """Tune `checkpoint`'s encoder on `shot`, whose plate actor is the trained identity `actor`; write the tuned
+    weights to `out` (default `tuning_path`) and return what it did. `work` keeps the shot's crops (a
+    temporary folder by default)."""
+    checkpoint, shot = Path(checkpoint), Path(shot)
+    out = Path(out) if out else tuning_path(checkpoint, shot)
+    if out.resolve() in (checkpoint.resolve(), shot.resolve()):
+        raise OutputError(f"out={out} is the checkpoint or the shot; the tuning goes to a file of its own")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} exists; pass overwrite=true to replace it, or out=<another file>")
+    model = load_swap_model(checkpoint, options.device, options.precision)
+    index = model.identity_index(actor)
+    with tempfile.TemporaryDirectory(prefix="fusion-tune-") as scratch:
+        train, held_out = _shot_crops(shot, actor, model, Path(work or scratch), options.holdout, options.workers)
+        before = _held_out_ssim(model, held_out, index, options.batch_size)
+        parameters = tuned_parameters(model, options.levels)
+        _train(model, parameters, train, index, options)
+        after = _held_out_ssim(model, held_out, index, options.batch_size)
+        frames = (len(train), len(held_out))
+    section = {"checkpoint": checkpoint.name, "checkpoint_sha256": file_sha256(checkpoint), "actor": actor,
+               "shot": str(shot), "options": {f.name: getattr(options, f.name) for f in fields(ShotTuningOptions)},
+               "frames_tuned": frames[0], "frames_held_out": frames[1], "ssim_before": before, "ssim_after": after}
+    state = {name: p.detach().cpu().clone() for name, p in parameters.items()}
+    save_tuned_encoder(out, section, state)
+    return ShotTuningResult(out, frames[0], frames[1], before, after, sorted(state))
+
+
+def _train(model: SwapModel, parameters: dict[str, torch.nn.Parameter], pack, index: int,
+           options: ShotTuningOptions) -> None:
+    """Adam on `parameters` only (everything else frozen) for `options.steps` batches drawn from `pack`."""
+    net = model.net
+    device = next(net.parameters()).device
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in parameters.values():
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(parameters.values(), lr=options.lr)
+    loss = FaceLoss()
+    generator = np.random.default_rng(options.seed)
+    identities = torch.full((min(options.batch_size, len(pack)),), index, dtype=torch.long, device=device)
+    try:
+        for _ in progress(range(options.steps), desc="shot tuning", unit="step"):
+            rows = np.sort(generator.choice(len(pack), len(identities), replace=False))
+            x = to_float(pack.images[rows]).to(device)
+            mask = torch.from_numpy(pack.masks[rows] / np.float32(255))[:, None].to(device)
+            with torch.autocast(device.type, torch.bfloat16, enabled=model.precision == "bf16"):
+                face = decode_faces(net, x, identities)
+            value = loss(face.float(), x, mask)["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+    finally:
+        for p in net.parameters():
+            p.requires_grad_(False)
