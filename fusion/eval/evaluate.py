@@ -39,6 +39,7 @@ from fusion.metrics.temporal import TemporalRatio
 from fusion.progress import progress
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
+from fusion.swap.tuned_encoder import apply_tuned_encoder
 
 DESCRIBE_SIZE = 512
 #: Frames of each identity on the contact sheet.
@@ -87,6 +88,8 @@ class EvaluateOptions:
     erode: float | None = None
     feather: float | None = None
     overwrite: bool = False
+    #: a shot-tuned encoder (tune.py) to decode through: score a shot before and after tuning
+    tuning: str | None = None
 
     def __post_init__(self):
         check_blend(self.blend)
@@ -111,6 +114,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     results = [out / "metrics.json", out / "contact_sheet.png"]
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
+    if options.tuning:
+        apply_tuned_encoder(model, options.tuning, checkpoint)
     if cache is None and cache_dir is None:
         raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
     cache = Path(cache) if cache is not None else cache_location(cache_dir, model.crop)

@@ -115,3 +115,21 @@ def test_a_kept_work_folder_is_reused_and_nothing_in_it_but_links_is_touched(che
     with pytest.raises(OutputError, match="not a link tune.py made"):
         tune_shot(checkpoint, shot, "hopper", FAST, out=tmp_path / "x.pt", work=tmp_path / "work")
     assert (stranger / "plate.0001.png").read_bytes() == b"not ours"
+
+
+def test_evaluate_scores_the_shot_before_and_after_tuning(checkpoint, tuned, demo_cache, tmp_path):
+    """The shot's crops beside another identity's make a cache evaluate can score, with and without the tuning."""
+    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.eval.evaluate import EvaluateOptions, evaluate
+
+    result, work = tuned
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "hopper").symlink_to(work / "cache" / "hopper", target_is_directory=True)
+    demo = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    (cache / "astronaut").symlink_to(demo / "astronaut", target_is_directory=True)
+    options = {"device": "cpu", "holdout": 0.25}
+    plain = evaluate(checkpoint, cache, tmp_path / "plain", EvaluateOptions(**options))
+    tuned_metrics = evaluate(checkpoint, cache, tmp_path / "tuned", EvaluateOptions(**options, tuning=str(result.path)))
+    assert plain["identities"]["hopper"]["frames"] == 4  # the shot's last quarter: never tuned on
+    assert tuned_metrics["identities"]["hopper"]["ssim"] > plain["identities"]["hopper"]["ssim"] + 0.02
