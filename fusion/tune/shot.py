@@ -44,8 +44,8 @@ class ShotTuningOptions:
     lr: float = 1e-4
     batch_size: int = 8
     holdout: float = 0.2
-    #: encoder levels to tune, 0 the deepest (the latent) up to the input level; None: every level and
-    #: the input layer
+    #: encoder levels to tune, 0 the deepest (the latent) up to the input level (with its input layer);
+    #: None: every level
     levels: list[int] | None = None
     seed: int = 0
     device: str = "auto"
@@ -82,7 +82,7 @@ def tuned_parameters(model: SwapModel, levels: list[int] | None) -> dict[str, to
     if bad:
         raise ConfigError(f"levels={list(chosen)}: this encoder has levels 0 (the latent) to {depth - 1} (the input)")
     prefixes = [f"encoder.{level}." for level in chosen]
-    if levels is None:
+    if depth - 1 in chosen:  # the input level's own input layer goes with it
         prefixes.append(f"from_rgb.{net.input_level}.")
     return {name: p for name, p in net.named_parameters() if any(name.startswith(x) for x in prefixes)}
 

@@ -53,7 +53,7 @@ def test_tuning_moves_the_encoder_and_nothing_else(checkpoint, tuned):
 def test_only_the_chosen_levels_train(checkpoint, shot, tmp_path):
     result = tune_shot(checkpoint, shot, "hopper", ShotTuningOptions(**{**FAST.__dict__, "steps": 2, "levels": [0]}),
                        out=tmp_path / "deep.pt", work=tmp_path / "work")
-    assert result.parameters and all(name.startswith("encoder.0.") for name in result.parameters)
+    assert result.parameters and all(name.startswith("encoder.0.") for name in result.parameters)  # no from_rgb
 
 
 def test_a_tuning_fits_only_its_checkpoint_and_never_replaces_one(checkpoint, shot, tuned, tmp_path):
@@ -133,3 +133,13 @@ def test_evaluate_scores_the_shot_before_and_after_tuning(checkpoint, tuned, dem
     tuned_metrics = evaluate(checkpoint, cache, tmp_path / "tuned", EvaluateOptions(**options, tuning=str(result.path)))
     assert plain["identities"]["hopper"]["frames"] == 4  # the shot's last quarter: never tuned on
     assert tuned_metrics["identities"]["hopper"]["ssim"] > plain["identities"]["hopper"]["ssim"] + 0.02
+
+
+def test_the_input_level_brings_its_input_layer(checkpoint):
+    from fusion.tune.shot import tuned_parameters
+
+    model = load_swap_model(checkpoint, "cpu", "fp32")
+    top = len(model.net.encoder) - 1
+    assert any(name.startswith("from_rgb.") for name in tuned_parameters(model, [top]))
+    assert not any(name.startswith("from_rgb.") for name in tuned_parameters(model, [0]))
+    assert set(tuned_parameters(model, None)) == set(tuned_parameters(model, list(range(top + 1))))
