@@ -64,5 +64,7 @@ def test_the_blend_rule_picks_the_crop_blend_or_the_swaps_composite():
     composite = FusionModule(["a", "b"], net, blend={"rule": "composite", "match_contrast": False})
     assert torch.equal(crop.blend(face, template, mask), multiband_blend(face, template, mask, match_contrast=False))
     assert torch.equal(composite.blend(face, template, mask), composite_faces(face, template, mask))
-    with pytest.raises(ValueError, match="model.blend.rule"):
+    from fusion.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.blend.rule"):
         FusionModule(["a", "b"], net, blend={"rule": "swap"})
