@@ -62,9 +62,12 @@ def load_paper_preset(conf: Path) -> tuple[Curriculum, dict]:
     except ImportError:
         import yaml
 
-        def read(group: str) -> dict:
-            cfg = yaml.safe_load((conf / group / "paper.yaml").read_text())
-            cfg.pop("defaults", None)
+        def read(group: str, name: str = "paper") -> dict:
+            cfg = yaml.safe_load((conf / group / f"{name}.yaml").read_text())
+            for entry in cfg.pop("defaults", []):  # a nested group's choice, e.g. model's `loss: paper`
+                if isinstance(entry, dict):
+                    (key, choice), = entry.items()
+                    cfg[key] = read(f"{group}/{key}", choice)
             cfg.pop("_target_", None)
             return cfg
 
