@@ -11,7 +11,6 @@ export is replaced only with `overwrite=true`, the checkpoint never.
 """
 
 import contextlib
-import hashlib
 import importlib.util
 import logging
 import warnings
@@ -25,6 +24,7 @@ from fusion.errors import CheckpointError, ConfigError
 from fusion.export.face_model import FaceModel
 from fusion.faces.align import REFERENCE_POINTS, canonical_points
 from fusion.io.atomic import StagedOutputs, disk_full, is_disk_full, write_json
+from fusion.io.digest import file_sha256
 from fusion.io.outputs import check_outputs
 from fusion.swap.loader import SwapModel, load_swap_model
 
@@ -91,15 +91,6 @@ def check_opset(opset: int) -> None:
                           f"{onnx.defs.onnx_opset_version()}; e.g. opset={OPSET}")
 
 
-def sha256(path: Path) -> str:
-    """The file's SHA-256, read a megabyte at a time (checkpoints run to gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def crop_layout(model: SwapModel) -> dict:
     """How to make the model's input from a plate: the crop settings it was trained on and the alignment at its size."""
     size, crop = model.net.output_resolution, model.crop
@@ -133,7 +124,7 @@ def sidecar(model: SwapModel, identity: str, format: str, output: Path, checkpoi
               "range": [0.0, 1.0], "encoding": ENCODING}
     data = {"format": format, "file": output.name, "identity": identity, "identities": list(model.identities),
             "input": {"name": INPUT, **tensor}, "output": {"name": OUTPUT, **tensor}, "crop": crop_layout(model),
-            "checkpoint": {"path": str(checkpoint.resolve()), "sha256": sha256(checkpoint)},
+            "checkpoint": {"path": str(checkpoint.resolve()), "sha256": file_sha256(checkpoint)},
             "fusion_version": version("fusion"), "torch_version": torch.__version__, "opset": opset}
     if format == "onnx":
         data["ModelDescription"] = flame_description(identity, size)

@@ -7,14 +7,13 @@ with `weights_only=True`, like a checkpoint, and applied only to the
 checkpoint it was tuned from.
 """
 
-import hashlib
-import tempfile
 from pathlib import Path
 
 import torch
 
 from fusion.errors import CheckpointError
-from fusion.io.atomic import write_bytes
+from fusion.io.atomic import atomic_path
+from fusion.io.digest import file_sha256
 from fusion.swap.loader import SwapModel
 
 #: The key of the file's metadata (plain data; the weights are under `state_dict`).
@@ -30,21 +29,10 @@ def tuning_path(checkpoint: str | Path, shot: str | Path) -> Path:
     return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.tuned-{Path(shot).stem}.pt")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_tuned_encoder(path: str | Path, section: dict, state: dict[str, torch.Tensor]) -> Path:
     """Write the tuned weights and their section to `path` atomically (a failed write leaves no file)."""
-    with tempfile.TemporaryFile() as buffer:
-        torch.save({SECTION: section, "state_dict": state}, buffer)
-        buffer.seek(0)
-        write_bytes(Path(path), buffer.read())
+    with atomic_path(path) as tmp:
+        torch.save({SECTION: section, "state_dict": state}, tmp)
     return Path(path)
 
 

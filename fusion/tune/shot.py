@@ -27,12 +27,14 @@ from fusion.data.pack import PackSpec, build_pack
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError, OutputError
+from fusion.io.digest import file_sha256
 from fusion.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fusion.io.outputs import check_outputs
 from fusion.metrics.reconstruction import masked_ssim
 from fusion.model.decode import decode_faces
 from fusion.progress import progress
 from fusion.swap.loader import SwapModel, load_swap_model
-from fusion.swap.tuned_encoder import file_sha256, save_tuned_encoder, tuning_path
+from fusion.swap.tuned_encoder import save_tuned_encoder, tuning_path
 from fusion.training.losses import FaceLoss
 
 
@@ -141,10 +143,7 @@ def tune_shot(checkpoint: str | Path, shot: str | Path, actor: str, options: Sho
     temporary folder by default)."""
     checkpoint, shot = Path(checkpoint), Path(shot)
     out = Path(out) if out else tuning_path(checkpoint, shot)
-    if out.resolve() in (checkpoint.resolve(), shot.resolve()):
-        raise OutputError(f"out={out} is the checkpoint or the shot; the tuning goes to a file of its own")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} exists; pass overwrite=true to replace it, or out=<another file>")
+    check_outputs([out], [checkpoint, shot], overwrite, key="out")
     model = load_swap_model(checkpoint, options.device, options.precision)
     index = model.identity_index(actor)
     with tempfile.TemporaryDirectory(prefix="fusion-tune-") as scratch:

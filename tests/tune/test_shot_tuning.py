@@ -64,7 +64,7 @@ def test_a_tuning_fits_only_its_checkpoint_and_never_replaces_one(checkpoint, sh
                                                                                 "seed": 1}, {"resolution": 64})
     with pytest.raises(CheckpointError, match="tuned from last.ckpt, not from"):
         apply_tuned_encoder(load_swap_model(other, "cpu", "fp32"), result.path, other)
-    with pytest.raises(OutputError, match="is the checkpoint or the shot"):
+    with pytest.raises(OutputError, match="inputs are never replaced"):
         tune_shot(checkpoint, shot, "hopper", FAST, out=checkpoint)
     with pytest.raises(OutputError, match="overwrite=true"):
         tune_shot(checkpoint, shot, "hopper", FAST, work=work)
