@@ -76,3 +76,13 @@ def trainer_precision(precision: str, accelerator: str) -> str:
         return precision
     wants_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
     return LIGHTNING_PRECISION[resolve_precision(precision, "cuda" if wants_gpu else "cpu")]
+
+
+def pick_device(device: str) -> torch.device:
+    """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    picked = torch.device(device)
+    if picked.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
+    return picked

@@ -11,7 +11,8 @@ Beside Lightning's keys, a checkpoint holds `state_dict` (`net.*` weights,
 `net_ema.*` their moving average where training kept one) and a `fusion`
 section: `growth` (replayed by `FusionNet.build`), `phase` (the curriculum
 phase it ends or interrupts), `identities` (decoder order), `net` (the
-FusionConfig) and `crop` (the CacheSettings its crops were made with).
+FusionConfig) and `crop` (the CacheSettings its crops were made with). A checkpoint
+made by `matte.py` also holds a learned face matte (`MATTE_SECTION`).
 """
 
 import pickle
@@ -23,6 +24,7 @@ import torch
 
 from fusion.errors import CheckpointError
 from fusion.model.fusion_net import FusionConfig, FusionNet
+from fusion.model.matte_net import MatteConfig, MatteNet
 
 #: Keys of the `fusion` section every loader relies on.
 REQUIRED = ("growth", "phase", "identities", "net")
@@ -99,3 +101,22 @@ def save_untrained(path: str | Path, identities: list[str], net: dict, crop: dic
     state = {f"net.{k}": v for k, v in network.state_dict().items()}
     torch.save({"state_dict": state, "fusion": fusion_section(network, identities, None, crop)}, path)
     return Path(path)
+
+
+#: The key of a learned face matte in a checkpoint (`fusion.occlusion`): {"config": MatteConfig as a dict,
+#: "state_dict": its weights, "training": plain data on how it was trained and scored}.
+MATTE_SECTION = "fusion_matte"
+
+
+def load_matte(saved: dict, path: str | Path) -> MatteNet | None:
+    """The learned face matte a read checkpoint holds (in eval mode), or None where it holds none."""
+    section = saved.get(MATTE_SECTION)
+    if section is None:
+        return None
+    try:
+        net = MatteNet(MatteConfig(**section["config"]))
+        net.load_state_dict(section["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: its learned matte does not load ({type(error).__name__}); train it again "
+                              "with python matte.py") from None
+    return net.eval()

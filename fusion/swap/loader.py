@@ -6,21 +6,12 @@ from pathlib import Path
 import torch
 
 from fusion.data.cache import CacheSettings
-from fusion.errors import CheckpointError, ConfigError
-from fusion.hardware import resolve_precision
+from fusion.errors import CheckpointError
+from fusion.hardware import pick_device, resolve_precision
 from fusion.model import FusionNet
-from fusion.model.checkpoint import load_network, read_checkpoint
+from fusion.model.checkpoint import load_matte, load_network, read_checkpoint
+from fusion.model.matte_net import MatteNet
 from fusion.model.decode import decode_faces
-
-def pick_device(device: str) -> torch.device:
-    """`auto` is the first CUDA GPU if there is one, else the CPU; anything else is taken as a torch device name."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    picked = torch.device(device)
-    if picked.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
-    return picked
-
 
 @dataclass
 class SwapModel:
@@ -34,6 +25,8 @@ class SwapModel:
     crop: CacheSettings
     #: fp32 or bf16 (autocast), as resolved for the network's device
     precision: str = "fp32"
+    #: the learned occlusion-aware face matte where the checkpoint holds one (matte.py), on the same device
+    matte: MatteNet | None = None
 
     def identity_index(self, name: str) -> int:
         """The decoder index of identity `name`; a CheckpointError listing the model's identities if it has no such one."""
@@ -55,7 +48,8 @@ class SwapModel:
 
 def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
     """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`),
-    to run at `precision` (fp32, bf16, or auto: bf16 where the device has it natively)."""
+    to run at `precision` (fp32, bf16, or auto: bf16 where the device has it natively), with its learned
+    matte where it has one."""
     picked = pick_device(device)
     precision = resolve_precision(precision, picked)
     saved = read_checkpoint(path)
@@ -63,5 +57,6 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
     if not info.get("crop"):
         raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
                               "saved); train again or resume the run once to write a new checkpoint")
-    net = load_network(saved)
-    return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision)
+    net, matte = load_network(saved), load_matte(saved, path)
+    return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision,
+                     matte.to(picked) if matte is not None else None)
