@@ -4,7 +4,8 @@ The face is warped from crop space into a box around the face in the plate,
 then blended there by the face composite rule (`fusion.blend.face_composite`:
 pyramid depth from the face's size, the blend cut by the eroded, feathered
 matte, contrast aligned to the plate) or with a plain alpha. Only pixels where
-the face matte (`fusion.swap.matte`) is non-zero can change: everything else
+the face matte (`fusion.swap.matte`: the hull, cut by the learned matte where one is used) is
+non-zero can change: everything else
 is the plate's, bit for bit, whatever its dtype.
 """
 
@@ -17,7 +18,7 @@ from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE,
 from fusion.errors import ConfigError
 from fusion.io.image import decode, encode
 from fusion.swap.grain import add_grain
-from fusion.swap.matte import feather_matte, hard_matte
+from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
 
 BLENDS = ("multiband", "alpha")
 
@@ -41,14 +42,17 @@ def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MA
 
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
                    blend: str = "multiband", erode: float | None = None, feather: float | None = None,
-                   grain: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                   grain: bool = False, seed: int = 0, visible: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Blend `face` ((R, R, 3) float in [0, 1], crop space) into `plate` at the face.
 
     `matrix` maps plate to crop coordinates; `polygon` is the mask in plate
     coordinates. `erode` and `feather` shape the matte (pixels, see
     `fusion.swap.matte`); None is `ERODE` of the face's width and `FEATHER[blend]`
     of the face box's width. `grain` gives the face the plate's noise level
-    (`fusion.swap.grain`), drawn from `seed`.
+    (`fusion.swap.grain`), drawn from `seed`. `visible` ((R, R) float in crop space, the learned matte's
+    probability of visible face) cuts occluders out of the matte before it is feathered, so they stay the
+    plate's, bit for bit.
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
@@ -65,6 +69,10 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     if feather is None:
         feather = FEATHER[blend] * (x1 - x0)
     hard = hard_matte(polygon - [x0, y0], (y1 - y0, x1 - x0), erode)
+    if visible is not None:
+        hard = cut_occluders(hard, cv2.warpAffine(visible.astype(np.float32), to_crop[:2], (x1 - x0, y1 - y0),
+                                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                                  borderMode=cv2.BORDER_REPLICATE))
     mask = feather_matte(hard, feather)
     region = encode(plate[y0:y1, x0:x1])
     face = warped

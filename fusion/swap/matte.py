@@ -1,4 +1,5 @@
-"""The face matte of a swap: the hull mask, eroded or grown, with a soft inner edge.
+"""The face matte of a swap: the hull mask, eroded or grown, cut where an occluder covers the face,
+with a soft inner edge.
 
 A compositor tunes two things at the seam: where it is (`erode`, pixels at
 plate resolution; negative grows the matte) and how wide its soft band is
@@ -10,7 +11,31 @@ plate's, bit for bit.
 import cv2
 import numpy as np
 
+from fusion.errors import ConfigError
 from fusion.faces.hull import polygon_mask
+
+#: hull: the landmarks' hull, whatever is in front of the face; learned: the hull where the checkpoint's
+#: learned matte (matte.py) says visible face, so an occluder stays the plate's.
+MATTES = ("hull", "learned")
+
+
+def check_matte(matte: str, has_learned: bool | None = None, checkpoint=None) -> None:
+    """Raise a ConfigError for an unknown `matte`, or for `learned` where the checkpoint holds none
+    (`has_learned` False; None: not known yet)."""
+    if matte not in MATTES:
+        raise ConfigError(f"unknown matte {matte!r}; choose one of {', '.join(MATTES)}")
+    if matte == "learned" and has_learned is False:
+        raise ConfigError(f"matte=learned: {checkpoint} holds no learned matte; train one with python matte.py "
+                          f"checkpoint={checkpoint} and pass the checkpoint it writes (<name>.matte.ckpt)")
+
+
+def cut_occluders(hard: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """`hard` where `visible` (the learned matte's probability of visible face, same shape) is at least 0.5, else 0.
+
+    >>> cut_occluders(np.ones((1, 3), np.float32), np.array([[0.9, 0.5, 0.1]], np.float32)).tolist()
+    [[1.0, 1.0, 0.0]]
+    """
+    return hard * (visible >= 0.5)
 
 
 def hard_matte(polygon: np.ndarray, shape: tuple[int, int], erode: float = 0.0) -> np.ndarray:

@@ -29,6 +29,7 @@ from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
+from fusion.swap.matte import check_matte
 from fusion.swap.review_video import PreviewWriter
 from fusion.swap.tuned_encoder import apply_tuned_encoder
 from fusion.swap.writer import FrameWriter, output_files
@@ -43,6 +44,8 @@ class SwapOptions:
     device: str = "auto"
     precision: str = "auto"
     blend: str = "multiband"
+    #: hull | learned (the checkpoint's occlusion-aware matte, from matte.py)
+    matte: str = "hull"
     erode: float | None = None
     feather: float | None = None
     grain: bool = False
@@ -84,6 +87,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
          options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
     check_blend(options.blend)  # before the landmark pass, not at the first composite
+    check_matte(options.matte)
     source = source_from_path(input_path)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
@@ -92,6 +96,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     inputs = [source.path, Path(checkpoint)] + ([Path(options.tuning)] if options.tuning else [])
     check_outputs(outputs, inputs, options.overwrite)
     model = load_swap_model(checkpoint, options.device, options.precision)
+    check_matte(options.matte, model.matte is not None, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     number = model.identity_index(identity)
@@ -130,14 +135,19 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                     crops = torch.from_numpy(np.stack([encode(warp_face(p[1], p[2], size)) for p in faces]))
                 with watch("network"):
                     decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
-                results = iter(decoded)
+                visible = [None] * len(faces)
+                if options.matte == "learned":
+                    with watch("matte"):
+                        visible = model.matte.predict(crops.permute(0, 3, 1, 2))[:, 0].numpy()
+                results = iter(zip(decoded, visible))
             for index, plate, matrix, polygon in pending:
                 if matrix is None:
                     emit(plate, plate, np.zeros(plate.shape[:2], np.float32))
                     continue
+                face, visible_face = next(results)
                 with watch("composite"):
-                    frame, matte = composite_face(plate, next(results), matrix, polygon, options.blend,
-                                                  options.erode, options.feather, options.grain, index)
+                    frame, matte = composite_face(plate, face, matrix, polygon, options.blend, options.erode,
+                                                  options.feather, options.grain, index, visible_face)
                 emit(plate, frame, matte)
             pending.clear()
 

@@ -74,3 +74,19 @@ def test_an_exr_plate_comes_back_linear_in_its_own_range(blend):
     assert out.dtype == np.float32 and plate[inside].max() > 1.5
     np.testing.assert_allclose(out[inside], plate[inside], rtol=2e-3, atol=2e-4)
     np.testing.assert_array_equal(out[~inside], plate[~inside])
+
+
+@pytest.mark.parametrize("blend", ["multiband", "alpha"])
+def test_an_occluder_the_learned_matte_marks_stays_the_plates_bit_for_bit(blend):
+    """Where `visible` says "not face", the plate is kept exactly; the rest of the face is still replaced."""
+    size = 160
+    plate = np.random.default_rng(0).uniform(0.2, 0.8, (size, size, 3)).astype(np.float32)
+    face = np.full((size, size, 3), 0.5, np.float32)
+    visible = np.ones((size, size), np.float32)
+    visible[90:130, 60:100] = 0  # a hand over the mouth
+    out, matte = composite_face(plate, face, np.eye(2, 3), _face_polygon(), blend, visible=visible)
+    np.testing.assert_array_equal(out[90:130, 60:100], plate[90:130, 60:100])
+    assert (matte[90:130, 60:100] == 0).all() and (matte[60:80, 65:95] == 1).all()
+    hull_out, hull_matte = composite_face(plate, face, np.eye(2, 3), _face_polygon(), blend)
+    assert (hull_matte[95:115, 65:95] == 1).all()  # the hull alone would paste the face over the hand
+    np.testing.assert_array_equal(out[matte == 0], plate[matte == 0])
