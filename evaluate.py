@@ -34,6 +34,10 @@ def main(cfg: DictConfig) -> None:
           f"detector on real frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
     print("landmark error by region (the jaw follows the matte's edge, the rest the expression): "
           + ", ".join(f"{region} {value[f'landmark_error_{region}']}" for region in REGIONS))
+    if "matte_scores" in metrics:
+        scores = metrics["matte_scores"]
+        print(f"learned matte on {scores['crops']} held-out crops: IoU with occluders {scores['occluded_learned']:.3f} "
+              f"(the hull alone {scores['occluded_hull']:.3f}), without {scores['clean_learned_vs_hull']:.3f} of the hull")
     print(f"per identity and per swap: {Path(options.out) / 'metrics.json'}; contact sheet: "
           f"{Path(options.out) / 'contact_sheet.png'}")
     if options.wandb:

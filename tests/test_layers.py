@@ -12,7 +12,7 @@ LAYERS = [
     {"faces", "blend", "model", "tracking"},
     {"demo"},
     {"data"},
-    {"training", "swap"},
+    {"training", "swap", "occlusion"},
     {"eval", "export", "tune"},
     {"config"},
     {"bench"},

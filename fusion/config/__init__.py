@@ -2,7 +2,7 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.schemas import EvaluateConfig, ExportConfig, SwapConfig, TuneConfig
+from fusion.config.schemas import EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig, TuneConfig
 from fusion.data.prepare_command import PrepareConfig
 from fusion.training.schedule import Curriculum
 
@@ -15,5 +15,6 @@ def register_configs() -> None:
     store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(name="export_schema", node=ExportConfig)
     store.store(name="tune_schema", node=TuneConfig)
+    store.store(name="matte_schema", node=MatteCommandConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
 

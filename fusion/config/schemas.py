@@ -1,4 +1,4 @@
-"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s and `tune.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s, `tune.py`'s and `matte.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
@@ -13,6 +13,7 @@ from omegaconf import MISSING
 
 from fusion.eval.evaluate import EvaluateOptions
 from fusion.export.write import OPSET
+from fusion.occlusion.fit import MatteOptions
 from fusion.swap.pipeline import SwapOptions
 from fusion.tune.shot import ShotTuningOptions
 
@@ -71,3 +72,16 @@ class TuneConfig(ShotTuningOptions):
     overwrite: bool = False
     #: keep the shot's aligned crops here (to look at, or to tune again faster); null: a temporary folder
     work: Optional[str] = None
+
+
+@dataclass
+class MatteCommandConfig(MatteOptions):
+    """`matte.py`: a checkpoint's occlusion-aware face matte, trained semi-supervised and stored with it."""
+
+    paths: Any = field(default_factory=dict)
+    checkpoint: str = MISSING
+    #: the prepared cache the model was trained from; null: the one for its crop settings under paths.cache_dir
+    cache_folder: Optional[str] = None
+    #: the checkpoint with the matte; null: beside the checkpoint, <checkpoint name>.matte.ckpt
+    out: Optional[str] = None
+    overwrite: bool = False

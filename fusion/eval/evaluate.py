@@ -37,7 +37,9 @@ from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import TemporalRatio
 from fusion.progress import progress
+from fusion.occlusion.scores import matte_scores
 from fusion.swap.composite import check_blend, composite_face
+from fusion.swap.matte import check_matte
 from fusion.swap.loader import load_swap_model
 from fusion.swap.tuned_encoder import apply_tuned_encoder
 
@@ -61,7 +63,8 @@ def _analyse(backend, describer, crop: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return describer.describe(big, points), points / scale
 
 
-def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict) -> torch.Tensor:
+def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict,
+               visible: torch.Tensor | None = None) -> torch.Tensor:
     """`composite_face` of each decoded face into its template crop (crop space: the identity warp).
 
     The crops are network-encoded values, so they go in as 16-bit pixels (display-referred, as stored):
@@ -70,8 +73,9 @@ def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.n
     identity = np.eye(2, 3)
     as_hwc = lambda images: images.permute(0, 2, 3, 1).contiguous().numpy()
     plates = decode(as_hwc(templates), np.uint16)
-    frames = [composite_face(plate, face, identity, polygon, **options)[0]
-              for face, plate, polygon in zip(as_hwc(faces), plates, polygons)]
+    cuts = visible[:, 0].numpy() if visible is not None else [None] * len(plates)
+    frames = [composite_face(plate, face, identity, polygon, **options, visible=cut)[0]
+              for face, plate, polygon, cut in zip(as_hwc(faces), plates, polygons, cuts)]
     return torch.from_numpy(to_unit(np.stack(frames))).permute(0, 3, 1, 2)
 
 
@@ -85,6 +89,8 @@ class EvaluateOptions:
     precision: str = "fp32"
     batch_size: int = 16
     blend: str = "multiband"
+    #: hull | learned: composite through the checkpoint's learned matte (matte.py)
+    matte: str = "hull"
     erode: float | None = None
     feather: float | None = None
     overwrite: bool = False
@@ -93,6 +99,7 @@ class EvaluateOptions:
 
     def __post_init__(self):
         check_blend(self.blend)
+        check_matte(self.matte)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
         if not 0 < self.holdout < 1:
@@ -114,6 +121,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     results = [out / "metrics.json", out / "contact_sheet.png"]
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
+    check_matte(options.matte, model.matte is not None, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     if cache is None and cache_dir is None:
@@ -142,11 +150,12 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
             m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]
             polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in pack.landmarks[batch]]
             face = model.decode(x, i)
+            visible = model.matte.predict(x) if options.matte == "learned" else None
             quality[p].append(torch.stack([masked_ssim(face, x, m), masked_psnr(face, x, m)]))
             real[p] += [_analyse(backend, describer, c) for c in _uint8(x)]
             columns = [x]
             for j in range(len(names)):
-                composited = _composite(face if j == i else model.decode(x, j), x, polygons, composite)
+                composited = _composite(face if j == i else model.decode(x, j), x, polygons, composite, visible)
                 swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
                 if j != i:
                     sharpness[p][j] += sharpness_ratio(composited, x, m).tolist()
@@ -167,8 +176,11 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         return {f"landmark_error_{region}": float(np.mean([e[region] for e in errors])) if errors else None
                 for region in REGIONS}
 
-    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size, "composite": composite, "identities": {},
-                     "swaps": {}}
+    metrics: dict = {"checkpoint": str(checkpoint), "resolution": size,
+                     "composite": {**composite, "matte": options.matte}, "identities": {}, "swaps": {}}
+    if model.matte is not None:  # how well it finds occluders on the held-out crops (fusion.occlusion.scores)
+        matte_pack = build_pack(cache, names, PackSpec(model.matte.config.resolution, 10**6, 0, "val", options.holdout))
+        metrics["matte_scores"] = matte_scores(model.matte, matte_pack)
     for i, p in enumerate(names):
         frames, template_points = len(rows[p]), pack.landmarks[rows[p]]
         ssim, psnr = (values.mean().item() for values in torch.cat(quality[p], 1))

@@ -1,0 +1,1 @@
+"""The occlusion-aware face matte, learned semi-supervised: synthetic occluders, painted mattes, the EMA teacher."""
