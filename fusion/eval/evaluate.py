@@ -91,6 +91,8 @@ class EvaluateOptions:
     blend: str = "multiband"
     #: hull | learned: composite through the checkpoint's learned matte (matte.py)
     matte: str = "hull"
+    #: none | match: the face gets the template's blur, noise and compression, as swap.py quality=match
+    quality: str = "none"
     erode: float | None = None
     feather: float | None = None
     overwrite: bool = False
@@ -98,7 +100,7 @@ class EvaluateOptions:
     tuning: str | None = None
 
     def __post_init__(self):
-        check_blend(self.blend)
+        check_blend(self.blend, self.quality)
         check_matte(self.matte)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
@@ -131,7 +133,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         raise FileNotFoundError(f"cache {cache} does not exist; prepare it (python prepare.py with the model's "
                                 f"crop settings) or pass cache_folder=PATH, the cache the model was trained from")
     check_outputs(results, [cache], options.overwrite, "out")
-    composite = {"blend": options.blend, "erode": options.erode, "feather": options.feather}
+    composite = {"blend": options.blend, "erode": options.erode, "feather": options.feather,
+                 "quality": options.quality}
     size, names = model.net.output_resolution, model.identities
     pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", options.holdout))
     backend, describer = load_backend("dlib"), FaceDescriber()

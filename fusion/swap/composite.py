@@ -19,14 +19,17 @@ from fusion.errors import ConfigError
 from fusion.io.image import decode, encode
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
+from fusion.swap.quality import QUALITY, match_quality
 
 BLENDS = ("multiband", "alpha")
 
 
-def check_blend(blend: str) -> None:
-    """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS`."""
+def check_blend(blend: str, quality: str = "none") -> None:
+    """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS` or `quality` not one of `QUALITY`."""
     if blend not in BLENDS:
         raise ConfigError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
+    if quality not in QUALITY:
+        raise ConfigError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}")
 
 
 def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MARGIN,
@@ -42,7 +45,7 @@ def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MA
 
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
                    blend: str = "multiband", erode: float | None = None, feather: float | None = None,
-                   grain: bool = False, seed: int = 0, visible: np.ndarray | None = None
+                   grain: bool = False, seed: int = 0, visible: np.ndarray | None = None, quality: str = "none"
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Blend `face` ((R, R, 3) float in [0, 1], crop space) into `plate` at the face.
 
@@ -52,11 +55,12 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     of the face box's width. `grain` gives the face the plate's noise level
     (`fusion.swap.grain`), drawn from `seed`. `visible` ((R, R) float in crop space, the learned matte's
     probability of visible face) cuts occluders out of the matte before it is feathered, so they stay the
-    plate's, bit for bit.
+    plate's, bit for bit. `quality="match"` gives the face the plate's blur, noise and compression
+    (`fusion.swap.quality`; it includes `grain`).
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
-    check_blend(blend)
+    check_blend(blend, quality)
     face_width = float(np.ptp(polygon, 0).max())
     if erode is None:
         erode = ERODE * face_width
@@ -81,9 +85,12 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
         levels = face_levels(face_width, hard.shape)
         face = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(hard)[None, None],
                                levels=levels, keep_coarse=KEEP_COARSE, erode=0)[0].permute(1, 2, 0).numpy()
-    mixed = face * mask[..., None] + region * (1 - mask[..., None])
-    if grain:
-        mixed = add_grain(mixed, region, mask, seed)
+    if quality == "match":
+        mixed = match_quality(face, region, mask, (x0, y0), seed)
+    else:
+        mixed = face * mask[..., None] + region * (1 - mask[..., None])
+        if grain:
+            mixed = add_grain(mixed, region, mask, seed)
     out = plate.copy()
     np.copyto(out[y0:y1, x0:x1], decode(mixed, plate.dtype), where=(mask > 0)[..., None])
     matte = np.zeros(plate.shape[:2], np.float32)

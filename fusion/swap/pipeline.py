@@ -49,6 +49,8 @@ class SwapOptions:
     erode: float | None = None
     feather: float | None = None
     grain: bool = False
+    #: none | match: the face gets the plate's blur, noise and compression (`fusion.swap.quality`)
+    quality: str = "none"
     write_matte: bool = False
     preview: bool = False
     preview_height: int = 540
@@ -86,7 +88,7 @@ def preview_path(output_path: Path) -> Path:
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
          options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
-    check_blend(options.blend)  # before the landmark pass, not at the first composite
+    check_blend(options.blend, options.quality)  # before the landmark pass, not at the first composite
     check_matte(options.matte)
     source = source_from_path(input_path)
     output_path = Path(output_path)
@@ -147,7 +149,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                 face, visible_face = next(results)
                 with watch("composite"):
                     frame, matte = composite_face(plate, face, matrix, polygon, options.blend, options.erode,
-                                                  options.feather, options.grain, index, visible_face)
+                                                  options.feather, options.grain, index, visible_face,
+                                                  options.quality)
                 emit(plate, frame, matte)
             pending.clear()
 
