@@ -12,7 +12,8 @@ Beside Lightning's keys, a checkpoint holds `state_dict` (`net.*` weights,
 section: `growth` (replayed by `FusionNet.build`), `phase` (the curriculum
 phase it ends or interrupts), `identities` (decoder order), `net` (the
 FusionConfig) and `crop` (the CacheSettings its crops were made with). A checkpoint
-made by `matte.py` also holds a learned face matte (`MATTE_SECTION`).
+made by `matte.py` also holds a learned face matte (`MATTE_SECTION`), one made by `color.py` a
+colour LUT network (`COLOR_SECTION`).
 """
 
 import pickle
@@ -24,6 +25,7 @@ import torch
 
 from fusion.errors import CheckpointError
 from fusion.model.fusion_net import FusionConfig, FusionNet
+from fusion.model.color_lut import ColorConfig, ColorNet
 from fusion.model.matte_net import MatteConfig, MatteNet
 
 #: Keys of the `fusion` section every loader relies on.
@@ -106,17 +108,28 @@ def save_untrained(path: str | Path, identities: list[str], net: dict, crop: dic
 #: The key of a learned face matte in a checkpoint (`fusion.occlusion`): {"config": MatteConfig as a dict,
 #: "state_dict": its weights, "training": plain data on how it was trained and scored}.
 MATTE_SECTION = "fusion_matte"
+#: The key of a colour-harmonisation LUT network (`fusion.colour`), laid out as the matte's.
+COLOR_SECTION = "fusion_color"
+
+
+def _load_section(saved: dict, path: str | Path, key: str, build, command: str):
+    section = saved.get(key)
+    if section is None:
+        return None
+    try:
+        net = build(section["config"])
+        net.load_state_dict(section["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: its {key} section does not load ({type(error).__name__}); train it again "
+                              f"with python {command}") from None
+    return net.eval()
 
 
 def load_matte(saved: dict, path: str | Path) -> MatteNet | None:
     """The learned face matte a read checkpoint holds (in eval mode), or None where it holds none."""
-    section = saved.get(MATTE_SECTION)
-    if section is None:
-        return None
-    try:
-        net = MatteNet(MatteConfig(**section["config"]))
-        net.load_state_dict(section["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{path}: its learned matte does not load ({type(error).__name__}); train it again "
-                              "with python matte.py") from None
-    return net.eval()
+    return _load_section(saved, path, MATTE_SECTION, lambda config: MatteNet(MatteConfig(**config)), "matte.py")
+
+
+def load_color(saved: dict, path: str | Path) -> ColorNet | None:
+    """The colour LUT network a read checkpoint holds (in eval mode), or None where it holds none."""
+    return _load_section(saved, path, COLOR_SECTION, lambda config: ColorNet(ColorConfig(**config)), "color.py")

@@ -9,7 +9,8 @@ from fusion.data.cache import CacheSettings
 from fusion.errors import CheckpointError
 from fusion.hardware import pick_device, resolve_precision
 from fusion.model import FusionNet
-from fusion.model.checkpoint import load_matte, load_network, read_checkpoint
+from fusion.model.checkpoint import load_color, load_matte, load_network, read_checkpoint
+from fusion.model.color_lut import ColorNet
 from fusion.model.matte_net import MatteNet
 from fusion.model.decode import decode_faces
 
@@ -27,6 +28,8 @@ class SwapModel:
     precision: str = "fp32"
     #: the learned occlusion-aware face matte where the checkpoint holds one (matte.py), on the same device
     matte: MatteNet | None = None
+    #: the colour-harmonisation LUT network where the checkpoint holds one (color.py), on the same device
+    color: ColorNet | None = None
 
     def identity_index(self, name: str) -> int:
         """The decoder index of identity `name`; a CheckpointError listing the model's identities if it has no such one."""
@@ -49,7 +52,7 @@ class SwapModel:
 def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
     """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`),
     to run at `precision` (fp32, bf16, or auto: bf16 where the device has it natively), with its learned
-    matte where it has one."""
+    matte and colour LUT network where it has them."""
     picked = pick_device(device)
     precision = resolve_precision(precision, picked)
     saved = read_checkpoint(path)
@@ -57,6 +60,7 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
     if not info.get("crop"):
         raise CheckpointError(f"{path} does not record the crop layout it was trained on (written before it was "
                               "saved); train again or resume the run once to write a new checkpoint")
-    net, matte = load_network(saved), load_matte(saved, path)
+    net, matte, color = load_network(saved), load_matte(saved, path), load_color(saved, path)
+    on_device = lambda extra: extra.to(picked) if extra is not None else None  # noqa: E731
     return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision,
-                     matte.to(picked) if matte is not None else None)
+                     on_device(matte), on_device(color))

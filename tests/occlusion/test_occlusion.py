@@ -147,7 +147,7 @@ def test_matte_refusals_name_the_file_and_the_fix(checkpoint, matte_checkpoint, 
     saved = torch.load(matte_checkpoint.path, weights_only=True)
     saved[MATTE_SECTION]["config"]["width"] = 12
     torch.save(saved, tmp_path / "broken.ckpt")
-    with pytest.raises(CheckpointError, match="broken.ckpt: its learned matte does not load"):
+    with pytest.raises(CheckpointError, match="broken.ckpt: its fusion_matte section does not load"):
         load_swap_model(tmp_path / "broken.ckpt")
 
 
