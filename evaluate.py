@@ -31,7 +31,8 @@ def main(cfg: DictConfig) -> None:
     print(f"held-out frames of {len(metrics['identities'])} identities: masked SSIM {value['ssim']}")
     print(f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
           f"(self-swap floor {value['landmark_error_self_swap']}, "
-          f"detector on real frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}")
+          f"detector on real frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio {value['sharpness_ratio']}, "
+          f"colour error {value['color_error']} (CIEDE2000 of the mean face colour)")
     print("landmark error by region (the jaw follows the matte's edge, the rest the expression): "
           + ", ".join(f"{region} {value[f'landmark_error_{region}']}" for region in REGIONS))
     if "matte_scores" in metrics:

@@ -21,7 +21,8 @@ def options(group: str) -> list[str]:
 #: Each entry config with the keys it requires.
 REQUIRED = {"prepare": [], "swap": ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"],
             "evaluate": ["checkpoint=x.ckpt", "cache_folder=c"], "export": ["checkpoint=x.ckpt", "identity=a"],
-            "tune": ["checkpoint=x.ckpt", "actor=a", "shot=plate.mov"], "matte": ["checkpoint=x.ckpt"]}
+            "tune": ["checkpoint=x.ckpt", "actor=a", "shot=plate.mov"], "matte": ["checkpoint=x.ckpt"],
+            "color": ["checkpoint=x.ckpt"]}
 
 
 @pytest.mark.parametrize("name", REQUIRED)

@@ -12,7 +12,7 @@ LAYERS = [
     {"faces", "blend", "model", "tracking"},
     {"demo"},
     {"data"},
-    {"training", "swap", "occlusion"},
+    {"training", "swap", "occlusion", "colour"},
     {"eval", "export", "tune"},
     {"config"},
     {"bench"},

@@ -2,7 +2,8 @@
 
 from hydra.core.config_store import ConfigStore
 
-from fusion.config.schemas import EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig, TuneConfig
+from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig,
+                                   TuneConfig)
 from fusion.data.prepare_command import PrepareConfig
 from fusion.training.schedule import Curriculum
 
@@ -16,5 +17,6 @@ def register_configs() -> None:
     store.store(name="export_schema", node=ExportConfig)
     store.store(name="tune_schema", node=TuneConfig)
     store.store(name="matte_schema", node=MatteCommandConfig)
+    store.store(name="color_schema", node=ColorCommandConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
 

@@ -1,4 +1,4 @@
-"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s, `tune.py`'s and `matte.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s, `tune.py`'s, `matte.py`'s and `color.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from fusion.colour.fit import ColorOptions
 from fusion.eval.evaluate import EvaluateOptions
 from fusion.export.write import OPSET
 from fusion.occlusion.fit import MatteOptions
@@ -83,5 +84,18 @@ class MatteCommandConfig(MatteOptions):
     #: the prepared cache the model was trained from; null: the one for its crop settings under paths.cache_dir
     cache_folder: Optional[str] = None
     #: the checkpoint with the matte; null: beside the checkpoint, <checkpoint name>.matte.ckpt
+    out: Optional[str] = None
+    overwrite: bool = False
+
+
+@dataclass
+class ColorCommandConfig(ColorOptions):
+    """`color.py`: a checkpoint's colour-harmonisation LUT network, trained on its swaps and stored with it."""
+
+    paths: Any = field(default_factory=dict)
+    checkpoint: str = MISSING
+    #: the prepared cache the model was trained from; null: the one for its crop settings under paths.cache_dir
+    cache_folder: Optional[str] = None
+    #: the checkpoint with the LUT network; null: beside the checkpoint, <checkpoint name>.color.ckpt
     out: Optional[str] = None
     overwrite: bool = False

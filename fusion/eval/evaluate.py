@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from fusion.colour.scores import mean_color_error
 from fusion.data.cache import cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
@@ -38,6 +39,7 @@ from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import TemporalRatio
 from fusion.progress import progress
 from fusion.occlusion.scores import matte_scores
+from fusion.swap.colour import check_color, harmonise
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.matte import check_matte
 from fusion.swap.loader import load_swap_model
@@ -93,6 +95,8 @@ class EvaluateOptions:
     matte: str = "hull"
     #: none | match: the face gets the template's blur, noise and compression, as swap.py quality=match
     quality: str = "none"
+    #: none | stats | lut: the face harmonised with the template's colours, as swap.py color=
+    color: str = "none"
     erode: float | None = None
     feather: float | None = None
     overwrite: bool = False
@@ -102,6 +106,7 @@ class EvaluateOptions:
     def __post_init__(self):
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
+        check_color(self.color)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
         if not 0 < self.holdout < 1:
@@ -124,6 +129,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
     check_matte(options.matte, model.matte is not None, checkpoint)
+    check_color(options.color, model.color is not None, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     if cache is None and cache_dir is None:
@@ -141,11 +147,12 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
     # Per identity p: per-frame (ssim, psnr), analyses of the real frames and of
     # each swap p -> q (by q), the swaps' flicker, and the sheet's columns.
-    quality, real, swapped, flicker, sharpness, sheet_rows = {}, {}, {}, {}, {}, []
+    quality, real, swapped, flicker, sharpness, color_error, sheet_rows = {}, {}, {}, {}, {}, {}, []
     for i, p in enumerate(names):
         quality[p], real[p], swapped[p] = [], [], [[] for _ in names]
         flicker[p] = {j: TemporalRatio() for j in range(len(names)) if j != i}
         sharpness[p] = {j: [] for j in range(len(names)) if j != i}
+        color_error[p] = {j: [] for j in range(len(names)) if j != i}
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
         for start in progress(range(0, len(rows[p]), options.batch_size), desc=f"{p}: held-out frames", unit="batch"):
             batch = rows[p][start:start + options.batch_size]
@@ -158,10 +165,12 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
             real[p] += [_analyse(backend, describer, c) for c in _uint8(x)]
             columns = [x]
             for j in range(len(names)):
-                composited = _composite(face if j == i else model.decode(x, j), x, polygons, composite, visible)
+                swap_face = harmonise(face if j == i else model.decode(x, j), x, m, options.color, model.color)
+                composited = _composite(swap_face, x, polygons, composite, visible)
                 swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
                 if j != i:
                     sharpness[p][j] += sharpness_ratio(composited, x, m).tolist()
+                    color_error[p][j] += mean_color_error(composited, x, m).tolist()
                     flicker[p][j].add(composited.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
                                       m[:, 0].numpy() > 0.5)
                 columns.append(composited)
@@ -180,7 +189,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 for region in REGIONS}
 
     metrics: dict = {"checkpoint": str(checkpoint), "resolution": size,
-                     "composite": {**composite, "matte": options.matte}, "identities": {}, "swaps": {}}
+                     "composite": {**composite, "matte": options.matte, "color": options.color}, "identities": {},
+                     "swaps": {}}
     if model.matte is not None:  # how well it finds occluders on the held-out crops (fusion.occlusion.scores)
         matte_pack = build_pack(cache, names, PackSpec(model.matte.config.resolution, 10**6, 0, "val", options.holdout))
         metrics["matte_scores"] = matte_scores(model.matte, matte_pack)
@@ -210,6 +220,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 "temporal_ratio": flicker[p][j].value() if frames > 1 else None,
                 # high-frequency energy of the composited face over the plate's: below 1, softer than the plate
                 "sharpness_ratio": float(np.mean(sharpness[p][j])),
+                # CIEDE2000 between the mean Lab colours of the composited face and the plate's face
+                "color_error": float(np.mean(color_error[p][j])),
             }
 
     def mean(values: list) -> float | None:
@@ -222,6 +234,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     swaps = list(metrics["swaps"].values())
     metrics["summary"] = {key: mean([s[key] for s in swaps])
                           for key in ("retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio",
+                                      "color_error",
                                       *(f"landmark_error_{region}" for region in REGIONS))}
     for key in ("ssim", "landmark_error_real", "landmark_error_self_swap"):
         metrics["summary"][key] = mean([v[key] for v in metrics["identities"].values()])

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from fusion.errors import ConfigError
-from fusion.faces.align import alignment_matrix, warp_face
+from fusion.faces.align import alignment_matrix, transform_points, warp_face
 from fusion.faces.landmarks import load_backend
-from fusion.faces.hull import hull_polygon
+from fusion.faces.hull import hull_polygon, polygon_mask
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import StagedOutputs
@@ -27,6 +27,7 @@ from fusion.io.outputs import check_outputs
 from fusion.io.video import frame_rate
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
+from fusion.swap.colour import check_color, harmonise
 from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
 from fusion.swap.matte import check_matte
@@ -46,6 +47,8 @@ class SwapOptions:
     blend: str = "multiband"
     #: hull | learned (the checkpoint's occlusion-aware matte, from matte.py)
     matte: str = "hull"
+    #: none | stats | lut (the checkpoint's colour LUT network, from color.py): the face takes the plate's grade
+    color: str = "none"
     erode: float | None = None
     feather: float | None = None
     grain: bool = False
@@ -90,6 +93,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
     check_blend(options.blend, options.quality)  # before the landmark pass, not at the first composite
     check_matte(options.matte)
+    check_color(options.color)
     source = source_from_path(input_path)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
@@ -99,6 +103,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     check_outputs(outputs, inputs, options.overwrite)
     model = load_swap_model(checkpoint, options.device, options.precision)
     check_matte(options.matte, model.matte is not None, checkpoint)
+    check_color(options.color, model.color is not None, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     number = model.identity_index(identity)
@@ -136,7 +141,14 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                 with watch("align"):
                     crops = torch.from_numpy(np.stack([encode(warp_face(p[1], p[2], size)) for p in faces]))
                 with watch("network"):
-                    decoded = model.decode(crops.permute(0, 3, 1, 2), number).permute(0, 2, 3, 1).numpy()
+                    decoded = model.decode(crops.permute(0, 3, 1, 2), number)
+                if options.color != "none":
+                    with watch("color"):
+                        masks = np.stack([polygon_mask(transform_points(polygon, matrix), size)
+                                          for _, _, matrix, polygon in faces])
+                        masks = torch.from_numpy(masks / np.float32(255))[:, None]
+                        decoded = harmonise(decoded, crops.permute(0, 3, 1, 2), masks, options.color, model.color)
+                decoded = decoded.permute(0, 2, 3, 1).numpy()
                 visible = [None] * len(faces)
                 if options.matte == "learned":
                     with watch("matte"):

@@ -1,0 +1,199 @@
+"""Training a model's colour-harmonisation LUT network; the `color.py` command's work.
+
+The faces are the model's own swaps: each of up to `faces` training crops is
+decoded once by another identity's decoder (as the swap would decode it),
+then brought down to the network's resolution with its crop and hull mask.
+Each step draws a batch and a random grade G per sample (`grades.py`; a
+share `identity_share` left ungraded, so an ungraded plate keeps the face as
+decoded). The network sees the ungraded face and the graded plate outside the
+face, builds a LUT, and the face through that LUT must equal G(face) inside
+the mask (MSE), with the LUT literature's smoothness and monotonicity priors
+on the basis LUTs. The held-out crops score it (`scores.py`): CIEDE2000 to
+G(face) with no harmonisation, with `stats` and with the LUT. The network is
+written, with the checkpoint, into a new checkpoint (never over the old one)
+that `swap.py color=lut` reads. Plain torch, as the matte's training.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fusion.colour.grades import Grade
+from fusion.colour.scores import delta_e
+from fusion.blend.colour_transfer import transfer_stats
+from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.pack import PackSpec, StagePack, build_pack
+from fusion.data.triplets import to_float
+from fusion.errors import ConfigError
+from fusion.hardware import pick_device
+from fusion.io.atomic import atomic_path
+from fusion.io.outputs import check_outputs
+from fusion.model.checkpoint import COLOR_SECTION, load_network, read_checkpoint
+from fusion.model.color_lut import ColorConfig, ColorNet, apply_lut, lut_monotonicity, lut_smoothness
+from fusion.model.decode import decode_faces
+from fusion.progress import progress
+
+
+@dataclass
+class ColorOptions:
+    """How the LUT network is trained (`conf/color.yaml` documents each)."""
+
+    size: int = 17
+    basis: int = 8
+    resolution: int = 64
+    width: int = 16
+    steps: int = 6000
+    batch_size: int = 16
+    lr: float = 3e-3
+    faces: int = 800
+    identity_share: float = 0.2
+    smoothness: float = 1e-3
+    monotonicity: float = 10.0
+    holdout: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 1 or self.faces < 2 or self.lr <= 0:
+            raise ConfigError(f"need steps, batch_size >= 1, faces >= 2 and lr > 0, got {self.steps}, "
+                              f"{self.batch_size}, {self.faces}, {self.lr}")
+        if not 0 <= self.identity_share < 1:
+            raise ConfigError(f"identity_share={self.identity_share}: the share of ungraded draws must be in [0, 1)")
+        ColorConfig(self.size, self.basis, self.resolution, self.width)
+
+
+@dataclass
+class ColorResult:
+    """What a colour training did: where the checkpoint went, the held-out colour errors and the seconds."""
+
+    path: Path
+    scores: dict[str, float]
+    faces: int
+    seconds: float
+    losses: list[float] = field(default_factory=list)
+
+
+@dataclass
+class SwapSet:
+    """Plate crops, the model's swapped faces and hull masks, all (N, C, R, R) float32 at the colour resolution."""
+
+    plates: torch.Tensor
+    faces: torch.Tensor
+    masks: torch.Tensor
+
+
+def color_path(checkpoint: str | Path) -> Path:
+    """Where a checkpoint with a colour LUT network goes by default: beside the checkpoint.
+
+    >>> color_path("run/checkpoints/last.matte.ckpt").as_posix()
+    'run/checkpoints/last.matte.color.ckpt'
+    """
+    return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.color.ckpt")
+
+
+@torch.no_grad()
+def swap_set(net, pack: StagePack, count: int, resolution: int, seed: int, device: torch.device) -> SwapSet:
+    """Up to `count` crops of `pack` (at the model's output resolution) with each decoded by another
+    identity's decoder, brought to `resolution`."""
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(pack), min(count, len(pack)), replace=False))
+    identities = len(pack.identities)
+    others = (pack.identity[rows] + rng.integers(1, max(identities, 2), len(rows))) % max(identities, 1)
+    small = lambda x: F.interpolate(x, size=(resolution, resolution), mode="area")  # noqa: E731
+    plates, faces, masks = [], [], []
+    for start in range(0, len(rows), 16):
+        batch = rows[start:start + 16]
+        x = to_float(pack.images[batch])
+        q = torch.from_numpy(others[start:start + 16]).to(device)
+        faces.append(small(decode_faces(net, x.to(device), q).float().cpu()))
+        plates.append(small(x))
+        masks.append(small(torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]))
+    return SwapSet(torch.cat(plates), torch.cat(faces).clamp(0, 1), torch.cat(masks))
+
+
+def _loss(prediction: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return ((prediction - truth).square() * mask).sum() / (3 * mask.sum()).clamp_min(1)
+
+
+def train_color(train: SwapSet, options: ColorOptions) -> tuple[ColorNet, list[float]]:
+    """The LUT network trained on `train`, and its loss every 50 steps."""
+    torch.manual_seed(options.seed)
+    generator = torch.Generator().manual_seed(options.seed)
+    device = pick_device(options.device)
+    net = ColorNet(ColorConfig(options.size, options.basis, options.resolution, options.width)).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=options.lr)
+    batch, losses = min(options.batch_size, len(train.plates)), []
+    for step in progress(range(options.steps), desc="color", unit="step"):
+        rows = torch.randperm(len(train.plates), generator=generator)[:batch]
+        grade = Grade.random(batch, generator, options.identity_share)
+        face, mask = train.faces[rows].to(device), train.masks[rows].to(device)
+        plate = grade(train.plates[rows]).to(device)
+        truth = grade(train.faces[rows]).to(device)
+        prediction = apply_lut(face, net(face, plate, mask))
+        loss = (_loss(prediction, truth, mask) + options.smoothness * lut_smoothness(net.basis)
+                + options.monotonicity * lut_monotonicity(net.basis))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0:
+            losses.append(round(loss.item(), 5))
+    return net.eval(), losses
+
+
+@torch.no_grad()
+def color_scores(net: ColorNet, held_out: SwapSet, seed: int = 0) -> dict[str, float]:
+    """Mean CIEDE2000 inside the mask between the harmonised face and the truth G(face), for held-out swaps under
+    seeded random grades (`graded_*`) and ungraded (`ungraded_*`): no harmonisation, `stats` and the LUT."""
+    device = next(net.parameters()).device
+    scores: dict[str, float] = {"crops": len(held_out.plates)}
+    for name, grade in (("graded", Grade.random(len(held_out.plates), torch.Generator().manual_seed(seed))),
+                        ("ungraded", Grade.none(len(held_out.plates)))):
+        plates, truth = grade(held_out.plates), grade(held_out.faces)
+        faces, masks = held_out.faces, held_out.masks
+        lut = torch.cat([apply_lut(faces[i:i + 64].to(device), net(faces[i:i + 64].to(device),
+                                   plates[i:i + 64].to(device), masks[i:i + 64].to(device))).cpu()
+                         for i in range(0, len(faces), 64)])
+        scores[f"{name}_none"] = delta_e(faces, truth, masks)
+        scores[f"{name}_stats"] = delta_e(transfer_stats(faces, plates, masks), truth, masks)
+        scores[f"{name}_lut"] = delta_e(lut, truth, masks)
+    return scores
+
+
+def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOptions = ColorOptions(),
+              out: str | Path | None = None, overwrite: bool = False, *, cache_dir: str | Path | None = None
+              ) -> ColorResult:
+    """Train `checkpoint`'s colour LUT network on its swaps of the cache it was trained from (`cache`, or found
+    under `cache_dir`), score it on the held-out crops, and write the checkpoint with it to `out` (default
+    `color_path`)."""
+    started = time.perf_counter()
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out else color_path(checkpoint)
+    saved = read_checkpoint(checkpoint)
+    info = saved["fusion"]
+    if cache is None and cache_dir is None:
+        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
+    cache = Path(cache) if cache is not None else cache_location(cache_dir, CacheSettings(**info["crop"]))
+    if not cache.is_dir():
+        raise FileNotFoundError(f"cache {cache} does not exist; pass cache_folder=PATH, the cache the model was "
+                                "trained from")
+    check_outputs([out], [checkpoint, cache], overwrite, key="out")
+    device = pick_device(options.device)
+    net = load_network(saved).eval().to(device)
+    names, size = list(info["identities"]), net.output_resolution
+    sets = [swap_set(net, build_pack(cache, names, PackSpec(size, 10**6, split=split, holdout=options.holdout),
+                                     workers=1), options.faces, options.resolution, options.seed, device)
+            for split in ("train", "val")]
+    color, losses = train_color(sets[0], options)
+    scores = color_scores(color, sets[1], options.seed)
+    saved[COLOR_SECTION] = {
+        "config": asdict(color.config),
+        "state_dict": {name: value.detach().cpu() for name, value in color.state_dict().items()},
+        "training": {"options": {f.name: getattr(options, f.name) for f in fields(ColorOptions)},
+                     "faces": len(sets[0].plates), "scores": scores}}
+    with atomic_path(out) as tmp:
+        torch.save(saved, tmp)
+    return ColorResult(out, scores, len(sets[0].plates), time.perf_counter() - started, losses)

@@ -1,0 +1,126 @@
+"""Colour harmonisation: the LUT op, the grades, the LUT network learning a plate's grade, storing and swapping."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.interpolate import RegularGridInterpolator
+
+from fusion.colour.grades import Grade
+from fusion.errors import CheckpointError, ConfigError
+from fusion.model.color_lut import apply_lut, identity_lut
+
+
+def test_apply_lut_matches_a_reference_trilinear_lookup():
+    torch.manual_seed(0)
+    size = 9
+    lut = identity_lut(size) + 0.1 * torch.randn(1, 3, size, size, size)
+    image = torch.rand(1, 3, 16, 16)
+    ramp = np.linspace(0, 1, size)
+    colours = image[0].permute(1, 2, 0).reshape(-1, 3).numpy()  # (r, g, b); the LUT is indexed [b, g, r]
+    expected = np.stack([RegularGridInterpolator((ramp, ramp, ramp), lut[0, c].numpy())(colours[:, ::-1])
+                         for c in range(3)], -1)
+    got = apply_lut(image, lut)[0].permute(1, 2, 0).reshape(-1, 3).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_gradients_reach_the_lut_and_the_image():
+    lut = identity_lut(5).requires_grad_(True)
+    image = torch.rand(2, 3, 8, 8).mul(0.9).add(0.05).requires_grad_(True)
+    apply_lut(image, lut.expand(2, -1, -1, -1, -1)).square().sum().backward()
+    assert lut.grad.abs().sum() > 0 and image.grad.abs().sum() > 0
+
+
+def test_grades_change_colours_monotonically_and_none_changes_nothing():
+    ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(8, 3, 1, 64)
+    graded = Grade.random(8, torch.Generator().manual_seed(0))(ramp)
+    assert (torch.diff(graded, dim=-1) >= -1e-6).all()  # brighter in, never darker out
+    assert (graded - ramp).abs().mean() > 0.03
+    assert torch.equal(Grade.random(8, torch.Generator().manual_seed(0), identity_share=0.999)(ramp), ramp)
+
+
+def _swap_set(demo_cache, split):
+    """Demo crops as plates, the other identity's crop at the same position as the 'decoded' face (a perfect decoder
+    stand-in: aligned, another person), at 32 px."""
+    import torch.nn.functional as F
+
+    from fusion.colour.fit import SwapSet
+    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.pack import PackSpec, build_pack
+    from fusion.data.triplets import to_float
+
+    cache = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    pack = build_pack(cache, ["astronaut", "hopper"], PackSpec(64, 10**6, split=split, holdout=0.25), workers=1)
+    a, b = (np.flatnonzero(pack.identity == i) for i in (0, 1))
+    n = min(len(a), len(b))
+    rows, partners = np.concatenate([a[:n], b[:n]]), np.concatenate([b[:n], a[:n]])
+    small = lambda x: F.interpolate(x, size=(32, 32), mode="area")  # noqa: E731
+    return SwapSet(small(to_float(pack.images[rows])), small(to_float(pack.images[partners])),
+                   small(torch.from_numpy(pack.masks[rows] / np.float32(255))[:, None]))
+
+
+@pytest.mark.slow
+def test_the_lut_learns_to_wear_the_plates_grade_and_beats_stats(demo_cache):
+    """Held-out crops under random grades: CIEDE2000 to the graded face falls by half with the LUT, and below stats."""
+    from fusion.colour.fit import ColorOptions, color_scores, train_color
+
+    options = ColorOptions(size=9, basis=8, resolution=32, width=16, steps=2000, batch_size=16, lr=3e-3, device="cpu")
+    net, losses = train_color(_swap_set(demo_cache, "train"), options)
+    scores = color_scores(net, _swap_set(demo_cache, "val"))
+    assert scores["graded_lut"] < 0.5 * scores["graded_none"], scores
+    assert scores["graded_lut"] < scores["graded_stats"], scores
+    assert scores["ungraded_lut"] < 0.5 * scores["graded_none"], scores  # ungraded: the face stays nearly as decoded
+    assert losses[-1] < losses[0]
+
+
+@pytest.fixture(scope="module")
+def color_checkpoint(checkpoint, demo_cache):
+    from fusion.colour.fit import ColorOptions, fit_color
+
+    before = checkpoint.read_bytes()
+    options = ColorOptions(size=5, basis=2, resolution=16, width=4, steps=3, faces=8, device="cpu")
+    result = fit_color(checkpoint, None, options, cache_dir=demo_cache / "data" / "cache")
+    assert checkpoint.read_bytes() == before  # written beside it, never over it
+    return result
+
+
+@pytest.mark.slow
+def test_the_lut_network_is_stored_and_every_colour_option_swaps(checkpoint, color_checkpoint, plates, tmp_path):
+    from fusion.colour.fit import color_path
+    from fusion.model.checkpoint import COLOR_SECTION
+    from fusion.swap.loader import load_swap_model
+    from fusion.swap.pipeline import SwapOptions, swap
+
+    assert color_checkpoint.path == color_path(checkpoint)
+    model = load_swap_model(color_checkpoint.path)
+    assert model.color is not None and model.color.config.size == 5 and load_swap_model(checkpoint).color is None
+    frames = {}
+    for color in ("none", "stats", "lut"):
+        swap(plates / "plate.0001.png", tmp_path / f"{color}.png", color_checkpoint.path, "hopper",
+             SwapOptions(color=color, device="cpu"))
+        frames[color] = (tmp_path / f"{color}.png").read_bytes()
+    assert frames["stats"] != frames["none"]
+    with pytest.raises(ConfigError, match="holds no colour LUT; train one with python color.py"):
+        swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="lut"))
+    with pytest.raises(ConfigError, match="unknown color 'warm'"):
+        swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="warm"))
+    saved = torch.load(color_checkpoint.path, weights_only=True)
+    saved[COLOR_SECTION]["config"]["size"] = 9
+    torch.save(saved, tmp_path / "broken.ckpt")
+    with pytest.raises(CheckpointError, match="broken.ckpt: its fusion_color section does not load"):
+        load_swap_model(tmp_path / "broken.ckpt")
+
+
+@pytest.mark.slow
+def test_color_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [sys.executable, "color.py", f"checkpoint={checkpoint}", f"out={tmp_path / 'graded.ckpt'}",
+               f"paths.cache_dir={demo_cache / 'data' / 'cache'}", "steps=2", "size=5", "basis=2", "resolution=16",
+               "width=4", "faces=4", "device=cpu", f"paths.root_dir={tmp_path}"]
+    result = subprocess.run(command, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"swap with it: python swap.py checkpoint={tmp_path / 'graded.ckpt'} color=lut" in result.stdout
+    assert "under random grades, CIEDE2000" in result.stdout
