@@ -21,16 +21,13 @@ import numpy as np
 import torch
 
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.colour.grades import Grade
+from fusion.colour.grades import WARM
 from fusion.colour.scores import delta_e, mean_color_error
 from fusion.io.footage import read_frames, source_from_path
 from fusion.io.image import as_rgb, decode, read_image, to_uint8, write_image
 from fusion.swap.compression import jpeg_roundtrip
 from fusion.swap.pipeline import SwapOptions, swap
 
-#: the plate's grade: a third of a stop down, warm, desaturated, a slight S-curve
-WARM = Grade(torch.tensor([-0.3]), torch.tensor([[1.15, 1.0, 0.85]]), torch.tensor([0.8]), torch.tensor([1.1]),
-             torch.tensor([0.4]))
 SETTINGS = {"none": ("none", "none"), "stats": ("stats", "none"), "lut": ("lut", "none"),
             "lut_match": ("lut", "match")}
 

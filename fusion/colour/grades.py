@@ -60,3 +60,8 @@ class Grade:
         x = x ** view(self.gamma)
         s = x * x * (3 - 2 * x)
         return ((1 - view(self.curve)) * x + view(self.curve) * s).clamp(0, 1)
+
+
+#: A fixed grade for measurements: a third of a stop down, warm, desaturated, a slight S-curve.
+WARM = Grade(torch.tensor([-0.3]), torch.tensor([[1.15, 1.0, 0.85]]), torch.tensor([0.8]), torch.tensor([1.1]),
+             torch.tensor([0.4]))

@@ -27,6 +27,7 @@ from fusion.data.cache import cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
+from fusion.eval.degrade import check_degradation, degrade
 from fusion.eval.identity import FaceDescriber, retrieval_accuracy
 from fusion.faces.hull import hull_polygon
 from fusion.faces.landmarks import jittered_landmarks, load_backend
@@ -97,6 +98,10 @@ class EvaluateOptions:
     quality: str = "none"
     #: none | stats | lut: the face harmonised with the template's colours, as swap.py color=
     color: str = "none"
+    #: the held-out crops degraded on purpose first (`fusion.eval.degrade`): none | warm, blur px, JPEG quality
+    plate_grade: str = "none"
+    plate_blur: float = 0.0
+    plate_jpeg: int = 0
     erode: float | None = None
     feather: float | None = None
     overwrite: bool = False
@@ -107,6 +112,7 @@ class EvaluateOptions:
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
+        check_degradation(self.plate_grade, self.plate_blur, self.plate_jpeg)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
         if not 0 < self.holdout < 1:
@@ -156,7 +162,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         sheet = [[] for _ in range(len(names) + 1)]  # template, then the swap by each identity
         for start in progress(range(0, len(rows[p]), options.batch_size), desc=f"{p}: held-out frames", unit="batch"):
             batch = rows[p][start:start + options.batch_size]
-            x = to_float(pack.images[batch])
+            x = degrade(to_float(pack.images[batch]), options.plate_grade, options.plate_blur, options.plate_jpeg)
             m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]
             polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in pack.landmarks[batch]]
             face = model.decode(x, i)
@@ -189,8 +195,9 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 for region in REGIONS}
 
     metrics: dict = {"checkpoint": str(checkpoint), "resolution": size,
-                     "composite": {**composite, "matte": options.matte, "color": options.color}, "identities": {},
-                     "swaps": {}}
+                     "composite": {**composite, "matte": options.matte, "color": options.color},
+                     "plate": {"grade": options.plate_grade, "blur": options.plate_blur, "jpeg": options.plate_jpeg},
+                     "identities": {}, "swaps": {}}
     if model.matte is not None:  # how well it finds occluders on the held-out crops (fusion.occlusion.scores)
         matte_pack = build_pack(cache, names, PackSpec(model.matte.config.resolution, 10**6, 0, "val", options.holdout))
         metrics["matte_scores"] = matte_scores(model.matte, matte_pack)
