@@ -6,7 +6,8 @@ the face matte (the plate's own face there is the reference), the face is
 blurred to the plate's sharpness (`blur.py`), given the plate's noise
 (`grain.py`) and JPEG-compressed at the plate's quality on the frame's own
 block grid (`compression.py`), in that order, as a camera and an encoder
-would. Where the plate is better than the face (sharper, cleaner,
+would. The blur counts the softening that compression will add (measured on
+the face compressed), or the face would end up softer than the plate. Where the plate is better than the face (sharper, cleaner,
 uncompressed), that step does nothing.
 """
 
@@ -63,11 +64,16 @@ def match_quality(face: np.ndarray, region: np.ndarray, mask: np.ndarray, origin
     (True, 0.03)
     """
     hard = (mask > 0.5).astype(np.float32)
-    face = blur_to(face, blur_sigma(face, hard), blur_sigma(region, hard))
-    mixed = face * mask[..., None] + region * (1 - mask[..., None])
-    mixed = add_grain(mixed, region, mask, seed)
     aligned, (dx, dy) = _on_grid(_pixels(region), origin)
     quality = jpeg_quality(aligned)
+    sigma = blur_sigma(face, hard)
+    if quality is not None and sigma is not None:  # the compression to come softens the face too: count it
+        compressed = face.copy()
+        compressed[dy:, dx:] = jpeg_roundtrip(_pixels(face[dy:, dx:]), quality) / np.float32(255)
+        sigma = max(sigma, blur_sigma(compressed, hard) or 0.0)
+    face = blur_to(face, sigma, blur_sigma(region, hard))
+    mixed = face * mask[..., None] + region * (1 - mask[..., None])
+    mixed = add_grain(mixed, region, mask, seed)
     if quality is not None:
         compressed = mixed.copy()
         compressed[dy:, dx:] = jpeg_roundtrip(_pixels(mixed[dy:, dx:]), quality) / np.float32(255)
