@@ -15,7 +15,7 @@ that `swap.py color=lut` reads. Plain torch, as the matte's training.
 """
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +25,13 @@ import torch.nn.functional as F
 from fusion.colour.grades import Grade
 from fusion.colour.scores import delta_e
 from fusion.blend.colour_transfer import transfer_stats
-from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.cache import CacheSettings, model_cache
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
 from fusion.hardware import pick_device
-from fusion.io.atomic import atomic_path
 from fusion.io.outputs import check_outputs
-from fusion.model.checkpoint import COLOR_SECTION, load_network, read_checkpoint
+from fusion.model.checkpoint import COLOR_SECTION, load_network, read_checkpoint, save_with_section
 from fusion.model.color_lut import ColorConfig, ColorNet, apply_lut, lut_monotonicity, lut_smoothness
 from fusion.model.decode import decode_faces
 from fusion.progress import progress
@@ -174,12 +173,7 @@ def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOp
     out = Path(out) if out else color_path(checkpoint)
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
-    if cache is None and cache_dir is None:
-        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
-    cache = Path(cache) if cache is not None else cache_location(cache_dir, CacheSettings(**info["crop"]))
-    if not cache.is_dir():
-        raise FileNotFoundError(f"cache {cache} does not exist; pass cache_folder=PATH, the cache the model was "
-                                "trained from")
+    cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
     check_outputs([out], [checkpoint, cache], overwrite, key="out")
     device = pick_device(options.device)
     net = load_network(saved).eval().to(device)
@@ -189,11 +183,7 @@ def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOp
             for split in ("train", "val")]
     color, losses = train_color(sets[0], options)
     scores = color_scores(color, sets[1], options.seed)
-    saved[COLOR_SECTION] = {
-        "config": asdict(color.config),
-        "state_dict": {name: value.detach().cpu() for name, value in color.state_dict().items()},
-        "training": {"options": {f.name: getattr(options, f.name) for f in fields(ColorOptions)},
-                     "faces": len(sets[0].plates), "scores": scores}}
-    with atomic_path(out) as tmp:
-        torch.save(saved, tmp)
+    save_with_section(saved, COLOR_SECTION, color, {
+        "options": {f.name: getattr(options, f.name) for f in fields(ColorOptions)},
+        "faces": len(sets[0].plates), "scores": scores}, out)
     return ColorResult(out, scores, len(sets[0].plates), time.perf_counter() - started, losses)

@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from fusion.errors import UserError, refuse_bad_values
+from fusion.errors import ConfigError, UserError, refuse_bad_values
 from fusion.faces.landmarks import resolve_backend
 from fusion.io.atomic import write_json
 
@@ -78,6 +78,18 @@ class CacheSettings:
 def cache_location(cache_dir: str | Path, settings: CacheSettings) -> Path:
     """Where the crops of `settings` live under the cache root: prepare, train and evaluate meet there."""
     return Path(cache_dir) / settings.resolved().folder_name
+
+
+def model_cache(cache: str | Path | None, cache_dir: str | Path | None, settings: CacheSettings) -> Path:
+    """The prepared cache a model was trained from: `cache` as given, else the one for its crop `settings`
+    under `cache_dir`; an error that says what to pass when neither is given or the folder is missing."""
+    if cache is None and cache_dir is None:
+        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
+    cache = Path(cache) if cache is not None else cache_location(cache_dir, settings)
+    if not cache.is_dir():
+        raise FileNotFoundError(f"cache {cache} does not exist; prepare it (python prepare.py with the model's "
+                                f"crop settings) or pass cache_folder=PATH, the cache the model was trained from")
+    return cache
 
 
 class CacheMismatchError(UserError, RuntimeError):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from fusion.colour.scores import mean_color_error
-from fusion.data.cache import cache_location
+from fusion.data.cache import model_cache
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
@@ -138,12 +138,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     check_color(options.color, model.color is not None, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
-    if cache is None and cache_dir is None:
-        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
-    cache = Path(cache) if cache is not None else cache_location(cache_dir, model.crop)
-    if not cache.is_dir():
-        raise FileNotFoundError(f"cache {cache} does not exist; prepare it (python prepare.py with the model's "
-                                f"crop settings) or pass cache_folder=PATH, the cache the model was trained from")
+    cache = model_cache(cache, cache_dir, model.crop)
     check_outputs(results, [cache], options.overwrite, "out")
     composite = {"blend": options.blend, "erode": options.erode, "feather": options.feather,
                  "quality": options.quality}

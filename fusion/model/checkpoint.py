@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from fusion.errors import CheckpointError
+from fusion.io.atomic import atomic_path
 from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.color_lut import ColorConfig, ColorNet
 from fusion.model.matte_net import MatteConfig, MatteNet
@@ -123,6 +124,17 @@ def _load_section(saved: dict, path: str | Path, key: str, build, command: str):
         raise CheckpointError(f"{path}: its {key} section does not load ({type(error).__name__}); train it again "
                               f"with python {command}") from None
     return net.eval()
+
+
+def save_with_section(saved: dict, key: str, net, training: dict, out: str | Path) -> Path:
+    """Write the read checkpoint `saved` with `net` (config, weights on the CPU, and the plain `training` data)
+    under `key` to `out`, atomically: the model file `_load_section` reads back."""
+    saved[key] = {"config": asdict(net.config),
+                  "state_dict": {name: value.detach().cpu() for name, value in net.state_dict().items()},
+                  "training": training}
+    with atomic_path(out) as tmp:
+        torch.save(saved, tmp)
+    return Path(out)
 
 
 def load_matte(saved: dict, path: str | Path) -> MatteNet | None:

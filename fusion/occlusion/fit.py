@@ -15,7 +15,7 @@ network, one loss, a few thousand steps.
 """
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import kornia.augmentation as K
@@ -23,14 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.cache import CacheSettings, model_cache
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
 from fusion.hardware import pick_device
-from fusion.io.atomic import atomic_path
 from fusion.io.outputs import check_outputs
-from fusion.model.checkpoint import MATTE_SECTION, read_checkpoint
+from fusion.model.checkpoint import MATTE_SECTION, read_checkpoint, save_with_section
 from fusion.model.matte_net import MatteConfig, MatteNet
 from fusion.occlusion.losses import confident_targets, consistency_loss, prototype_loss, supervised_loss
 from fusion.occlusion.occluders import OccluderBank
@@ -187,14 +186,7 @@ def fit_matte(checkpoint: str | Path, cache: str | Path | None, options: MatteOp
     out = Path(out) if out else matte_path(checkpoint)
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
-    if cache is None and cache_dir is None:
-        raise ConfigError("give the prepared cache (cache_folder=PATH) or the folder of caches to find it in")
-    if cache is None:
-        cache = cache_location(cache_dir, CacheSettings(**info["crop"]))
-    cache = Path(cache)
-    if not cache.is_dir():
-        raise FileNotFoundError(f"cache {cache} does not exist; pass cache_folder=PATH, the cache the model was "
-                                "trained from")
+    cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
     check_outputs([out], [checkpoint, cache], overwrite, key="out")
     names = list(info["identities"])
     spec = dict(resolution=options.resolution, quantity=10**6, holdout=options.holdout)
@@ -202,13 +194,9 @@ def fit_matte(checkpoint: str | Path, cache: str | Path | None, options: MatteOp
     painted = painted_mattes(options.painted, cache, train.keys, options.resolution) if options.painted else {}
     net, losses = train_matte(train, painted, options)
     scores = matte_scores(net, held_out, options.seed)
-    saved[MATTE_SECTION] = {
-        "config": asdict(net.config),
-        "state_dict": {name: value.detach().cpu() for name, value in net.state_dict().items()},
-        "training": {"options": {f.name: getattr(options, f.name) for f in fields(MatteOptions)},
-                     "labelled": min(options.labelled, len(train)), "unlabelled": len(train),
-                     "painted": len(painted), "scores": scores}}
-    with atomic_path(out) as tmp:
-        torch.save(saved, tmp)
+    save_with_section(saved, MATTE_SECTION, net, {
+        "options": {f.name: getattr(options, f.name) for f in fields(MatteOptions)},
+        "labelled": min(options.labelled, len(train)), "unlabelled": len(train), "painted": len(painted),
+        "scores": scores}, out)
     return MatteResult(out, scores, min(options.labelled, len(train)), len(train), len(painted),
                        time.perf_counter() - started, losses)
