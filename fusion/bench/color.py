@@ -20,33 +20,14 @@ import cv2
 import numpy as np
 import torch
 
+from fusion.bench._plates import degraded, write_last_frames
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.colour.grades import WARM
 from fusion.colour.scores import delta_e, mean_color_error
-from fusion.io.footage import read_frames, source_from_path
-from fusion.io.image import as_rgb, decode, read_image, to_uint8, write_image
-from fusion.swap.compression import jpeg_roundtrip
+from fusion.io.image import read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 
 SETTINGS = {"none": ("none", "none"), "stats": ("stats", "none"), "lut": ("lut", "none"),
             "lut_match": ("lut", "match")}
-
-
-def _graded(frame: np.ndarray) -> np.ndarray:
-    image = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
-    return decode(WARM(image)[0].permute(1, 2, 0).numpy(), np.uint8)
-
-
-def write_plates(plate: Path, folder: Path, count: int, grade: bool, blur: float, jpeg: int) -> None:
-    """The plate's last `count` frames, graded (`grade`), blurred by `blur` px and JPEG-compressed at `jpeg`
-    (0: not)."""
-    source = source_from_path(plate)
-    for index, image in read_frames(source, source.frames - count, source.frames):
-        frame = to_uint8(as_rgb(image)[0])
-        frame = _graded(frame) if grade else frame
-        frame = cv2.GaussianBlur(frame, (0, 0), blur) if blur else frame
-        frame = jpeg_roundtrip(frame, jpeg) if jpeg else frame
-        write_image(folder / f"frame.{index:04d}.png", frame)
 
 
 def _as_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -72,12 +53,12 @@ def main(argv: list[str]) -> dict:
                      "blur": args.blur, "jpeg": args.jpeg, "blend": args.blend}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        write_plates(args.plate, scratch / "graded", args.frames, True, args.blur, args.jpeg)
-        write_plates(args.plate, scratch / "filmed", args.frames, False, 0.0, 0)
+        write_last_frames(args.plate, scratch / "graded", args.frames, "warm", args.blur, args.jpeg)
+        write_last_frames(args.plate, scratch / "filmed", args.frames)
         plates = [read_image(p) for p in sorted((scratch / "graded").glob("*.png"))]
         swap(scratch / "filmed", scratch / "reference", args.checkpoint, args.identity,
              SwapOptions(blend=args.blend, device=args.device))
-        reference = [_graded(read_image(p)) for p in sorted((scratch / "reference").glob("*.png"))]
+        reference = [degraded(read_image(p), "warm") for p in sorted((scratch / "reference").glob("*.png"))]
         columns = [plates]
         for name, (color, quality) in SETTINGS.items():
             out = scratch / name

@@ -18,24 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fusion.bench._plates import write_last_frames
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.io.footage import read_frames, source_from_path
-from fusion.io.image import as_rgb, encode, read_image, to_uint8, write_image
-from fusion.swap.compression import jpeg_roundtrip
+from fusion.io.image import encode, read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 from fusion.swap.quality import measure_quality
-
-
-def degraded_frames(plate: Path, folder: Path, count: int, blur: float, jpeg: int) -> None:
-    """Write the plate's last `count` frames, blurred by `blur` px and JPEG-compressed at `jpeg` (0: not), as PNGs."""
-    source = source_from_path(plate)
-    for index, image in read_frames(source, source.frames - count, source.frames):
-        frame = to_uint8(as_rgb(image)[0])
-        if blur:
-            frame = cv2.GaussianBlur(frame, (0, 0), blur)
-        if jpeg:
-            frame = jpeg_roundtrip(frame, jpeg)
-        write_image(folder / f"frame.{index:04d}.png", frame)
 
 
 def _gap(got, want) -> dict:
@@ -62,7 +49,7 @@ def main(argv: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         for name, blur, jpeg in (("as_filmed", 0.0, 0), ("degraded", args.blur, args.jpeg)):
             folder = Path(scratch) / name
-            degraded_frames(args.plate, folder / "plates", args.frames, blur, jpeg)
+            write_last_frames(args.plate, folder / "plates", args.frames, "none", blur, jpeg)
             plates = [read_image(p) for p in sorted((folder / "plates").glob("*.png"))]
             results[name] = {"blur": blur, "jpeg": jpeg}
             swapped = {}
