@@ -63,7 +63,8 @@ class FaceDataModule(L.LightningDataModule):
         if self.phase is None:
             raise RuntimeError("no curriculum phase set: set datamodule.phase before fit (fusion.training.run does)")
         train = PackSpec(self.phase.resolution, self.phase.quantity, self.seed, "train", self.holdout)
-        val = PackSpec(self.phase.resolution, self.val_quantity, self.seed, "val", self.holdout)
+        # The held-out crops never depend on the seed: runs with different seeds are judged on the same frames.
+        val = PackSpec(self.phase.resolution, self.val_quantity, 0, "val", self.holdout)
         return train, val
 
     def prepare_cache(self) -> None:
