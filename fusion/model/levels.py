@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fusion.model.upsample_conv import UpsampleConv3x3
+
 SLOPE = 0.2
 """Negative slope of every LeakyReLU."""
 
@@ -55,6 +57,22 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
     # In place: the conv that produced x does not keep its output for backward,
     # and LeakyReLU's backward can use its own output, so this saves a copy.
     return F.leaky_relu_(x, SLOPE)
+
+
+def _whole_map_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """A valid conv whose kernel covers all of `x` (B, C, k, k) -> (B, out, 1, 1), as the matrix product it is:
+    one GEMM instead of a tiny convolution, which oneDNN runs far below its speed (docs/design.md)."""
+    flat = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
+    return F.linear(flat, weight, conv.bias)[..., None, None]
+
+
+def _point_deconv(latent: torch.Tensor, deconv: nn.ConvTranspose2d) -> torch.Tensor:
+    """A transposed conv of a 1x1 map (B, C, 1, 1) -> (B, out, k, k), as the matrix product it is; channels_last."""
+    k, out_channels = deconv.kernel_size[0], deconv.out_channels
+    weight = deconv.weight.permute(0, 2, 3, 1).reshape(deconv.in_channels, -1)
+    spread = (latent.flatten(1) @ weight).view(-1, k, k, out_channels) + deconv.bias
+    return spread.permute(0, 3, 1, 2)
 
 
 class FromRGB(nn.Module):
@@ -144,7 +162,7 @@ class EncoderBottom(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, channels, 4, 4) features -> (B, latent_channels, 1, 1) linear latent."""
-        return self.to_latent(_lrelu(self.conv(x)))
+        return _whole_map_conv(_lrelu(self.conv(x)), self.to_latent)
 
 
 class DecoderBottom(nn.Module):
@@ -171,7 +189,7 @@ class DecoderBottom(nn.Module):
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, latent_channels, 1, 1) latent -> (B, channels, 4, 4) features."""
-        return _lrelu(self.conv(_lrelu(self.from_latent(latent))))
+        return _lrelu(self.conv(_lrelu(_point_deconv(latent, self.from_latent))))
 
 
 class DecoderLevel(nn.Module):
@@ -189,7 +207,11 @@ class DecoderLevel(nn.Module):
         super().__init__()
         self.upsample = upsample_mode(upsample)
         self.in_channels, self.out_channels, self.resolution = in_channels, out_channels, resolution
-        self.conv1 = conv(in_channels, out_channels, 3, generator)
+        if self.upsample == "nearest":  # the same function with fewer multiply-adds: see upsample_conv
+            self.conv1 = _layer(UpsampleConv3x3, in_channels, out_channels, fan_in=in_channels * 9, gain=_LRELU_GAIN,
+                                generator=generator)
+        else:
+            self.conv1 = conv(in_channels, out_channels, 3, generator)
         self.conv2 = conv(out_channels, out_channels, 3, generator)
 
     def extra_repr(self) -> str:
@@ -199,7 +221,8 @@ class DecoderLevel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, R / 2, R / 2) -> (B, out_channels, R, R)."""
-        x = upsample2x(x, self.upsample)
+        if self.upsample != "nearest":
+            x = upsample2x(x, self.upsample)
         return _lrelu(self.conv2(_lrelu(self.conv1(x))))
 
 
