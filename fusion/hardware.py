@@ -8,6 +8,7 @@ there. docs/design.md (Precision) has the measurements.
 """
 
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith(("flags", "Features")):
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()
+
+
+def cpu_report() -> dict:
+    """The CPU a measurement ran on: model, cores, the vector extensions that set conv speed, native bf16."""
+    path = Path("/proc/cpuinfo")
+    lines = path.read_text().splitlines() if path.is_file() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
+    flags = cpu_flags()
+    return {"model": model, "cores": os.cpu_count(), "avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
+            "native_bf16": native_bf16("cpu")}
 
 
 def native_bf16(device: str | torch.device) -> bool:
