@@ -209,9 +209,9 @@ class FusionModule(L.LightningModule):
         wrapper and the optimizer always agree on what trains (docs/design.md (The DDP trap)).
         """
         trainable = [p for p in self.net.parameters() if p.requires_grad]
-        # One fused kernel for every parameter instead of a loop over them, where torch has one.
-        fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in trainable)
-        return torch.optim.Adam(trainable, lr=self.lr, betas=self.betas, fused=fused)
+        # Multi-tensor updates instead of a loop over the parameters; not `fused`, with which Lightning
+        # refuses to clip gradients under mixed precision.
+        return torch.optim.Adam(trainable, lr=self.lr, betas=self.betas, foreach=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Add the `fusion` section (growth, phase, identities, net, crop) that resume, swap and evaluate rebuild from."""
