@@ -72,7 +72,7 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
     if weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[-2:] != detail.shape[-2:]:
         raise ValueError(f"expected a (B, 1, H, W) weight for {tuple(detail.shape)}, got {tuple(weight.shape)}")
     stats_dtype = torch.promote_types(detail.dtype, torch.float32)
-    weight = weight[:, 0].to(stats_dtype)
+    weight = weight[:, 0].to(stats_dtype).contiguous()  # a strided weight (every other sample) slows each product
     total = weight.sum((-2, -1)).clamp_min(torch.finfo(stats_dtype).tiny)[:, None]
     mean, variance = _weighted_moments(detail.to(stats_dtype), weight, total)
     _, reference_variance = _weighted_moments(reference.to(stats_dtype), weight, total)

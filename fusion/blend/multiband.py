@@ -14,7 +14,9 @@ linear and keeps constants, the bracket is
 gain_k * Gs_k + pyr_up(Gt_k+1 - gain_k * Gs_k+1 + offset_k):
 two upsamplings per level instead of the three of building both Laplacian
 pyramids and collapsing one, no level coarser than the first kept one is
-built, and the result is exactly the template where every w_k is 0.
+built, and the result is exactly the template where every w_k is 0. So the finest level, the
+costliest, is blended only inside each image's mask box grown by the blend's reach past the eroded
+mask, and the template is copied around it.
 """
 
 import torch
@@ -22,7 +24,7 @@ from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
-from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up, uses_opencv
+from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, uses_opencv
 from fusion.checks import check_shape
 
 __all__ = ["MultiBandBlend", "multiband_blend"]
@@ -33,6 +35,10 @@ __all__ = ["MultiBandBlend", "multiband_blend"]
 #: page faults) a whole batch blends slower per image than chunks of one or
 #: two images (docs/design.md (Measurements)).
 _CPU_CHUNK_ELEMENTS = 2**19
+
+#: An image's finest level is blended inside its window (and the erosion runs inside the batch's mask
+#: box) where that is under this share of the image; above it, copying around it costs what it saves.
+_WINDOW_SHARE = 0.9
 
 
 def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
@@ -45,11 +51,90 @@ def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
         raise ValueError(f"mask must be a float tensor in [0, 1], got {mask.dtype}")
 
 
+def mask_box(mask: Tensor) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width) of the smallest box holding every nonzero pixel of the batch's masks, with
+    an even top and left (on the next level's sample grid); None where every mask is 0.
+
+    Example:
+        >>> mask = torch.zeros(2, 1, 10, 12)
+        >>> mask[0, 0, 3:6, 5:7] = 1
+        >>> mask[1, 0, 4, 9] = 0.5
+        >>> mask_box(mask), mask_box(torch.zeros(1, 1, 4, 4))
+        ((2, 4, 4, 6), None)
+    """
+    mask = mask.detach()
+    rows = torch.nonzero(mask.amax(dim=(0, 1, 3))).flatten().tolist()
+    if not rows:
+        return None
+    cols = torch.nonzero(mask.amax(dim=(0, 1, 2))).flatten().tolist()
+    top, left = rows[0] - rows[0] % 2, cols[0] - cols[0] % 2
+    return top, left, rows[-1] + 1 - top, cols[-1] + 1 - left
+
+
+def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """`box` grown by `margin` pixels on every side within a height x width image, its top and left kept even."""
+    top, left = max(box[0] - margin, 0), max(box[1] - margin, 0)
+    top, left = top - top % 2, left - left % 2
+    return top, left, min(box[0] + box[2] + margin, height) - top, min(box[1] + box[3] + margin, width) - left
+
+
+def _erode_within(mask: Tensor, radius: int, box: tuple[int, int, int, int]) -> Tensor:
+    """``erode_mask(mask, radius)`` computed inside `box` only: outside it the mask is 0, and so its erosion."""
+    top, left, height, width = box
+    first_row, first_col = max(top - radius, 0), max(left - radius, 0)
+    around = mask[..., first_row:top + height + radius, first_col:left + width + radius]
+    core = erode_mask(around, radius)[..., top - first_row:top - first_row + height, left - first_col:left - first_col + width]
+    eroded = torch.zeros_like(mask)
+    eroded[..., top:top + height, left:left + width] = core
+    return eroded
+
+
+def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[int, int, int, int], match: bool,
+          out: Tensor | None = None) -> Tensor:
+    """Level `k` of the blended pyramid inside `box` (its top and left even): O_k of the module docstring."""
+    source_k, template_k, weight = pyramid[k]
+    size = source_k.shape[-2:]
+    top, left, rows, cols = box
+    window = (..., slice(top, top + rows), slice(left, left + cols))
+    face = source_k[window]
+    if k + 1 < depth:
+        coarse_source, coarse_template, _ = pyramid[k + 1]
+        if match:
+            # Only the samples where the weight can be nonzero (inside the window) count.
+            half = (..., slice(top // 2, (top + rows + 1) // 2), slice(left // 2, (left + cols + 1) // 2))
+            gain, offset = contrast_gain(
+                source_k[..., ::2, ::2][half] - coarse_source[half],
+                template_k[..., ::2, ::2][half] - coarse_template[half],
+                weight[..., ::2, ::2][half],
+            )
+            # pyr_up keeps a constant, so the offset joins the coarse
+            # difference: a broadcast `self` makes addcmul much slower.
+            difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1).add_(offset)
+            face = pyr_up_window(difference, size, top, left, rows, cols).addcmul_(face, gain)
+        else:
+            face = face + pyr_up_window(coarse_template - coarse_source, size, top, left, rows, cols)
+    elif match:
+        gain, offset = contrast_gain(face, template_k[window], weight[window])
+        face = (face * gain).add_(offset)
+    blended = torch.lerp(template_k[window], face, weight[window], out=out)
+    if finer is not None:
+        blended.add_(pyr_up_window(finer, size, top, left, rows, cols))
+    return blended
+
+
 def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool,
            out: Tensor | None = None) -> Tensor:
     channels = source.shape[1]
+    height, width = source.shape[-2:]
     depth = min(mixed + 1, levels)
-    pyramid = [(source, template, erode_mask(mask.to(source.dtype), radius))]
+    box = mask_box(mask)
+    if box is None:  # no face anywhere: the template, exactly
+        return template.clone() if out is None else out.copy_(template)
+    mask = mask.to(source.dtype)
+    whole = (0, 0, height, width)
+    # A minimum filter is exact anywhere, so the erosion runs inside the batch's box when that is smaller.
+    inside = box[2] * box[3] < _WINDOW_SHARE * height * width
+    pyramid = [(source, template, _erode_within(mask, radius, box) if inside else erode_mask(mask, radius))]
     if depth > 1 and uses_opencv(source) and uses_opencv(template) and uses_opencv(mask):
         # OpenCV resamples plane by plane: stacking would only add a copy.
         pyramid += zip(*(gaussian_pyramid(pyr_down(x), depth - 1) for x in pyramid[0]))
@@ -59,32 +144,41 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
         stacked = gaussian_pyramid(torch.cat([pyr_down(x) for x in pyramid[0]], 1), depth - 1)
         pyramid += [(g[:, :channels], g[:, channels:-1], g[:, -1:]) for g in stacked]
     finer = None
-    for k in reversed(range(mixed)):
-        source_k, template_k, weight = pyramid[k]
-        face = source_k
-        if k + 1 < depth:
-            coarse_source, coarse_template, _ = pyramid[k + 1]
-            if match:
-                gain, offset = contrast_gain(
-                    source_k[..., ::2, ::2] - coarse_source,
-                    template_k[..., ::2, ::2] - coarse_template,
-                    weight[..., ::2, ::2],
-                )
-                # pyr_up keeps a constant, so the offset joins the coarse
-                # difference: a broadcast `self` makes addcmul much slower.
-                difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1).add_(offset)
-                face = pyr_up(difference, face.shape[-2:]).addcmul_(source_k, gain)
-            else:
-                face = source_k + pyr_up(coarse_template - coarse_source, face.shape[-2:])
-        elif match:
-            gain, offset = contrast_gain(source_k, template_k, weight)
-            face = (source_k * gain).add_(offset)
-        blended = torch.lerp(template_k, face, weight, out=out if k == 0 else None)
-        if finer is not None:
-            blended.add_(pyr_up(finer, blended.shape[-2:]))
-        if k:
-            finer = blended - template_k
-    return blended
+    for k in reversed(range(1, mixed)):
+        finer = _band(k, pyramid, depth, finer, (0, 0, *pyramid[k][0].shape[-2:]), match).sub_(pyramid[k][1])
+    # The finest level, image by image, inside each image's own window (so that an image's blend never
+    # depends on its batch): its mask's box grown by how far the blend spreads past the eroded mask.
+    reach = max(leak_radius(mixed) - radius, 0)
+    rows = []
+    for j in range(len(source)):
+        image = [tuple(x[j:j + 1] for x in level) for level in pyramid]
+        own = mask_box(mask[j:j + 1])
+        if own is None:
+            rows.append(template[j:j + 1].clone() if out is None else out[j:j + 1].copy_(template[j:j + 1]))
+            continue
+        window = _grown(own, reach, height, width)
+        if window[2] * window[3] >= _WINDOW_SHARE * height * width:
+            window = whole
+        row = None if out is None else out[j:j + 1]
+        if row is not None and window != whole:
+            row.copy_(template[j:j + 1])
+        top, left, h, w = window
+        destination = None if row is None else row[..., top:top + h, left:left + w]
+        band = _band(0, image, depth, None if finer is None else finer[j:j + 1], window, match, destination)
+        if row is None:
+            row = band if window == whole else _placed(template[j:j + 1], band, window)
+        rows.append(row)
+    if out is not None:
+        return out
+    return rows[0] if len(rows) == 1 else torch.cat(rows)
+
+
+def _placed(template: Tensor, band: Tensor, box: tuple[int, int, int, int]) -> Tensor:
+    """`template` with `band` inside `box`."""
+    top, left, height, width = box
+    result = template.clone()
+    result[..., top:top + height, left:left + width] = band
+    return result
 
 
 def multiband_blend(

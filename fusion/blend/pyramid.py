@@ -38,6 +38,7 @@ __all__ = [
     "laplacian_pyramid",
     "pyr_down",
     "pyr_up",
+    "pyr_up_window",
     "uses_opencv",
 ]
 
@@ -134,6 +135,30 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
     # Columns first: interleaving along the last axis is the dearer step, so
     # it runs on the smaller, half-doubled tensor.
     return _up_1d(_up_1d(image, size[1], -1), size[0], -2)
+
+
+def pyr_up_window(image: Tensor, size: tuple[int, int], top: int, left: int, height: int, width: int) -> Tensor:
+    """``pyr_up(image, size)[..., top:top + height, left:left + width]`` for even `top` and `left`, from only
+    the coarse samples that window needs (one more on each side, so no border rule reaches inside it).
+
+    Example:
+        >>> x = torch.rand(1, 2, 20, 17)
+        >>> torch.allclose(pyr_up_window(x, (40, 33), 6, 4, 11, 29), pyr_up(x, (40, 33))[..., 6:17, 4:33])
+        True
+    """
+    if top % 2 or left % 2:
+        raise ValueError(f"the window must start on the coarse grid (even top and left), got {top}, {left}")
+    h, w = image.shape[-2:]
+    first_row, last_row = max(top // 2 - 1, 0), min((top + height + 1) // 2 + 1, h)
+    first_col, last_col = max(left // 2 - 1, 0), min((left + width + 1) // 2 + 1, w)
+    if last_row - first_row < 2 or last_col - first_col < 2:
+        return pyr_up(image, size)[..., top:top + height, left:left + width]
+    # Where the crop meets the image's end, the full call's size keeps its border rule.
+    rows = size[0] - 2 * first_row if last_row == h else 2 * (last_row - first_row)
+    cols = size[1] - 2 * first_col if last_col == w else 2 * (last_col - first_col)
+    up = pyr_up(image[..., first_row:last_row, first_col:last_col], (rows, cols))
+    top, left = top - 2 * first_row, left - 2 * first_col
+    return up[..., top:top + height, left:left + width]
 
 
 def default_levels(height: int, width: int) -> int:

@@ -20,7 +20,7 @@ from fusion.blend import (
     pyr_down,
     pyr_up,
 )
-from fusion.blend.pyramid import uses_opencv
+from fusion.blend.pyramid import pyr_up_window, uses_opencv
 
 ODD = (250, 187)
 
@@ -76,6 +76,9 @@ def test_laplacian_pyramid_equals_opencv_and_collapses_back():
 @pytest.mark.parametrize("size", [ODD, (16, 16), (3, 4)])
 def test_no_grad_opencv_path_equals_the_differentiable_one(size):
     """Float32 with no gradient resamples through OpenCV; with a gradient, through torch: same numbers."""
+    # Seeded: a random mask eroded to a few pixels can leave a band's contrast gain so ill-conditioned
+    # that the two resamplers' last-bit differences grow to ~3e-3 there (seen once in a full run).
+    torch.manual_seed(0)
     x = torch.rand(2, 3, *size)
     assert uses_opencv(x) and not uses_opencv(x.clone().requires_grad_())
     with torch.no_grad():
@@ -225,6 +228,49 @@ def test_cpu_chunking_does_not_change_the_result(monkeypatch):
     torch.testing.assert_close(multiband_blend(source, template, mask), whole, atol=1e-6, rtol=0)
     traced = source.clone().requires_grad_()
     torch.testing.assert_close(multiband_blend(traced, template, mask).detach(), whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("erode", [None, 0, 5])
+@pytest.mark.parametrize("match_contrast", [False, True])
+def test_blending_the_finest_level_in_the_masks_window_changes_nothing(monkeypatch, erode, match_contrast):
+    size = (97, 83)
+    source, template = smooth_images(2, *size, seed=1), smooth_images(2, *size, seed=2)
+    mask = torch.zeros(2, 1, *size)
+    mask[0, :, 31:60, 27:50] = 1  # an odd-placed box, a soft blob and a stray pixel in the other image
+    mask[1, :, 40:70, 40:66] = ellipse_mask(1, 30, 26, feather=0.5)[0]
+    mask[1, :, 75, 29] = 0.7
+    assert fusion.blend.multiband.mask_box(mask) == (30, 26, 46, 34)  # rows 31-75, columns 27-59
+    options = {"erode": erode, "match_contrast": match_contrast}
+    windowed = {grad: multiband_blend(source.clone().requires_grad_(grad), template, mask, **options) for grad in (False, True)}
+    monkeypatch.setattr(fusion.blend.multiband, "_WINDOW_SHARE", 0.0)  # the whole image, as before windows
+    whole = multiband_blend(source, template, mask, **options)
+    for out in windowed.values():
+        torch.testing.assert_close(out.detach(), whole, atol=2e-6, rtol=0)
+    assert not torch.equal(whole, template)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_an_images_blend_does_not_depend_on_its_batch(grad):
+    # The window is the batch's; what lands in each image must not be, to the last bit (evaluate's batching).
+    source, template = smooth_images(2, 64, 48, seed=1), smooth_images(2, 64, 48, seed=2)
+    mask = torch.zeros(2, 1, 64, 48)
+    mask[0, :, 10:30, 8:20] = 1
+    mask[1, :, 30:60, 20:44] = 1
+    source.requires_grad_(grad)
+    together = multiband_blend(source, template, mask)
+    for i in range(2):
+        assert torch.equal(together[i:i + 1], multiband_blend(source[i:i + 1], template[i:i + 1], mask[i:i + 1]))
+
+
+def test_pyr_up_window_is_the_window_of_pyr_up():
+    coarse = smooth_images(1, 31, 24, seed=3)
+    for size in ((61, 47), (62, 48)):
+        full = pyr_up(coarse, size)
+        for top, left, height, width in ((0, 0, *size), (2, 4, 9, 11), (10, 20, size[0] - 10, size[1] - 20), (0, 6, 3, 3)):
+            torch.testing.assert_close(pyr_up_window(coarse, size, top, left, height, width),
+                                       full[..., top:top + height, left:left + width], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="even top and left"):
+        pyr_up_window(coarse, (61, 47), 1, 0, 4, 4)
 
 
 def test_channels_last_inputs_give_the_same_blend():
