@@ -35,7 +35,9 @@ def masked_ssim(prediction: Tensor, target: Tensor, mask: Tensor, window: int = 
     """
     _check(prediction, target, mask)
     window = min(window, (min(prediction.shape[-2:]) // 2) * 2 - 1)
-    ssim_map = kornia.metrics.ssim(prediction.float(), target.float(), window)
+    # Contiguous: on channels_last images oneDNN's filter sums in an order that depends on the batch size,
+    # and an image's score must not depend on what it is batched with.
+    ssim_map = kornia.metrics.ssim(prediction.float().contiguous(), target.float().contiguous(), window)
     return masked_mean(ssim_map, mask.float())
 
 

@@ -49,3 +49,13 @@ def test_temporal_ratio_in_batches_equals_whole():
     assert batched.value() == temporal_ratio(swap, plate, masks)
     with pytest.raises(ValueError, match="two frames"):
         TemporalRatio().add(swap[:1], plate[:1], masks[:1]).value()
+
+
+def test_masked_ssim_of_an_image_does_not_depend_on_its_batch():
+    generator = torch.Generator().manual_seed(0)
+    faces, targets = torch.rand(2, 4, 3, 64, 64, generator=generator)
+    masks = (torch.rand(4, 1, 64, 64, generator=generator) > 0.3).float()
+    faces = faces.contiguous(memory_format=torch.channels_last)  # as the network decodes them
+    together = masked_ssim(faces, targets, masks)
+    alone = torch.cat([masked_ssim(faces[i:i + 1], targets[i:i + 1], masks[i:i + 1]) for i in range(4)])
+    assert torch.equal(together, alone)
