@@ -20,8 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from fusion.bench._plates import degraded, write_last_frames
-from fusion.bench._shared_clips import SHARED_CLIPS
+from fusion.bench._plates import add_plate_arguments, degraded, write_last_frames
 from fusion.colour.scores import delta_e, mean_color_error
 from fusion.io.image import read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
@@ -37,15 +36,8 @@ def _as_tensor(images: list[np.ndarray]) -> torch.Tensor:
 def main(argv: list[str]) -> dict:
     """Swap the graded plate with each colour setting; report milliseconds per frame, colour errors and the sheet."""
     parser = argparse.ArgumentParser(prog="python -m fusion.bench color")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint with a LUT network (color.py)")
-    parser.add_argument("--identity", required=True, help="whose face to swap into the plate")
-    parser.add_argument("--plate", type=Path, default=SHARED_CLIPS / "d3.mp4")
-    parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--blur", type=float, default=1.5)
-    parser.add_argument("--jpeg", type=int, default=30)
-    parser.add_argument("--out", type=Path, required=True, help="folder for the contact sheet")
+    add_plate_arguments(parser, checkpoint_help="a checkpoint with a LUT network (color.py)")
     parser.add_argument("--blend", default="multiband", help="multiband (takes the plate's coarse colour) | alpha")
-    parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {"checkpoint": str(args.checkpoint), "plate": str(args.plate), "frames": args.frames,

@@ -18,8 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fusion.bench._plates import write_last_frames
-from fusion.bench._shared_clips import SHARED_CLIPS
+from fusion.bench._plates import add_plate_arguments, write_last_frames
 from fusion.io.image import encode, read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 from fusion.swap.quality import measure_quality
@@ -35,14 +34,7 @@ def _gap(got, want) -> dict:
 def main(argv: list[str]) -> dict:
     """Swap degraded and as-filmed frames with and without quality matching; report time and the quality gaps."""
     parser = argparse.ArgumentParser(prog="python -m fusion.bench quality")
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--identity", required=True, help="whose face to swap into the plate")
-    parser.add_argument("--plate", type=Path, default=SHARED_CLIPS / "d3.mp4")
-    parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--blur", type=float, default=1.5)
-    parser.add_argument("--jpeg", type=int, default=30)
-    parser.add_argument("--out", type=Path, required=True, help="folder for the contact sheets")
-    parser.add_argument("--device", default="cpu")
+    add_plate_arguments(parser)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {"checkpoint": str(args.checkpoint), "plate": str(args.plate), "frames": args.frames}
