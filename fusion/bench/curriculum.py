@@ -19,7 +19,6 @@ records (`<variant>/seed<k>/clock.json`, as they come) to `--out`.
 """
 
 import argparse
-import copy
 import statistics
 import time
 from pathlib import Path
@@ -203,11 +202,11 @@ def main(argv: list[str]) -> dict:
     register_configs()
     base = [f"experiment={args.experiment}", f"footage={args.footage}", "logger=csv", f"val_every={args.val_every}",
             *args.overrides]
-    configs = {}
+    configs, curricula = {}, {}
     with initialize_config_dir(str(args.conf.resolve()), version_base="1.3"):
         preset = OmegaConf.to_container(compose("train", overrides=base).curriculum)
         for variant in args.variants:
-            curriculum = variant_curriculum(preset, variant, args.final, args.scale)
+            curricula[variant] = curriculum = variant_curriculum(preset, variant, args.final, args.scale)
             for seed in args.seeds:
                 run_dir = args.out / variant / f"seed{seed}"
                 cfg = compose("train", overrides=base + [f"paths.run_dir={run_dir}", f"model.net.seed={seed}", f"data.seed={seed}"])
@@ -228,7 +227,7 @@ def main(argv: list[str]) -> dict:
 
     levels = ssim_levels(runs, args.final)
     plot(runs, args.final, levels, args.out / "curves.png")
-    steps = {variant: total_steps(variant_curriculum(preset, variant, args.final, args.scale)) for variant in args.variants}
+    steps = {variant: total_steps(curriculum) for variant, curriculum in curricula.items()}
     return {
         "footage": args.footage, "experiment": args.experiment, "final_resolution": args.final, "scale": args.scale,
         "seeds": args.seeds, "total_steps": steps, **summarise(runs, args.final, levels),
