@@ -152,7 +152,7 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
     rows = []
     for j in range(len(source)):
         image = [tuple(x[j:j + 1] for x in level) for level in pyramid]
-        own = mask_box(mask[j:j + 1])
+        own = box if len(source) == 1 else mask_box(mask[j:j + 1])
         if own is None:
             rows.append(template[j:j + 1].clone() if out is None else out[j:j + 1].copy_(template[j:j + 1]))
             continue
