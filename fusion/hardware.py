@@ -24,25 +24,27 @@ BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}
 
 
 @lru_cache
+def _cpuinfo() -> dict[str, str]:
+    """/proc/cpuinfo's first value of each key (empty where there is none), read once."""
+    path = Path("/proc/cpuinfo")
+    info: dict[str, str] = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    path = Path("/proc/cpuinfo")
-    if not path.is_file():
-        return frozenset()
-    for line in path.read_text().splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+    info = _cpuinfo()
+    return frozenset((info.get("flags") or info.get("Features") or "").split())
 
 
 def cpu_report() -> dict:
     """The CPU a measurement ran on: model, cores, the vector extensions that set conv speed, native bf16."""
-    path = Path("/proc/cpuinfo")
-    lines = path.read_text().splitlines() if path.is_file() else []
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
     flags = cpu_flags()
-    return {"model": model, "cores": os.cpu_count(), "avx2": "avx2" in flags, "avx512f": "avx512f" in flags,
-            "native_bf16": native_bf16("cpu")}
+    return {"model": _cpuinfo().get("model name", "unknown"), "cores": os.cpu_count(), "avx2": "avx2" in flags,
+            "avx512f": "avx512f" in flags, "native_bf16": native_bf16("cpu")}
 
 
 def native_bf16(device: str | torch.device) -> bool:
