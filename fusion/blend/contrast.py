@@ -31,9 +31,9 @@ def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor,
     (docs/design.md (Measurements)).
     """
     weighted = x * weight[:, None]
-    mean = weighted.sum((-2, -1)) / total
-    variance = (weighted * x).sum((-2, -1)) / total - mean.square()
-    return mean, variance.clamp_min(0)
+    mean = weighted.sum((-2, -1)).div_(total)
+    variance = (weighted * x).sum((-2, -1)).div_(total).addcmul_(mean, mean, value=-1)
+    return mean, variance.clamp_min_(0)
 
 
 def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: float = 4.0) -> tuple[Tensor, Tensor]:
@@ -73,10 +73,10 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
         raise ValueError(f"expected a (B, 1, H, W) weight for {tuple(detail.shape)}, got {tuple(weight.shape)}")
     stats_dtype = torch.promote_types(detail.dtype, torch.float32)
     weight = weight[:, 0].to(stats_dtype).contiguous()  # a strided weight (every other sample) slows each product
-    total = weight.sum((-2, -1)).clamp_min(torch.finfo(stats_dtype).tiny)[:, None]
+    total = weight.sum((-2, -1)).clamp_min_(torch.finfo(stats_dtype).tiny)[:, None]
     mean, variance = _weighted_moments(detail.to(stats_dtype), weight, total)
     _, reference_variance = _weighted_moments(reference.to(stats_dtype), weight, total)
     eps = torch.finfo(stats_dtype).eps ** 2
-    gain = ((reference_variance + eps) / (variance + eps)).sqrt().clamp(1 / max_gain, max_gain)
-    offset = mean * (1 - gain)
+    gain = ((reference_variance + eps) / variance.add_(eps)).sqrt_().clamp(1 / max_gain, max_gain)
+    offset = torch.addcmul(mean, mean, gain, value=-1)
     return gain[..., None, None].to(detail.dtype), offset[..., None, None].to(detail.dtype)

@@ -56,7 +56,11 @@ def uses_opencv(image: Tensor) -> bool:
 
 def _per_plane(resample, image: Tensor, size: tuple[int, int]) -> Tensor:
     """Apply an OpenCV resampler (`src`, `dst`) to every (H, W) plane of `image`, into a (..., *size) tensor."""
-    planes = image.contiguous().reshape(-1, *image.shape[-2:]).numpy()
+    if image.stride(-1) != 1:
+        image = image.contiguous()
+    # A crop of a larger image goes in as it is: OpenCV reads rows `step` bytes apart, so only the
+    # leading dimensions need merging.
+    planes = image.numpy().reshape(-1, *image.shape[-2:])
     out = np.empty((planes.shape[0], *size), np.float32)
     for plane, result in zip(planes, out):
         resample(plane, result)
@@ -148,6 +152,8 @@ def pyr_up_window(image: Tensor, size: tuple[int, int], top: int, left: int, hei
     """
     if top % 2 or left % 2:
         raise ValueError(f"the window must start on the coarse grid (even top and left), got {top}, {left}")
+    if (top, left, height, width) == (0, 0, *size):
+        return pyr_up(image, size)
     h, w = image.shape[-2:]
     first_row, last_row = max(top // 2 - 1, 0), min((top + height + 1) // 2 + 1, h)
     first_col, last_col = max(left // 2 - 1, 0), min((left + width + 1) // 2 + 1, w)
