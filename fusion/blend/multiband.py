@@ -19,6 +19,7 @@ costliest, is blended only inside each image's mask box grown by the blend's rea
 mask, and the template is copied around it.
 """
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -36,9 +37,15 @@ __all__ = ["MultiBandBlend", "multiband_blend"]
 #: two images (docs/design.md (Measurements)).
 _CPU_CHUNK_ELEMENTS = 2**19
 
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
 #: An image's finest level is blended inside its window (and the erosion runs inside the batch's mask
 #: box) where that is under this share of the image; above it, copying around it costs what it saves.
 _WINDOW_SHARE = 0.9
+
+#: Without autograd, images of at least this many pixels blend their coarse levels too inside each image's
+#: windows, one image at a time; on smaller ones those extra calls cost more than the pixels they skip.
+_COARSE_WINDOWS_FROM = 2**17
 
 
 def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
@@ -62,13 +69,31 @@ def mask_box(mask: Tensor) -> tuple[int, int, int, int] | None:
         >>> mask_box(mask), mask_box(torch.zeros(1, 1, 4, 4))
         ((2, 4, 4, 6), None)
     """
-    mask = mask.detach()
-    rows = torch.nonzero(mask.amax(dim=(0, 1, 3))).flatten().tolist()
-    if not rows:
+    return _union(_image_boxes(mask))
+
+
+def _image_boxes(mask: Tensor) -> list[tuple[int, int, int, int] | None]:
+    """`mask_box` of each image of the batch, from one reduction of the whole batch."""
+    rows, cols = (mask.detach().amax(dim=(1, axis)) > 0 for axis in (3, 2))
+    extents = []
+    for hit in (rows, cols):
+        hit = hit.to(torch.uint8)
+        # argmax gives the first maximum: the first nonzero line, and from the far end the last one.
+        extents += [hit.amax(1), hit.argmax(1), hit.shape[1] - 1 - hit.flip(1).argmax(1)]
+    boxes = []
+    for any_row, first_row, last_row, _, first_col, last_col in torch.stack(extents, 1).tolist():
+        top, left = first_row - first_row % 2, first_col - first_col % 2
+        boxes.append((top, left, last_row + 1 - top, last_col + 1 - left) if any_row else None)
+    return boxes
+
+
+def _union(boxes: list[tuple[int, int, int, int] | None]) -> tuple[int, int, int, int] | None:
+    """The smallest box holding every box of `boxes` (None ones hold nothing)."""
+    boxes = [box for box in boxes if box is not None]
+    if not boxes:
         return None
-    cols = torch.nonzero(mask.amax(dim=(0, 1, 2))).flatten().tolist()
-    top, left = rows[0] - rows[0] % 2, cols[0] - cols[0] % 2
-    return top, left, rows[-1] + 1 - top, cols[-1] + 1 - left
+    top, left = min(box[0] for box in boxes), min(box[1] for box in boxes)
+    return top, left, max(box[0] + box[2] for box in boxes) - top, max(box[1] + box[3] for box in boxes) - left
 
 
 def _grown(box: tuple[int, int, int, int], margin: int, height: int, width: int) -> tuple[int, int, int, int]:
@@ -92,20 +117,22 @@ def _erode_within(mask: Tensor, radius: int, box: tuple[int, int, int, int]) -> 
 def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[int, int, int, int], match: bool,
           out: Tensor | None = None) -> Tensor:
     """Level `k` of the blended pyramid inside `box` (its top and left even): O_k of the module docstring."""
-    source_k, template_k, weight = pyramid[k]
+    source_k, template_k, weight_k = pyramid[k]
     size = source_k.shape[-2:]
     top, left, rows, cols = box
-    window = (..., slice(top, top + rows), slice(left, left + cols))
-    face = source_k[window]
+    # Slicing costs about as much as a small operation: a whole level is used as it is.
+    inside = (..., slice(top, top + rows), slice(left, left + cols))
+    whole = box == (0, 0, *size)
+    face, template, weight = (x if whole else x[inside] for x in pyramid[k])
     if k + 1 < depth:
         coarse_source, coarse_template, _ = pyramid[k + 1]
         if match:
-            # Only the samples where the weight can be nonzero (inside the window) count.
+            # Only the samples where the weight can be nonzero (inside the box) count: this level's even
+            # samples against the next level's.
+            even = (..., slice(top, top + rows, 2), slice(left, left + cols, 2))
             half = (..., slice(top // 2, (top + rows + 1) // 2), slice(left // 2, (left + cols + 1) // 2))
             gain, offset = contrast_gain(
-                source_k[..., ::2, ::2][half] - coarse_source[half],
-                template_k[..., ::2, ::2][half] - coarse_template[half],
-                weight[..., ::2, ::2][half],
+                source_k[even] - coarse_source[half], template_k[even] - coarse_template[half], weight_k[even]
             )
             # pyr_up keeps a constant, so the offset joins the coarse
             # difference: a broadcast `self` makes addcmul much slower.
@@ -114,24 +141,19 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
         else:
             face = face + pyr_up_window(coarse_template - coarse_source, size, top, left, rows, cols)
     elif match:
-        gain, offset = contrast_gain(face, template_k[window], weight[window])
+        gain, offset = contrast_gain(face, template, weight)
         face = (face * gain).add_(offset)
-    blended = torch.lerp(template_k[window], face, weight[window], out=out)
+    blended = torch.lerp(template, face, weight, out=out)
     if finer is not None:
         blended.add_(pyr_up_window(finer, size, top, left, rows, cols))
     return blended
 
 
-def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool,
-           out: Tensor | None = None) -> Tensor:
-    channels = source.shape[1]
+def _pyramids(source: Tensor, template: Tensor, mask: Tensor, box: tuple[int, int, int, int], depth: int,
+              radius: int) -> list:
+    """(source, template, weight) at each of `depth` levels, the weight being the eroded mask's pyramid."""
     height, width = source.shape[-2:]
-    depth = min(mixed + 1, levels)
-    box = mask_box(mask)
-    if box is None:  # no face anywhere: the template, exactly
-        return template.clone() if out is None else out.copy_(template)
     mask = mask.to(source.dtype)
-    whole = (0, 0, height, width)
     # A minimum filter is exact anywhere, so the erosion runs inside the batch's box when that is smaller.
     inside = box[2] * box[3] < _WINDOW_SHARE * height * width
     pyramid = [(source, template, _erode_within(mask, radius, box) if inside else erode_mask(mask, radius))]
@@ -141,36 +163,85 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
     elif depth > 1:
         # Past level 0 the three go down as one tensor: a third of the calls,
         # most of the cost at small sizes (level 0 itself would be a copy).
+        channels = source.shape[1]
         stacked = gaussian_pyramid(torch.cat([pyr_down(x) for x in pyramid[0]], 1), depth - 1)
         pyramid += [(g[:, :channels], g[:, channels:-1], g[:, -1:]) for g in stacked]
-    finer = None
-    for k in reversed(range(1, mixed)):
-        finer = _band(k, pyramid, depth, finer, (0, 0, *pyramid[k][0].shape[-2:]), match).sub_(pyramid[k][1])
-    # The finest level, image by image, inside each image's own window (so that an image's blend never
-    # depends on its batch): its mask's box grown by how far the blend spreads past the eroded mask.
+    return pyramid
+
+
+def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool,
+           out: Tensor | None = None) -> Tensor:
+    """The blend of one chunk: into `out` (its slice of the result) without autograd, else a new tensor."""
+    height, width = source.shape[-2:]
+    depth = min(mixed + 1, levels)
+    boxes = _image_boxes(mask)
+    box = _union(boxes)
+    if box is None:  # no face anywhere: the template, exactly
+        return template.clone() if out is None else out.copy_(template)
+    pyramid = _pyramids(source, template, mask, box, depth, radius)
+    # Each image inside its own window (so that an image's blend never depends on its batch): its mask's box
+    # grown by how far the blend spreads past the eroded mask.
+    whole = (0, 0, height, width)
     reach = max(leak_radius(mixed) - radius, 0)
+    windows = [None if own is None else _grown(own, reach, height, width) for own in boxes]
+    windows = [whole if w is not None and w[2] * w[3] >= _WINDOW_SHARE * height * width else w for w in windows]
+    # Without autograd on large images, each image's coarse levels too are blended inside its windows;
+    # otherwise the coarse levels are blended whole, for the chunk at once.
+    alone = out is not None and height * width >= _COARSE_WINDOWS_FROM
+    finer = None
+    for k in reversed(range(1, 1 if alone else mixed)):
+        finer = _band(k, pyramid, depth, finer, (0, 0, *pyramid[k][0].shape[-2:]), match).sub_(pyramid[k][1])
     rows = []
-    for j in range(len(source)):
-        image = [tuple(x[j:j + 1] for x in level) for level in pyramid]
-        own = box if len(source) == 1 else mask_box(mask[j:j + 1])
-        if own is None:
-            rows.append(template[j:j + 1].clone() if out is None else out[j:j + 1].copy_(template[j:j + 1]))
-            continue
-        window = _grown(own, reach, height, width)
-        if window[2] * window[3] >= _WINDOW_SHARE * height * width:
-            window = whole
+    for j, window in enumerate(windows):
         row = None if out is None else out[j:j + 1]
+        if window is None:
+            rows.append(template[j:j + 1].clone() if row is None else row.copy_(template[j:j + 1]))
+            continue
+        image = [tuple(x[j:j + 1] for x in level) for level in pyramid[:None if alone else 2]]
+        if alone:
+            image_finer = _coarse_bands(image, window, depth, mixed, match)
+        else:
+            image_finer = None if finer is None else finer[j:j + 1]
         if row is not None and window != whole:
             row.copy_(template[j:j + 1])
-        top, left, h, w = window
-        destination = None if row is None else row[..., top:top + h, left:left + w]
-        band = _band(0, image, depth, None if finer is None else finer[j:j + 1], window, match, destination)
+        band = _band(0, image, depth, image_finer, window, match, None if row is None else row[_inside(window)])
         if row is None:
             row = band if window == whole else _placed(template[j:j + 1], band, window)
         rows.append(row)
     if out is not None:
         return out
     return rows[0] if len(rows) == 1 else torch.cat(rows)
+
+
+def _coarse_bands(image: list, window: tuple[int, int, int, int], depth: int, mixed: int, match: bool) -> Tensor | None:
+    """O_1 - Gt_1 of one image, each coarse level blended only inside the part of it that the next finer
+    level reads for `window` (the rest of each level is left unwritten: nothing reads it).
+    """
+    chain = [window]
+    for k in range(1, mixed):
+        chain.append(_coarse_window(chain[-1], image[k][0].shape[-2:]))
+    finer = None
+    for k in reversed(range(1, mixed)):
+        level, inside = torch.empty_like(image[k][1]), _inside(chain[k])
+        _band(k, image, depth, finer, chain[k], match, level[inside]).sub_(image[k][1][inside])
+        finer = level
+    return finer
+
+
+def _coarse_window(window: tuple[int, int, int, int], size: torch.Size) -> tuple[int, int, int, int]:
+    """The samples of the next coarser level (of `size`) that ``pyr_up_window`` reads for `window`, its top
+    and left rounded down to even."""
+    top, left, rows, cols = window
+    first_row, first_col = max(top // 2 - 1, 0), max(left // 2 - 1, 0)
+    first_row, first_col = first_row - first_row % 2, first_col - first_col % 2
+    last_row, last_col = min((top + rows + 1) // 2 + 1, size[0]), min((left + cols + 1) // 2 + 1, size[1])
+    return first_row, first_col, last_row - first_row, last_col - first_col
+
+
+def _inside(box: tuple[int, int, int, int]) -> tuple:
+    """The index of `box` in a (B, C, H, W) tensor."""
+    top, left, rows, cols = box
+    return ..., slice(top, top + rows), slice(left, left + cols)
 
 
 def _placed(template: Tensor, band: Tensor, box: tuple[int, int, int, int]) -> Tensor:
@@ -237,17 +308,30 @@ def multiband_blend(
     step = source.shape[0]
     if source.device.type == "cpu":
         step = max(1, _CPU_CHUNK_ELEMENTS // source[0].numel())
-    if step >= source.shape[0]:
-        return _blend(source, template, mask, levels, mixed, radius, match_contrast)
     chunks = zip(source.split(step), template.split(step), mask.split(step))
     if torch.is_grad_enabled() and any(x.requires_grad for x in (source, template, mask)):
+        if step >= source.shape[0]:
+            return _blend(source, template, mask, levels, mixed, radius, match_contrast)
         return torch.cat([_blend(s, t, m, levels, mixed, radius, match_contrast) for s, t, m in chunks])
     # Without autograd each chunk's last level lands in its slice of the
     # result: no concatenation copy of the whole batch at the end.
-    out = torch.empty_like(source, memory_format=torch.contiguous_format)
+    out = _result_like(source)
     for rows, (s, t, m) in zip(out.split(step), chunks):
         _blend(s, t, m, levels, mixed, radius, match_contrast, out=rows)
     return out
+
+
+def _result_like(source: Tensor) -> Tensor:
+    """An uninitialised, contiguous tensor for the blend of `source`.
+
+    On CPU numpy allocates it where it can: numpy asks the kernel for transparent huge pages for large
+    arrays (as OpenCV's outputs get them), so that first writing a fresh batch-sized result takes a few
+    hundred page faults instead of tens of thousands (docs/design.md (Measurements)).
+    """
+    numpy_dtype = _NUMPY_DTYPES.get(source.dtype)
+    if source.device.type != "cpu" or numpy_dtype is None:
+        return torch.empty_like(source, memory_format=torch.contiguous_format)
+    return torch.from_numpy(np.empty(tuple(source.shape), numpy_dtype))
 
 
 class MultiBandBlend(nn.Module):

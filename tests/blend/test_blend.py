@@ -232,7 +232,9 @@ def test_cpu_chunking_does_not_change_the_result(monkeypatch):
 
 @pytest.mark.parametrize("erode", [None, 0, 5])
 @pytest.mark.parametrize("match_contrast", [False, True])
-def test_blending_the_finest_level_in_the_masks_window_changes_nothing(monkeypatch, erode, match_contrast):
+@pytest.mark.parametrize("coarse_windows", [False, True])
+def test_blending_inside_the_masks_windows_changes_nothing(monkeypatch, erode, match_contrast, coarse_windows):
+    # Without autograd on large images the coarse levels too are blended in windows: forced here on a small one.
     size = (97, 83)
     source, template = smooth_images(2, *size, seed=1), smooth_images(2, *size, seed=2)
     mask = torch.zeros(2, 1, *size)
@@ -240,9 +242,12 @@ def test_blending_the_finest_level_in_the_masks_window_changes_nothing(monkeypat
     mask[1, :, 40:70, 40:66] = ellipse_mask(1, 30, 26, feather=0.5)[0]
     mask[1, :, 75, 29] = 0.7
     assert fusion.blend.multiband.mask_box(mask) == (30, 26, 46, 34)  # rows 31-75, columns 27-59
+    if coarse_windows:
+        monkeypatch.setattr(fusion.blend.multiband, "_COARSE_WINDOWS_FROM", 0)
     options = {"erode": erode, "match_contrast": match_contrast}
     windowed = {grad: multiband_blend(source.clone().requires_grad_(grad), template, mask, **options) for grad in (False, True)}
     monkeypatch.setattr(fusion.blend.multiband, "_WINDOW_SHARE", 0.0)  # the whole image, as before windows
+    monkeypatch.setattr(fusion.blend.multiband, "_COARSE_WINDOWS_FROM", 2**62)
     whole = multiband_blend(source, template, mask, **options)
     for out in windowed.values():
         torch.testing.assert_close(out.detach(), whole, atol=2e-6, rtol=0)
@@ -250,16 +255,19 @@ def test_blending_the_finest_level_in_the_masks_window_changes_nothing(monkeypat
 
 
 @pytest.mark.parametrize("grad", [False, True])
-def test_an_images_blend_does_not_depend_on_its_batch(grad):
-    # The window is the batch's; what lands in each image must not be, to the last bit (evaluate's batching).
-    source, template = smooth_images(2, 64, 48, seed=1), smooth_images(2, 64, 48, seed=2)
-    mask = torch.zeros(2, 1, 64, 48)
-    mask[0, :, 10:30, 8:20] = 1
-    mask[1, :, 30:60, 20:44] = 1
+@pytest.mark.parametrize("size", [(64, 48), (384, 352)])  # the larger blends its coarse levels in windows too
+def test_an_images_blend_does_not_depend_on_its_batch(grad, size):
+    # What lands in each image must not depend on the rest of the batch, to the last bit (evaluate's batching).
+    height, width = size
+    source, template = smooth_images(3, height, width, seed=1), smooth_images(3, height, width, seed=2)
+    mask = torch.zeros(3, 1, height, width)
+    mask[0, :, height // 6:height // 2, width // 6:width * 5 // 12] = 1
+    mask[1, :, height // 2:height * 15 // 16, width * 5 // 12:width * 11 // 12] = 1  # and no face in the third
     source.requires_grad_(grad)
     together = multiband_blend(source, template, mask)
-    for i in range(2):
+    for i in range(3):
         assert torch.equal(together[i:i + 1], multiband_blend(source[i:i + 1], template[i:i + 1], mask[i:i + 1]))
+    assert torch.equal(together[2], template[2]) and not torch.equal(together[0], template[0])
 
 
 def test_pyr_up_window_is_the_window_of_pyr_up():
