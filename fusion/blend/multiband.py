@@ -134,12 +134,9 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
             gain, offset = contrast_gain(
                 source_k[even] - coarse_source[half], template_k[even] - coarse_template[half], weight_k[even]
             )
-            # pyr_up keeps a constant, so the offset joins the coarse
-            # difference: a broadcast `self` makes addcmul much slower.
-            difference = torch.addcmul(coarse_template, coarse_source, gain, value=-1).add_(offset)
-            face = pyr_up_window(difference, size, top, left, rows, cols).addcmul_(face, gain)
+            face = _upsampled_difference(coarse_template, coarse_source, size, box, gain, offset).addcmul_(face, gain)
         else:
-            face = face + pyr_up_window(coarse_template - coarse_source, size, top, left, rows, cols)
+            face = face + _upsampled_difference(coarse_template, coarse_source, size, box)
     elif match:
         gain, offset = contrast_gain(face, template, weight)
         face = (face * gain).add_(offset)
@@ -147,6 +144,27 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
     if finer is not None:
         blended.add_(pyr_up_window(finer, size, top, left, rows, cols))
     return blended
+
+
+def _upsampled_difference(coarse_template: Tensor, coarse_source: Tensor, size: torch.Size,
+                          box: tuple[int, int, int, int], gain: Tensor | None = None,
+                          offset: Tensor | None = None) -> Tensor:
+    """``pyr_up_window(coarse_template - gain * coarse_source + offset, size, *box)``, the difference taken
+    only over the coarse samples that the window reads."""
+    first_row, first_col, rows, cols = crop = _coarse_window(box, coarse_template.shape[-2:])
+    template, source = coarse_template[_inside(crop)], coarse_source[_inside(crop)]
+    if gain is None:
+        difference = template - source
+    else:
+        # pyr_up keeps a constant, so the offset joins the coarse
+        # difference: a broadcast `self` makes addcmul much slower.
+        difference = torch.addcmul(template, source, gain, value=-1).add_(offset)
+    # The crop as a level of its own: it ends where the level ends, or past what the window reads.
+    height, width = coarse_template.shape[-2:]
+    fine_rows = size[0] - 2 * first_row if first_row + rows == height else 2 * rows
+    fine_cols = size[1] - 2 * first_col if first_col + cols == width else 2 * cols
+    top, left = box[0] - 2 * first_row, box[1] - 2 * first_col
+    return pyr_up_window(difference, (fine_rows, fine_cols), top, left, box[2], box[3])
 
 
 def _pyramids(source: Tensor, template: Tensor, mask: Tensor, box: tuple[int, int, int, int], depth: int,
