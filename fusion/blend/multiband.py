@@ -16,7 +16,8 @@ two upsamplings per level instead of the three of building both Laplacian
 pyramids and collapsing one, no level coarser than the first kept one is
 built, and the result is exactly the template where every w_k is 0. So the finest level, the
 costliest, is blended only inside each image's mask box grown by the blend's reach past the eroded
-mask, and the template is copied around it.
+mask, and the template is copied around it; without autograd on large images each coarser level is
+blended too only where the next finer one reads it, and each coarse difference is taken only there.
 """
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = ["MultiBandBlend", "multiband_blend"]
 #: two images (docs/design.md (Measurements)).
 _CPU_CHUNK_ELEMENTS = 2**19
 
+#: The dtypes numpy can allocate a result in (`_result_like`).
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 #: An image's finest level is blended inside its window (and the erosion runs inside the batch's mask
