@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
-from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, uses_opencv
+from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, uses_opencv, window_source
 from fusion.checks import check_shape
 
 __all__ = ["MultiBandBlend", "multiband_blend"]
@@ -153,7 +153,7 @@ def _upsampled_difference(coarse_template: Tensor, coarse_source: Tensor, size: 
                           offset: Tensor | None = None) -> Tensor:
     """``pyr_up_window(coarse_template - gain * coarse_source + offset, size, *box)``, the difference taken
     only over the coarse samples that the window reads."""
-    first_row, first_col, rows, cols = crop = _coarse_window(box, coarse_template.shape[-2:])
+    crop, fine = window_source(coarse_template.shape[-2:], size, *box)
     template, source = coarse_template[_inside(crop)], coarse_source[_inside(crop)]
     if gain is None:
         difference = template - source
@@ -161,12 +161,7 @@ def _upsampled_difference(coarse_template: Tensor, coarse_source: Tensor, size: 
         # pyr_up keeps a constant, so the offset joins the coarse
         # difference: a broadcast `self` makes addcmul much slower.
         difference = torch.addcmul(template, source, gain, value=-1).add_(offset)
-    # The crop as a level of its own: it ends where the level ends, or past what the window reads.
-    height, width = coarse_template.shape[-2:]
-    fine_rows = size[0] - 2 * first_row if first_row + rows == height else 2 * rows
-    fine_cols = size[1] - 2 * first_col if first_col + cols == width else 2 * cols
-    top, left = box[0] - 2 * first_row, box[1] - 2 * first_col
-    return pyr_up_window(difference, (fine_rows, fine_cols), top, left, box[2], box[3])
+    return pyr_up_window(difference, fine, box[0] - 2 * crop[0], box[1] - 2 * crop[1], box[2], box[3])
 
 
 def _pyramids(source: Tensor, template: Tensor, mask: Tensor, box: tuple[int, int, int, int], depth: int,
@@ -239,23 +234,13 @@ def _coarse_bands(image: list, window: tuple[int, int, int, int], depth: int, mi
     """
     chain = [window]
     for k in range(1, mixed):
-        chain.append(_coarse_window(chain[-1], image[k][0].shape[-2:]))
+        chain.append(window_source(image[k][0].shape[-2:], image[k - 1][0].shape[-2:], *chain[-1])[0])
     finer = None
     for k in reversed(range(1, mixed)):
         level, inside = torch.empty_like(image[k][1]), _inside(chain[k])
         _band(k, image, depth, finer, chain[k], match, level[inside]).sub_(image[k][1][inside])
         finer = level
     return finer
-
-
-def _coarse_window(window: tuple[int, int, int, int], size: torch.Size) -> tuple[int, int, int, int]:
-    """The samples of the next coarser level (of `size`) that ``pyr_up_window`` reads for `window`, its top
-    and left rounded down to even."""
-    top, left, rows, cols = window
-    first_row, first_col = max(top // 2 - 1, 0), max(left // 2 - 1, 0)
-    first_row, first_col = first_row - first_row % 2, first_col - first_col % 2
-    last_row, last_col = min((top + rows + 1) // 2 + 1, size[0]), min((left + cols + 1) // 2 + 1, size[1])
-    return first_row, first_col, last_row - first_row, last_col - first_col
 
 
 def _inside(box: tuple[int, int, int, int]) -> tuple:

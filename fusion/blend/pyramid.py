@@ -40,6 +40,7 @@ __all__ = [
     "pyr_up",
     "pyr_up_window",
     "uses_opencv",
+    "window_source",
 ]
 
 
@@ -141,9 +142,30 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
     return _up_1d(_up_1d(image, size[1], -1), size[0], -2)
 
 
+def window_source(coarse_shape: tuple[int, int], size: tuple[int, int], top: int, left: int, height: int,
+                  width: int) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """Where the window (`top`, `left`, `height`, `width`) of ``pyr_up(image, size)`` comes from: the crop
+    (first row, first column, rows, columns) of the coarse `image` it reads, one sample more on each side (so
+    no border rule reaches inside the window) and starting on an even sample (so the crop can be a window
+    of its own level), and the size that crop upsamples to as a level of its own (where it reaches the
+    level's end, the full level's, so the end keeps its border rule).
+
+    Example:
+        >>> window_source((20, 17), (40, 33), 6, 4, 11, 29)
+        ((2, 0, 8, 17), (16, 33))
+    """
+    first_row, first_col = max(top // 2 - 1, 0), max(left // 2 - 1, 0)
+    first_row, first_col = first_row - first_row % 2, first_col - first_col % 2
+    last_row = min((top + height + 1) // 2 + 1, coarse_shape[0])
+    last_col = min((left + width + 1) // 2 + 1, coarse_shape[1])
+    rows = size[0] - 2 * first_row if last_row == coarse_shape[0] else 2 * (last_row - first_row)
+    cols = size[1] - 2 * first_col if last_col == coarse_shape[1] else 2 * (last_col - first_col)
+    return (first_row, first_col, last_row - first_row, last_col - first_col), (rows, cols)
+
+
 def pyr_up_window(image: Tensor, size: tuple[int, int], top: int, left: int, height: int, width: int) -> Tensor:
     """``pyr_up(image, size)[..., top:top + height, left:left + width]`` for even `top` and `left`, from only
-    the coarse samples that window needs (one more on each side, so no border rule reaches inside it).
+    the coarse samples that window needs (`window_source`).
 
     Example:
         >>> x = torch.rand(1, 2, 20, 17)
@@ -154,15 +176,10 @@ def pyr_up_window(image: Tensor, size: tuple[int, int], top: int, left: int, hei
         raise ValueError(f"the window must start on the coarse grid (even top and left), got {top}, {left}")
     if (top, left, height, width) == (0, 0, *size):
         return pyr_up(image, size)
-    h, w = image.shape[-2:]
-    first_row, last_row = max(top // 2 - 1, 0), min((top + height + 1) // 2 + 1, h)
-    first_col, last_col = max(left // 2 - 1, 0), min((left + width + 1) // 2 + 1, w)
-    if last_row - first_row < 2 or last_col - first_col < 2:
+    (first_row, first_col, rows, cols), fine = window_source(image.shape[-2:], size, top, left, height, width)
+    if rows < 2 or cols < 2:
         return pyr_up(image, size)[..., top:top + height, left:left + width]
-    # Where the crop meets the image's end, the full call's size keeps its border rule.
-    rows = size[0] - 2 * first_row if last_row == h else 2 * (last_row - first_row)
-    cols = size[1] - 2 * first_col if last_col == w else 2 * (last_col - first_col)
-    up = pyr_up(image[..., first_row:last_row, first_col:last_col], (rows, cols))
+    up = pyr_up(image[..., first_row:first_row + rows, first_col:first_col + cols], fine)
     top, left = top - 2 * first_row, left - 2 * first_col
     return up[..., top:top + height, left:left + width]
 
