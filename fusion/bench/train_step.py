@@ -13,7 +13,8 @@ minutes, on a 2-core CPU.
 ``fusion.training.module.FusionModule``: decode, the multi-band blends of
 prediction and target, the masked SSIM + L1 loss on blended and raw faces,
 backward and the module's Adam; its ``blend_share`` is the fraction of the step spent in
-the blends' forward passes. ``--step l1`` is the network alone with an L1 loss and the same Adam. FLOPs
+the blends' forward passes. ``--step l1`` is the network alone with an L1 loss and a fused
+Adam (as the side-by-side harness runs it). FLOPs
 are counted with ``FlopCounterMode`` over one whole step, as executed (conv
 forward and backward; the first layer computes no input gradient).
 
