@@ -9,11 +9,20 @@ that radius for the coarsest mixed band keeps every source pixel inside the
 original mask, so the blend is the template wherever the mask is 0.
 """
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fusion.blend.opencv import per_plane, uses_opencv
+
 __all__ = ["erode_mask", "leak_radius"]
+
+#: Without autograd on CPU float32, radii up to this erode through ``cv2.erode`` (its separable minimum
+#: costs about radius comparisons per pixel, the doubling below about log2(radius) passes): faster up to
+#: here (docs/design.md (Measurements)), the same numbers (a minimum is exact).
+_OPENCV_MAX_RADIUS = 16
 
 
 def leak_radius(mixed_levels: int) -> int:
@@ -49,7 +58,8 @@ def erode_mask(mask: Tensor, radius: int) -> Tensor:
     square, not a disc, because the blend spreads along rows and columns
     separably, so its footprint is a square too. Hand-written because
     ``kornia.morphology.erosion`` costs O(radius**2) per pixel, and radii here
-    reach ~10% of the image; the doubling above costs O(log radius).
+    reach ~10% of the image; the doubling above costs O(log radius). Small
+    radii on CPU float32 with no gradient go through ``cv2.erode``.
 
     Example:
         >>> mask = torch.zeros(1, 1, 7, 7)
@@ -65,4 +75,8 @@ def erode_mask(mask: Tensor, radius: int) -> Tensor:
         raise ValueError(f"radius must be non-negative, got {radius}")
     if radius == 0:
         return mask
+    if radius <= _OPENCV_MAX_RADIUS and uses_opencv(mask):
+        # OpenCV's default border for an erosion is the largest value: beyond the image nothing counts.
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        return per_plane(lambda src, dst: cv2.erode(src, kernel, dst), mask, tuple(mask.shape[-2:]))
     return _min_filter_1d(_min_filter_1d(mask, radius, -2), radius, -1)

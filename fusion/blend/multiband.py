@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from fusion.blend.contrast import contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
-from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, uses_opencv, window_source
+from fusion.blend.opencv import uses_opencv
+from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, window_source
 from fusion.checks import check_shape
 
 __all__ = ["MultiBandBlend", "multiband_blend"]

@@ -17,19 +17,19 @@ every device and in every float dtype, and differentiable; strided
 all slower. OpenCV's single-sweep C++ is still faster on CPU, because every
 op here reads and writes the whole level once more. So where no gradient is
 needed on a CPU float32 tensor (the swap's composite, targets, evaluation)
-each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves: the same
-numbers to float rounding, a path chosen per call, never a different result
-for training. Timings: docs/design.md (Measurements) and
+each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves
+(`fusion.blend.opencv`). Timings: docs/design.md (Measurements) and
 ``python -m fusion.bench blend``.
 """
 
 import math
 
 import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from fusion.blend.opencv import per_plane, uses_opencv
 
 __all__ = [
     "collapse_laplacian",
@@ -39,7 +39,6 @@ __all__ = [
     "pyr_down",
     "pyr_up",
     "pyr_up_window",
-    "uses_opencv",
     "window_source",
 ]
 
@@ -47,25 +46,6 @@ __all__ = [
 def _check_image(image: Tensor) -> None:
     if image.dim() != 4:
         raise ValueError(f"expected a (B, C, H, W) tensor, got shape {tuple(image.shape)}")
-
-
-def uses_opencv(image: Tensor) -> bool:
-    """True where OpenCV can stand in: CPU float32 that no gradient flows through."""
-    needs_grad = torch.is_grad_enabled() and image.requires_grad
-    return image.device.type == "cpu" and image.dtype == torch.float32 and not needs_grad
-
-
-def _per_plane(resample, image: Tensor, size: tuple[int, int]) -> Tensor:
-    """Apply an OpenCV resampler (`src`, `dst`) to every (H, W) plane of `image`, into a (..., *size) tensor."""
-    if image.stride(-1) != 1:
-        image = image.contiguous()
-    # A crop of a larger image goes in as it is: OpenCV reads rows `step` bytes apart, so only the
-    # leading dimensions need merging.
-    planes = image.numpy().reshape(-1, *image.shape[-2:])
-    out = np.empty((planes.shape[0], *size), np.float32)
-    for plane, result in zip(planes, out):
-        resample(plane, result)
-    return torch.from_numpy(out).reshape(*image.shape[:-2], *size)
 
 
 def _binomial(taps: list[Tensor]) -> Tensor:
@@ -88,7 +68,7 @@ def pyr_down(image: Tensor) -> Tensor:
         raise ValueError(f"pyr_down needs at least 3 x 3 pixels, got {tuple(image.shape[-2:])}")
     rows, cols = ((n + 1) // 2 for n in image.shape[-2:])
     if uses_opencv(image):
-        return _per_plane(lambda src, dst: cv2.pyrDown(src, dst, (cols, rows)), image, (rows, cols))
+        return per_plane(lambda src, dst: cv2.pyrDown(src, dst, (cols, rows)), image, (rows, cols))
     padded = F.pad(image, (2, 2, 2, 2), mode="reflect")
     halved = _binomial([padded[..., k : k + 2 * rows - 1 : 2, :] for k in range(5)])
     # Every column, then every other one: contiguous runs vectorise, stride-2
@@ -136,7 +116,7 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
     if min(h, w) < 2:
         raise ValueError(f"pyr_up needs at least 2 x 2 pixels, got {h} x {w}")
     if uses_opencv(image):
-        return _per_plane(lambda src, dst: cv2.pyrUp(src, dst, (size[1], size[0])), image, size)
+        return per_plane(lambda src, dst: cv2.pyrUp(src, dst, (size[1], size[0])), image, size)
     # Columns first: interleaving along the last axis is the dearer step, so
     # it runs on the smaller, half-doubled tensor.
     return _up_1d(_up_1d(image, size[1], -1), size[0], -2)

@@ -20,7 +20,8 @@ from fusion.blend import (
     pyr_down,
     pyr_up,
 )
-from fusion.blend.pyramid import pyr_up_window, uses_opencv
+from fusion.blend.opencv import uses_opencv
+from fusion.blend.pyramid import pyr_up_window
 
 ODD = (250, 187)
 
@@ -103,10 +104,11 @@ def test_pyramid_input_errors():
         pyr_up(torch.rand(1, 1, 8, 8), (20, 16))
 
 
-@pytest.mark.parametrize("radius", [1, 3, 7, 40])
-def test_erode_mask_is_a_square_minimum_filter(radius):
+@pytest.mark.parametrize("radius", [1, 3, 7, 12, 40])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])  # float32: OpenCV up to radius 16
+def test_erode_mask_is_a_square_minimum_filter(radius, dtype):
     """The window's minimum, the border never counting (40 reaches past every side)."""
-    mask = torch.rand(2, 1, 31, 24, dtype=torch.float64)
+    mask = torch.rand(2, 1, 31, 24, dtype=dtype)
     expected = scipy.ndimage.grey_erosion(mask.numpy(), size=(1, 1, 2 * radius + 1, 2 * radius + 1), mode="nearest")
     np.testing.assert_array_equal(erode_mask(mask, radius).numpy(), expected)
 
