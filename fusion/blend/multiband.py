@@ -76,17 +76,18 @@ def mask_box(mask: Tensor) -> tuple[int, int, int, int] | None:
 
 
 def _image_boxes(mask: Tensor) -> list[tuple[int, int, int, int] | None]:
-    """`mask_box` of each image of the batch, from one reduction of the whole batch."""
-    rows, cols = (mask.detach().amax(dim=(1, axis)) > 0 for axis in (3, 2))
-    extents = []
-    for hit in (rows, cols):
-        hit = hit.to(torch.uint8)
-        # argmax gives the first maximum: the first nonzero line, and from the far end the last one.
-        extents += [hit.amax(1), hit.argmax(1), hit.shape[1] - 1 - hit.flip(1).argmax(1)]
+    """`mask_box` of each image of the batch, from one reduction per axis of the whole batch."""
+    mask = mask.detach()
+    height = mask.shape[2]
+    hits = (torch.cat([mask.amax(dim=(1, 3)), mask.amax(dim=(1, 2))], 1) > 0).cpu().numpy()
     boxes = []
-    for any_row, first_row, last_row, _, first_col, last_col in torch.stack(extents, 1).tolist():
-        top, left = first_row - first_row % 2, first_col - first_col % 2
-        boxes.append((top, left, last_row + 1 - top, last_col + 1 - left) if any_row else None)
+    for hit in hits:
+        rows, cols = np.flatnonzero(hit[:height]), np.flatnonzero(hit[height:])
+        if rows.size == 0:
+            boxes.append(None)
+            continue
+        top, left = int(rows[0]) - int(rows[0]) % 2, int(cols[0]) - int(cols[0]) % 2
+        boxes.append((top, left, int(rows[-1]) + 1 - top, int(cols[-1]) + 1 - left))
     return boxes
 
 
