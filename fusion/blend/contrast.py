@@ -15,12 +15,21 @@ at the coarse resolution instead of an upsampling to the fine one.
 - per channel, so the chroma detail follows the template as well as the luma;
 - inside the mask only: outside it the template shows anyway, and background
   texture would skew the statistics.
+
+Without autograd on CPU float32, `detail_contrast_gain` takes its statistics in
+numpy: fewer and cheaper calls than torch's, whose dispatch outweighs the
+arithmetic on a face's coarse levels; the same statistics to float rounding,
+each image's still independent of its batch (docs/design.md (Measurements)).
 """
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["contrast_gain"]
+from fusion.blend.opencv import uses_opencv
+from fusion.checks import check_shape
+
+__all__ = ["contrast_gain", "detail_contrast_gain"]
 
 
 def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor, Tensor]:
@@ -80,3 +89,63 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
     gain = ((reference_variance + eps) / variance.add_(eps)).sqrt_().clamp(1 / max_gain, max_gain)
     offset = torch.addcmul(mean, mean, gain, value=-1)
     return gain[..., None, None].to(detail.dtype), offset[..., None, None].to(detail.dtype)
+
+
+def detail_contrast_gain(source: Tensor, coarse_source: Tensor, template: Tensor, coarse_template: Tensor,
+                         weight: Tensor, max_gain: float = 4.0) -> tuple[Tensor, Tensor]:
+    """`contrast_gain` of the source's detail at one pyramid level against the template's.
+
+    A level's detail is its even samples minus the next coarser level (module docstring), weighted by
+    `weight`'s even samples.
+
+    Args:
+        source, template: (B, C, H, W) the level (or a crop of it starting on an even sample).
+        coarse_source, coarse_template: (B, C, ceil(H / 2), ceil(W / 2)) the next level (the same crop).
+        weight: (B, 1, H, W) in [0, 1] at the level's resolution.
+        max_gain: as in `contrast_gain`.
+
+    Returns:
+        gain, offset: (B, C, 1, 1), as `contrast_gain` gives them for the source's detail.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> template = torch.randn(1, 3, 32, 32)
+        >>> coarse = torch.zeros(1, 3, 16, 16)
+        >>> gain, _ = detail_contrast_gain(template / 2, coarse, template, coarse, torch.ones(1, 1, 32, 32))
+        >>> gain.flatten().round(decimals=4)
+        tensor([2., 2., 2.])
+    """
+    batch, channels, height, width = source.shape
+    coarse = (batch, channels, (height + 1) // 2, (width + 1) // 2)
+    if template.shape != source.shape or weight.shape != (batch, 1, height, width) or coarse_source.shape != coarse \
+            or coarse_template.shape != coarse:  # one comparison each on the blend's hot path; the messages below
+        sizes = check_shape(source, "B C H W", "source")
+        check_shape(template, "B C H W", "template", sizes)
+        check_shape(weight, "B 1 H W", "weight", sizes)
+        sizes.update(h=coarse[2], w=coarse[3])
+        check_shape(coarse_source, "B C h w", "coarse_source", sizes)
+        check_shape(coarse_template, "B C h w", "coarse_template", sizes)
+    tensors = (source, coarse_source, template, coarse_template, weight)
+    if not all(uses_opencv(x) for x in tensors):
+        even = (..., slice(None, None, 2), slice(None, None, 2))
+        return contrast_gain(source[even] - coarse_source, template[even] - coarse_template, weight[even], max_gain)
+    return _numpy_detail_gain(*(x.numpy() for x in tensors), max_gain)
+
+
+def _numpy_detail_gain(source: np.ndarray, coarse_source: np.ndarray, template: np.ndarray,
+                       coarse_template: np.ndarray, weight: np.ndarray, max_gain: float) -> tuple[Tensor, Tensor]:
+    """`detail_contrast_gain` on float32 arrays: both details in one buffer, their weighted sums as dot
+    products (the squares overwrite the details)."""
+    batch, channels = source.shape[:2]
+    detail = np.empty((batch, 2 * channels, *coarse_source.shape[-2:]), np.float32)
+    np.subtract(source[..., ::2, ::2], coarse_source, out=detail[:, :channels])
+    np.subtract(template[..., ::2, ::2], coarse_template, out=detail[:, channels:])
+    detail = detail.reshape(batch, 2 * channels, -1)
+    weight = np.ascontiguousarray(weight[:, :, ::2, ::2]).reshape(batch, 1, -1)
+    total = np.maximum(weight.sum(-1), np.finfo(np.float32).tiny)
+    mean = np.vecdot(detail, weight) / total
+    variance = np.maximum(np.vecdot(np.square(detail, out=detail), weight) / total - mean * mean, 0)
+    eps = np.finfo(np.float32).eps ** 2
+    gain = np.clip(np.sqrt((variance[:, channels:] + eps) / (variance[:, :channels] + eps)), 1 / max_gain, max_gain)
+    offset = mean[:, :channels] - mean[:, :channels] * gain
+    return torch.from_numpy(gain).view(batch, channels, 1, 1), torch.from_numpy(offset).view(batch, channels, 1, 1)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fusion.blend.contrast import contrast_gain
+from fusion.blend.contrast import contrast_gain, detail_contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.opencv import uses_opencv
 from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, window_source
@@ -121,8 +121,7 @@ def _erode_within(mask: Tensor, radius: int, box: tuple[int, int, int, int]) -> 
 def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[int, int, int, int], match: bool,
           out: Tensor | None = None) -> Tensor:
     """Level `k` of the blended pyramid inside `box` (its top and left even): O_k of the module docstring."""
-    source_k, template_k, weight_k = pyramid[k]
-    size = source_k.shape[-2:]
+    size = pyramid[k][0].shape[-2:]
     top, left, rows, cols = box
     # Slicing costs about as much as a small operation: a whole level is used as it is.
     inside = (..., slice(top, top + rows), slice(left, left + cols))
@@ -131,13 +130,9 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
     if k + 1 < depth:
         coarse_source, coarse_template, _ = pyramid[k + 1]
         if match:
-            # Only the samples where the weight can be nonzero (inside the box) count: this level's even
-            # samples against the next level's.
-            even = (..., slice(top, top + rows, 2), slice(left, left + cols, 2))
+            # Only the samples where the weight can be nonzero (inside the box) count.
             half = (..., slice(top // 2, (top + rows + 1) // 2), slice(left // 2, (left + cols + 1) // 2))
-            gain, offset = contrast_gain(
-                source_k[even] - coarse_source[half], template_k[even] - coarse_template[half], weight_k[even]
-            )
+            gain, offset = detail_contrast_gain(face, coarse_source[half], template, coarse_template[half], weight)
             face = _upsampled_difference(coarse_template, coarse_source, size, box, gain, offset).addcmul_(face, gain)
         else:
             face = face + _upsampled_difference(coarse_template, coarse_source, size, box)

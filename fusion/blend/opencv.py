@@ -1,10 +1,10 @@
 """OpenCV standing in for torch where no gradient is needed: CPU float32 tensors, plane by plane.
 
-The blend's pyramids and erosion have torch forms (differentiable, any device
-and dtype) and, for CPU float32 that no gradient flows through (the swap's
-composite, targets, evaluation), OpenCV's single-sweep C++ with the same numbers
-to float rounding (exactly, for the erosion): a path chosen per call, never a
-different result for training.
+The blend's pyramids, erosion and contrast statistics have torch forms
+(differentiable, any device and dtype) and, for CPU float32 that no gradient
+flows through (the swap's composite, targets, evaluation), OpenCV's (and for
+the statistics numpy's) C code with the same numbers to float rounding (exactly,
+for the erosion): a path chosen per call, never a different result for training.
 """
 
 from collections.abc import Callable

@@ -7,11 +7,13 @@ import pytest
 import scipy.ndimage
 import torch
 
+import fusion.blend.contrast
 import fusion.blend.multiband
 from fusion.blend import (
     MultiBandBlend,
     collapse_laplacian,
     contrast_gain,
+    detail_contrast_gain,
     erode_mask,
     gaussian_pyramid,
     laplacian_pyramid,
@@ -193,6 +195,29 @@ def test_contrast_gain_is_neutral_without_weight_and_clamped():
     assert torch.equal(gain, torch.ones(2, 3, 1, 1)) and torch.equal(offset, torch.zeros(2, 3, 1, 1))
     gain, _ = contrast_gain(x, 100 * x, torch.ones(2, 1, 16, 16), max_gain=4.0)
     assert torch.equal(gain, torch.full((2, 3, 1, 1), 4.0))
+
+
+@pytest.mark.parametrize("size", [(37, 30), (64, 64)])
+def test_detail_contrast_gain_numpy_path_equals_the_torch_one(size, monkeypatch):
+    generator = torch.Generator().manual_seed(5)
+    source, noise = torch.rand(2, 2, 3, *size, generator=generator)
+    template = 1.5 * source + 0.2 * noise
+    coarse_source, coarse_template = pyr_down(source), pyr_down(template)
+    weight = torch.rand(2, 1, *size, generator=generator)
+    weight[1] = 0
+    numpy_calls = []
+    numpy_path = fusion.blend.contrast._numpy_detail_gain
+    monkeypatch.setattr(fusion.blend.contrast, "_numpy_detail_gain", lambda *a: numpy_calls.append(1) or numpy_path(*a))
+    with torch.no_grad():
+        gain, offset = detail_contrast_gain(source, coarse_source, template, coarse_template, weight)
+    expected_gain, expected_offset = detail_contrast_gain(
+        source.requires_grad_(), coarse_source, template, coarse_template, weight
+    )
+    assert numpy_calls == [1]
+    torch.testing.assert_close(gain, expected_gain.detach(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(offset, expected_offset.detach(), rtol=1e-5, atol=1e-7)
+    assert 1.4 < gain[0].min() < gain[0].max() < 1.7  # the template's detail is ~1.5x the source's
+    assert torch.equal(gain[1], torch.ones(3, 1, 1)) and torch.equal(offset[1], torch.zeros(3, 1, 1))
 
 
 # Gradients, dtypes, batching
