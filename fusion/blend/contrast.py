@@ -117,8 +117,9 @@ def detail_contrast_gain(source: Tensor, coarse_source: Tensor, template: Tensor
     """
     batch, channels, height, width = source.shape
     coarse = (batch, channels, (height + 1) // 2, (width + 1) // 2)
+    # Plain comparisons first (the blend calls this at every level of every image); check_shape for the message.
     if template.shape != source.shape or weight.shape != (batch, 1, height, width) or coarse_source.shape != coarse \
-            or coarse_template.shape != coarse:  # one comparison each on the blend's hot path; the messages below
+            or coarse_template.shape != coarse:
         sizes = check_shape(source, "B C H W", "source")
         check_shape(template, "B C H W", "template", sizes)
         check_shape(weight, "B 1 H W", "weight", sizes)
