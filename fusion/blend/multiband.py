@@ -124,9 +124,8 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
     size = pyramid[k][0].shape[-2:]
     top, left, rows, cols = box
     # Slicing costs about as much as a small operation: a whole level is used as it is.
-    inside = (..., slice(top, top + rows), slice(left, left + cols))
     whole = box == (0, 0, *size)
-    face, template, weight = (x if whole else x[inside] for x in pyramid[k])
+    face, template, weight = (x if whole else x[_inside(box)] for x in pyramid[k])
     if k + 1 < depth:
         coarse_source, coarse_template, _ = pyramid[k + 1]
         if match:
@@ -248,9 +247,8 @@ def _inside(box: tuple[int, int, int, int]) -> tuple:
 
 def _placed(template: Tensor, band: Tensor, box: tuple[int, int, int, int]) -> Tensor:
     """`template` with `band` inside `box`."""
-    top, left, height, width = box
     result = template.clone()
-    result[..., top:top + height, left:left + width] = band
+    result[_inside(box)] = band
     return result
 
 
