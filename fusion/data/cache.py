@@ -135,9 +135,32 @@ class IdentityCache:
         """Frame `key`'s record, written after its crop: it means "frame done", which is how prepare resumes."""
         return self.folder / "records" / f"{key}.json"
 
-    def write_index(self) -> list[dict]:
-        """Gather the finished records into index.json, in source and frame order."""
-        records = [json.loads(p.read_text()) for p in sorted((self.folder / "records").glob("*.json"))]
+    def _records(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.folder / "records").glob("*.json"))]
+
+    def check_source_keys(self, source_keys: dict[str, str]) -> None:
+        """Refuse a cache where a record of one source sits under another current source's key.
+
+        Older versions gave two sources whose names differ only in characters a file name
+        cannot hold (`take 1`, `take_1`) one key, so one's landmarks and crops stood in for the
+        other's: such a cache cannot be resumed, only rebuilt. `source_keys` maps each current
+        source's name to its key.
+        """
+        owners = {key: name for name, key in source_keys.items()}
+        for record in self._records():
+            owner = owners.get(record["key"].rsplit(".", 1)[0])
+            if owner is not None and owner != record["source"]:
+                raise CacheMismatchError(
+                    f"{self.record_path(record['key'])} holds a frame of {record['source']!r} under the key of "
+                    f"{owner!r}: this cache was made by a version that mixed up sources with similar names; "
+                    f"delete {self.folder} and run prepare again")
+
+    def write_index(self, source_keys: dict[str, str]) -> list[dict]:
+        """Gather the finished records of the current sources (name -> key) into index.json, in source
+        and frame order. Records of sources no longer in the footage, or made under an older key, stay
+        on disk but are not indexed, so training never sees them."""
+        records = [r for r in self._records()
+                   if r["source"] in source_keys and r["key"] == frame_key(source_keys[r["source"]], r["frame"])]
         records.sort(key=lambda r: (r["source"], r["frame"]))
         write_json(self.folder / "index.json", records)
         return records

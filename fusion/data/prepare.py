@@ -195,6 +195,8 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
     report.problems.extend(found.problems)
     cache = IdentityCache(cache_root, identity)
     cache.claim(settings)
+    source_keys = {source.name: source.key for source in found.sources}
+    cache.check_source_keys(source_keys)
     tasks, entries_by_source = [], {}
     for source in found.sources:
         entries_by_source[source.key] = []
@@ -256,7 +258,7 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
         for task, seconds in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
             report.seconds.update(seconds)
             bar.update(len(task.landmarks))
-    records = cache.write_index()
+    records = cache.write_index(source_keys)
     report.faces_kept = len(records)
     for record in records:
         if record["source"] in per_file:

@@ -7,6 +7,7 @@ folder (`footage/<identity>.mp4`) is an identity of its own, named by its stem. 
 ranges so that workers can decode it in parallel.
 """
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import numpy as np
 from fusion.io.image import IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
+#: Source names that are their own key (`source_key`).
+_SAFE_NAME = re.compile(r"[a-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,26 @@ class Source:
 
     @property
     def key(self) -> str:
-        """A file-name-safe id, unique within the identity folder."""
-        return "sequence" if self.name == "." else re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
+        """A file-name-safe id, unique within the identity folder (`source_key` of its name)."""
+        return source_key(self.name)
+
+
+def source_key(name: str) -> str:
+    """A file-name-safe id for a source `name`, the same on every run and never shared by two names.
+
+    A name that is already safe (letters, digits, `_.-`, no capitals: a case-insensitive
+    filesystem keeps it apart) is its own key, so existing caches resume; any other name gets
+    a safe spelling plus `~` and a digest of the exact name, and `~` appears in no safe name.
+
+    >>> source_key("take1.mov"), source_key("take_1")
+    ('take1.mov', 'take_1')
+    >>> source_key("take 1"), source_key("take é"), source_key("take ü"), source_key("Take1")
+    ('take_1~9c19877e', 'take_~9ec626cd', 'take_~ed02fbe3', 'Take1~ff126385')
+    """
+    if _SAFE_NAME.fullmatch(name) and name not in (".", ".."):
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip(".") or "sequence"
+    return f"{safe}~{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 @dataclass

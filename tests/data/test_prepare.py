@@ -151,6 +151,47 @@ def test_corrupt_frame_does_not_lose_its_neighbours(prepared):
     assert prepared[1]["identities"]["corrupt"]["faces_kept"] == 1
 
 
+def test_sources_whose_names_reduce_alike_keep_their_own_frames(tmp_path, photos):
+    """`take 1`/`take_1` and `take é`/`take ü` are four sources with four keys: every frame is kept once,
+    cut with its own landmarks (the face shifted by its own roll), and a second run finds everything done."""
+    shifts = {"take 1": 0, "take_1": 40, "take é": 80, "take ü": 120}
+    for name, shift in shifts.items():
+        for i in range(2):
+            write_image(tmp_path / "footage" / "anna" / name / f"f{i}.png", np.roll(photos["hopper"], shift + i, axis=1))
+    report = prepare(tmp_path / "footage", tmp_path / "cache", SETTINGS, OPTIONS)
+    anna = report["identities"]["anna"]
+    assert anna["faces_kept"] == 8 and anna["problems"] == []
+    assert sorted(row["faces_kept"] for row in anna["files"]) == [2, 2, 2, 2]
+    index = IdentityCache(tmp_path / "cache", "anna").index()
+    assert len({r["key"] for r in index}) == 8
+    for record in index:
+        # the crop's matrix maps the footage to the crop: its translation follows this source's shift
+        x = np.array(record["matrix"])[0, 2]
+        first = next(r for r in index if r["source"] == "take 1" and r["frame"] == record["frame"])
+        scale = np.hypot(*np.array(record["matrix"])[0, :2])
+        assert -x + first["matrix"][0][2] == pytest.approx(scale * shifts[record["source"]], abs=4), record["source"]
+    records = sorted((tmp_path / "cache" / "anna" / "records").iterdir())
+    stamps = [path.stat().st_mtime_ns for path in records]
+    again = prepare(tmp_path / "footage", tmp_path / "cache", SETTINGS, OPTIONS)
+    assert again["identities"]["anna"]["faces_kept"] == 8
+    assert [path.stat().st_mtime_ns for path in sorted((tmp_path / "cache" / "anna" / "records").iterdir())] == stamps
+
+
+def test_cache_with_sources_mixed_up_by_an_older_version_is_refused(tmp_path, photos):
+    """A record of `take 1` stored under `take_1`'s key (what older versions did) stops prepare with the fix."""
+    from fusion.data.cache import CacheMismatchError
+
+    for name in ("take 1", "take_1"):
+        write_image(tmp_path / "footage" / "anna" / name / "f0.png", photos["hopper"])
+    folder = tmp_path / "cache" / "anna"
+    IdentityCache(tmp_path / "cache", "anna").claim(SETTINGS)
+    (folder / "records").mkdir()
+    (folder / "records" / "take_1.0000000.json").write_text(json.dumps({"key": "take_1.0000000", "source": "take 1",
+                                                                          "frame": 0}))
+    with pytest.raises(CacheMismatchError, match=r"holds a frame of 'take 1' under the key of 'take_1'.*delete"):
+        prepare(tmp_path / "footage", tmp_path / "cache", SETTINGS, OPTIONS)
+
+
 def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
     from fusion.data.cache import CacheMismatchError
 
