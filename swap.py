@@ -29,6 +29,8 @@ def main(cfg: DictConfig) -> None:
     shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
     print(f"{report.frames_per_second:.1f} frames/s ({shares})")
     print(f"wrote {options.output}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
     if options.preview:
         print(f"side by side: {preview_path(Path(cfg.output))}")
     print(f"to score the model on held-out frames: python evaluate.py checkpoint={options.checkpoint}")

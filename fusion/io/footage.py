@@ -17,6 +17,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from fusion.io.digest import files_sha256
 from fusion.io.image import IMAGE_EXTENSIONS, read_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
@@ -46,6 +47,10 @@ class Source:
     def key(self) -> str:
         """A file-name-safe id, unique within the identity folder (`source_key` of its name)."""
         return source_key(self.name)
+
+    def content_sha256(self) -> str:
+        """The SHA-256 of its frames' files and names (`files_sha256`): which shot this is, wherever it lies."""
+        return files_sha256(self.images or (self.path,))
 
 
 def source_key(name: str) -> str:

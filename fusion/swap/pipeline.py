@@ -32,7 +32,7 @@ from fusion.swap.composite import check_blend, composite_face
 from fusion.swap.loader import load_swap_model
 from fusion.swap.matte import check_matte
 from fusion.swap.review_video import PreviewWriter
-from fusion.swap.tuned_encoder import apply_tuned_encoder
+from fusion.swap.tuned_encoder import apply_tuned_encoder, other_shot
 from fusion.swap.writer import FrameWriter, output_files
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class SwapReport:
     swapped: int = 0
     no_face: list[int] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: what the user should know about this render (also logged), e.g. a tuning made on another shot
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -104,8 +106,12 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     model = load_swap_model(checkpoint, options.device, options.precision)
     check_matte(options.matte, model.matte is not None, checkpoint)
     check_color(options.color, model.color is not None, checkpoint)
+    report = SwapReport()
     if options.tuning:
-        apply_tuned_encoder(model, options.tuning, checkpoint)
+        mismatch = other_shot(apply_tuned_encoder(model, options.tuning, checkpoint), source)
+        if mismatch:
+            log.warning("tuning=%s: %s", options.tuning, mismatch)
+            report.warnings.append(f"tuning={options.tuning}: {mismatch}")
     number = model.identity_index(identity)
     fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
     crop = model.crop
@@ -124,7 +130,6 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
         smooth = stabilise(track, options.smooth_window or crop.smooth_window)
 
     size = model.net.output_resolution
-    report = SwapReport()
     with StagedOutputs() as staged, FrameWriter(output_path, source, staged, options.write_matte, fps) as writer, \
             PreviewWriter(preview_path(output_path), options.preview_height, fps, staged) as preview:
         pending: list[tuple[int, np.ndarray, np.ndarray | None, np.ndarray | None]] = []

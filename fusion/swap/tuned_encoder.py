@@ -14,6 +14,7 @@ import torch
 from fusion.errors import CheckpointError
 from fusion.io.atomic import atomic_path
 from fusion.io.digest import file_sha256
+from fusion.io.footage import Source
 from fusion.swap.loader import SwapModel
 
 #: The key of the file's metadata (plain data; the weights are under `state_dict`).
@@ -63,3 +64,23 @@ def apply_tuned_encoder(model: SwapModel, tuning: str | Path, checkpoint: str | 
                 raise CheckpointError(f"{tuning}: {name} does not fit this network; tune it again")
             own[name].copy_(value.to(own[name].device))
     return section
+
+
+def other_shot(section: dict, source: Source) -> str | None:
+    """What to tell the user when a tuning (its `section`) was made on another shot than `source`, the
+    plate being swapped; None when it is the same shot. A tuning may fairly serve a sister shot under the
+    same light, so this is a warning to log, not a refusal. Tunings from before shots were digested are
+    compared by path."""
+    tuned, plate = section.get("shot"), source.path
+    digest = section.get("shot_sha256")
+    if digest is None:
+        if tuned is None or Path(tuned).resolve() == plate.resolve():
+            return None
+        return (f"the tuning was made on the shot {tuned}, and this plate is {plate}; it is applied all the same "
+                "(tune.py on this plate fits it better)")
+    if digest == source.content_sha256():
+        return None
+    same = tuned is not None and Path(tuned).resolve() == plate.resolve()
+    what = "a plate with the same name but other frames (re-delivered?)" if same else "another shot"
+    return (f"the tuning was made on the shot {tuned}, and this plate {plate} is {what}; it is applied all the "
+            "same (tune.py on this plate fits it better)")

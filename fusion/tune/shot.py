@@ -16,6 +16,7 @@ The loop is plain torch: a few hundred steps of one loss on one module, with
 no epochs, validation loop or checkpoints for Lightning to manage.
 """
 
+import json
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,7 +29,8 @@ from fusion.data.prepare import PrepareOptions, prepare
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError, OutputError
 from fusion.io.digest import file_sha256
-from fusion.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from fusion.io.atomic import write_json
+from fusion.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, source_from_path
 from fusion.io.outputs import check_outputs
 from fusion.metrics.reconstruction import masked_ssim
 from fusion.model.decode import decode_faces
@@ -103,6 +105,22 @@ def _unlink_previous(folder: Path) -> None:
         folder.rmdir()
 
 
+def _claim_work(work: Path, shot: Path, digest: str) -> None:
+    """Tie the work folder to the shot whose crops it holds (by content, `Source.content_sha256`): a folder
+    made for another shot, or for a re-delivered plate of the same name, is refused, never reused."""
+    record = work / "shot.json"
+    if record.is_file():
+        made = json.loads(record.read_text())
+        if made.get("sha256") != digest:
+            raise OutputError(f"work={work} holds the crops of shot {made.get('shot')}, and {shot} is another shot "
+                              f"(its frames differ); give tune.py another work folder, or delete {work} to rebuild it")
+    elif (work / "cache").exists():
+        raise OutputError(f"work={work} holds crops of a shot it does not name (an older tune.py made it); give "
+                          f"tune.py another work folder, or delete {work} to rebuild it")
+    else:
+        write_json(record, {"shot": str(shot), "sha256": digest})
+
+
 def _shot_crops(shot: Path, actor: str, model: SwapModel, work: Path, holdout: float, workers: int):
     """The shot's aligned crops at the model's output resolution: (train pack, held-out pack)."""
     footage = work / "footage"
@@ -139,22 +157,26 @@ def tune_shot(checkpoint: str | Path, shot: str | Path, actor: str, options: Sho
               out: str | Path | None = None, overwrite: bool = False, work: str | Path | None = None
               ) -> ShotTuningResult:
     """Tune `checkpoint`'s encoder on `shot`, whose plate actor is the trained identity `actor`; write the tuned
-    weights to `out` (default `tuning_path`) and return what it did. `work` keeps the shot's crops (a
-    temporary folder by default)."""
+    weights to `out` (default `tuning_path`) and return what it did. `work` keeps the shot's crops (by
+    default a temporary folder beside `out`, not in /tmp, which is small on many render nodes)."""
     checkpoint, shot = Path(checkpoint), Path(shot)
     out = Path(out) if out else tuning_path(checkpoint, shot)
     check_outputs([out], [checkpoint, shot], overwrite, key="out")
+    digest = source_from_path(shot).content_sha256()
     model = load_swap_model(checkpoint, options.device, options.precision)
     index = model.identity_index(actor)
-    with tempfile.TemporaryDirectory(prefix="fusion-tune-") as scratch:
-        train, held_out = _shot_crops(shot, actor, model, Path(work or scratch), options.holdout, options.workers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.work-", dir=out.parent) as scratch:
+        work = Path(work or scratch)
+        _claim_work(work, shot, digest)
+        train, held_out = _shot_crops(shot, actor, model, work, options.holdout, options.workers)
         before = _held_out_ssim(model, held_out, index, options.batch_size)
         parameters = tuned_parameters(model, options.levels)
         _train(model, parameters, train, index, options)
         after = _held_out_ssim(model, held_out, index, options.batch_size)
         frames = (len(train), len(held_out))
     section = {"checkpoint": checkpoint.name, "checkpoint_sha256": file_sha256(checkpoint), "actor": actor,
-               "shot": str(shot), "options": {f.name: getattr(options, f.name) for f in fields(ShotTuningOptions)},
+               "shot": str(shot), "shot_sha256": digest, "options": {f.name: getattr(options, f.name) for f in fields(ShotTuningOptions)},
                "frames_tuned": frames[0], "frames_held_out": frames[1], "ssim_before": before, "ssim_after": after}
     state = {name: p.detach().cpu().clone() for name, p in parameters.items()}
     save_tuned_encoder(out, section, state)

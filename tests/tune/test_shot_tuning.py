@@ -6,7 +6,7 @@ import torch
 
 from fusion.demo.footage import demo_photos, jitter_frame
 from fusion.errors import CheckpointError, OutputError
-from fusion.io.image import write_image
+from fusion.io.image import read_image, write_image
 from fusion.swap.loader import load_swap_model
 from fusion.swap.tuned_encoder import apply_tuned_encoder, tuning_path
 from fusion.tune.shot import ShotTuningOptions, tune_shot
@@ -83,6 +83,70 @@ def test_the_swap_decodes_through_the_tuned_encoder(checkpoint, shot, tuned, tmp
     first = sorted(p.name for p in shot.iterdir())[0]
     plain, tuned_frame = read_image(tmp_path / "plain" / first), read_image(tmp_path / "tuned" / first)
     assert np.abs(plain.astype(int) - tuned_frame).mean() > 0.5
+
+
+def regraded(shot, folder, count=4):
+    """The first `count` frames of `shot` under the same names, graded darker: a re-delivered plate."""
+    for path in sorted(shot.iterdir())[:count]:
+        write_image(folder / path.name, (read_image(path) * 0.7).astype(np.uint8))
+    return folder
+
+
+def test_a_swap_says_when_its_tuning_was_made_on_another_shot(checkpoint, shot, tuned, tmp_path, caplog):
+    """The same plate swaps without a word; a re-delivered plate of the same name and another shot are named,
+    with the tuning's shot, in the report and the log, and still swap."""
+    import shutil
+
+    from fusion.swap.pipeline import SwapOptions, swap
+
+    result, _ = tuned
+    options = SwapOptions(device="cpu", precision="fp32", landmarks="dlib", tuning=str(result.path))
+    same = swap(shot, tmp_path / "same", checkpoint, "astronaut", options)
+    assert same.warnings == [] and same.swapped == 16
+    moved = tmp_path / "moved" / "sc01_tk2"
+    shutil.copytree(shot, moved)
+    assert swap(moved, tmp_path / "moved_out", checkpoint, "astronaut", options).warnings == []  # same frames
+    redelivered = tmp_path / "redelivered"
+    shutil.move(shot, redelivered)
+    try:
+        regraded(redelivered, shot)
+        caplog.set_level("WARNING")
+        report = swap(shot, tmp_path / "other", checkpoint, "astronaut", options)
+    finally:
+        shutil.rmtree(shot)
+        shutil.move(redelivered, shot)
+    [warning] = report.warnings
+    assert f"made on the shot {shot}" in warning and "same name but other frames" in warning
+    assert report.swapped == 4 and warning in caplog.text
+
+
+def test_a_work_folder_serves_only_the_shot_it_was_made_from(checkpoint, shot, tuned, tmp_path):
+    """Another shot, or the same name re-delivered with other frames, is refused in a kept work folder, which
+    stays as it was; a work folder an older tune.py made (crops but no shot named) is refused too."""
+    result, work = tuned
+    index = (work / "cache" / "hopper" / "index.json").read_bytes()
+    other = regraded(shot, tmp_path / "sc01_tk2")
+    with pytest.raises(OutputError, match=f"holds the crops of shot {shot}, and {other} is another shot"):
+        tune_shot(checkpoint, other, "hopper", FAST, out=tmp_path / "x.pt", work=work)
+    assert (work / "cache" / "hopper" / "index.json").read_bytes() == index and not (tmp_path / "x.pt").exists()
+    old = tmp_path / "old_work"
+    (old / "cache" / "hopper").mkdir(parents=True)
+    with pytest.raises(OutputError, match="crops of a shot it does not name"):
+        tune_shot(checkpoint, other, "hopper", FAST, out=tmp_path / "x.pt", work=old)
+
+
+def test_work_files_stay_beside_the_tuning_and_go_with_it(checkpoint, shot, tmp_path, monkeypatch):
+    """Without work=, the shot's crops and packs live in a hidden folder beside the tuned file (not /tmp) and
+    are removed when the tuning is written."""
+    import fusion.tune.shot as tuning
+
+    seen = []
+    real = tuning.prepare
+    monkeypatch.setattr(tuning, "prepare", lambda footage, cache, *a, **k: seen.append(cache) or real(footage, cache, *a, **k))
+    out = tmp_path / "tunings" / "sc01.pt"
+    tune_shot(checkpoint, shot, "hopper", ShotTuningOptions(**{**FAST.__dict__, "steps": 1}), out=out)
+    assert seen[0].parent.parent == out.parent and seen[0].parent.name.startswith(".sc01.pt.work-")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["sc01.pt"]
 
 
 def test_tune_py_tunes_and_says_how_to_swap_with_it(checkpoint, shot, tmp_path):
