@@ -1,15 +1,22 @@
-"""Structured configs (schemas) registered in Hydra's ConfigStore."""
+"""Structured configs (schemas) registered in Hydra's ConfigStore.
+
+The schemas are imported when registered, not with this package: the commands they
+describe import `fusion.config.overrides` to write their closing commands.
+"""
 
 from hydra.core.config_store import ConfigStore
-
-from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig,
-                                   TuneConfig)
-from fusion.data.prepare_command import PrepareConfig
-from fusion.training.schedule import Curriculum
+from omegaconf import OmegaConf
 
 
 def register_configs() -> None:
-    """Make the schemas available to `defaults` lists (idempotent)."""
+    """Make the schemas available to `defaults` lists, and the run folder resolver to configs (idempotent)."""
+    from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
+                                       SwapConfig, TuneConfig)
+    from fusion.data.prepare_command import PrepareConfig
+    from fusion.training.run_folder import run_folder_name
+    from fusion.training.schedule import Curriculum
+
+    OmegaConf.register_new_resolver("fusion_run_name", run_folder_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="swap_schema", node=SwapConfig)
@@ -19,4 +26,3 @@ def register_configs() -> None:
     store.store(name="matte_schema", node=MatteCommandConfig)
     store.store(name="color_schema", node=ColorCommandConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
-
