@@ -6,6 +6,7 @@ fit, so every phase trains on its own (smaller, sharper) pack.
 """
 
 from pathlib import Path
+from typing import Callable
 
 import lightning as L
 from torch.utils.data import DataLoader
@@ -52,6 +53,9 @@ class FaceDataModule(L.LightningDataModule):
         self.train_pack: StagePack | None = None
         self.val_pack: StagePack | None = None
         self._cache_ready = False
+        #: called between the packs a phase builds, where a stop loses no work (the training loop sets it to
+        #: the preemption watch's check: building packs at high resolution can outlast a preemption's notice)
+        self.safe_point: Callable[[], None] | None = None
 
     def footage_root(self) -> Path:
         """The footage folder, or the built-in demo footage (written on first use) when none was given."""
@@ -81,7 +85,13 @@ class FaceDataModule(L.LightningDataModule):
         """Prepare the cache and build this phase's packs once per node, before any process opens them."""
         self.prepare_cache()
         for spec in self._specs():
+            self._safe_point()
             build_pack(self.cache, self.identities, spec)
+        self._safe_point()
+
+    def _safe_point(self) -> None:
+        if self.safe_point is not None:
+            self.safe_point()
 
     def setup(self, stage: str) -> None:
         """Open this phase's train and held-out packs (built by `prepare_data`) in every process."""

@@ -1,12 +1,17 @@
-"""A graceful stop: a preemption notice or Ctrl-C saves `last.ckpt` at a step boundary.
+"""A graceful stop: a preemption notice or Ctrl-C stops the run at the next safe point.
 
 The launcher owns the requeue: submitit sends its signal (default SIGUSR2)
 before the time limit or on preemption, and its handler requeues the job and
 exits; Lightning's own SLURM requeue is off (run.cluster_plugins). This watch
-only defers that handler to the next step boundary: every rank agrees to stop
-after the same step, saves `last.ckpt` there (as a mid-phase checkpoint is
-saved, so the resume is exact), and then the launcher's handler runs. Ctrl-C
-stops the same way (a second Ctrl-C aborts at once).
+defers that handler to the next safe point, which comes soon wherever the
+signal falls (SLURM kills a job that takes longer than `signal_delay_s`):
+- a step boundary or a validation batch: every rank agrees to stop at the same
+  one and `last.ckpt` is saved there (as a mid-phase checkpoint is, so the
+  resume is exact);
+- after a phase's closing saves, and between the packs a phase builds before it
+  trains: `last.ckpt` already holds where to go on from, so nothing is saved.
+Then the launcher's handler runs. Ctrl-C stops the same way (a second Ctrl-C
+aborts at once).
 """
 
 import logging
@@ -16,6 +21,8 @@ import threading
 from pathlib import Path
 
 import lightning as L
+import torch
+from lightning.pytorch.trainer.states import TrainerFn
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,10 @@ class RunStopped(RuntimeError):
     """The run stopped on a signal and saved `last.ckpt`; resuming from it continues where it stopped."""
 
 
+class ValidationStopped(RuntimeError):
+    """A phase's closing validation was cut short by a signal: save the phase's end, then hand over."""
+
+
 class PreemptionWatch(L.Callback):
     """Notes the preemption signal and SIGINT while installed (`with watch:`); at the next step boundary
     saves `checkpoint` and hands over: the launcher's handler takes a preemption (it requeues and exits),
@@ -40,6 +51,7 @@ class PreemptionWatch(L.Callback):
         self.signals = (preemption or preemption_signal(), signal.SIGINT)
         self.received: signal.Signals | None = None
         self._previous: dict[signal.Signals, object] = {}
+        self._shared_batches = 0
 
     def extra_repr(self) -> str:
         return f"checkpoint={self.checkpoint}, signals={[s.name for s in self.signals]}, received={self.received}"
@@ -57,17 +69,53 @@ class PreemptionWatch(L.Callback):
         self.received = signal.Signals(signum)
         if self.received == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C aborts
-        log.warning("received %s: saving after this step", self.received.name)
+        log.warning("received %s: stopping at the next safe point", self.received.name)
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
-        """Once any rank has a signal, every rank saves after this same step and hands over."""
-        if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
-            return
+    def _agreed(self, trainer: L.Trainer) -> bool:
+        """Whether any rank has a signal; every rank must ask at the same point."""
+        return trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+
+    def hand_over(self, saved: bool = False) -> None:
+        """Stop here: run the launcher's handler (a preemption: it requeues and exits), else raise RunStopped.
+        `last.ckpt` holds where to go on from: just `saved`, or by an earlier save."""
         received = self.received or self.signals[0]
-        trainer.save_checkpoint(self.checkpoint)
-        log.warning("stopped by %s: saved %s", received.name, self.checkpoint)
+        log.warning("stopped by %s: %s %s", received.name, "saved" if saved else "going on from", self.checkpoint)
         previous = self._previous.get(received)
         if received != signal.SIGINT and callable(previous):
             previous(received, None)
-        raise RunStopped(f"stopped by {received.name} after saving {self.checkpoint}; resume with "
-                         f"ckpt_path={self.checkpoint} (a requeued job resumes from its own run folder by itself)")
+        raise RunStopped(f"stopped by {received.name} {'after saving' if saved else 'at'} {self.checkpoint}; resume "
+                         f"with ckpt_path={self.checkpoint} (a requeued job resumes from its own run folder by itself)")
+
+    def check(self) -> None:
+        """A safe point of this process alone (no other rank waits on it), where `last.ckpt` already holds
+        where to go on from: between the packs a phase builds. Hands over if a signal came."""
+        if self.received is not None:
+            self.hand_over()
+
+    def check_all(self, trainer: L.Trainer) -> None:
+        """`check` where every rank comes (after a phase's closing saves): all stop if any has a signal."""
+        if self._agreed(trainer):
+            self.hand_over()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        """Once any rank has a signal, every rank saves after this same step and hands over."""
+        if self._agreed(trainer):
+            trainer.save_checkpoint(self.checkpoint)
+            self.hand_over(saved=True)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Count the validation batches every rank has (ranks may differ by one): stops are agreed only there."""
+        batches = torch.tensor(int(sum(trainer.num_val_batches)), device=pl_module.device)
+        self._shared_batches = int(trainer.strategy.all_gather(batches).min())
+
+    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Stop between validation batches rather than after the rest of the validation and the next step.
+        In a fit, the checkpoint saved here resumes at the step validation followed; a phase's closing
+        validation is cut short instead (ValidationStopped) and the phase's closing saves go first."""
+        if batch_idx >= self._shared_batches or not self._agreed(trainer):
+            return
+        if trainer.state.fn != TrainerFn.FITTING:
+            raise ValidationStopped(f"validation stopped by {(self.received or self.signals[0]).name}")
+        trainer.save_checkpoint(self.checkpoint)
+        self.hand_over(saved=True)

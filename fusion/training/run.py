@@ -6,6 +6,7 @@ the module and its weights carry over. Checkpoints name the phase and the networ
 growth, so a killed run resumes in the same phase at the same step.
 """
 
+import contextlib
 import hashlib
 import logging
 import shlex
@@ -29,7 +30,7 @@ from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.checkpoint_io import AtomicCheckpointIO
 from fusion.training.console import PhaseProgress, quiet_lightning
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
-from fusion.training.preemption import PreemptionWatch
+from fusion.training.preemption import PreemptionWatch, ValidationStopped
 from fusion.training.schedule import Phase, check_world_size, phases
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     checkpoints = run_dir / "checkpoints"
     measured: tuple[Phase, float] | None = None
     with PreemptionWatch(checkpoints / "last.ckpt") as preemption:
+        datamodule.safe_point = preemption.check
         for phase in plan[start:]:
             datamodule.phase = phase
             if isinstance(logger, CurriculumWandbLogger):
@@ -195,13 +197,15 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             if trainer.global_step % interval and not (guard and guard[0].reason):
                 # The weights this phase hands on: judged by the guard, logged, previewed.
-                trainer.validate(module, datamodule=datamodule, verbose=False)
+                with contextlib.suppress(ValidationStopped):  # a signal: the phase's end is saved first
+                    trainer.validate(module, datamodule=datamodule, verbose=False)
             if guard and guard[0].reason:
                 raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, checkpoints))
             ckpt_path = None
             check_ranks_agree(module, phase.label)
             trainer.save_checkpoint(checkpoints / f"{phase.label}.ckpt")
             trainer.save_checkpoint(checkpoints / "last.ckpt")
+            preemption.check_all(trainer)
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
             if progress.seconds_per_step:
                 measured = (phase, progress.seconds_per_step)

@@ -227,6 +227,80 @@ def test_the_launchers_preemption_handler_runs_once_after_the_save(trained, demo
         signal.signal(signal.SIGUSR2, previous)
 
 
+class SignalInValidation(L.Callback):
+    """Send `signum` to this process as the first validation batch of `phase` begins: in its fit at step
+    `step`, or (`step` None) in its closing validation."""
+
+    def __init__(self, phase: str, step: int | None, signum: int):
+        self.phase, self.step, self.signum = phase, step, signum
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        fitting = trainer.state.fn == "fit"
+        if pl_module.phase.label == self.phase and batch_idx == 0 and fitting == (self.step is not None) \
+                and (self.step is None or trainer.global_step == self.step):
+            os.kill(os.getpid(), self.signum)
+
+
+def resumes_to_the_reference(cfg, trained) -> None:
+    from fusion.training.run import train
+
+    train(cfg)  # the same run folder: resumes from its own last.ckpt
+    ours, reference = state(Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"), state(trained[0] / "last.ckpt")
+    for key in reference:
+        torch.testing.assert_close(ours[key], reference[key], atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [4, None], ids=["in the fit", "in the closing validation"])
+def test_a_signal_during_validation_stops_at_the_next_validation_batch(trained, demo_cache, tmp_path, compose, fast,
+                                                                       step):
+    """Not after the rest of the validation and the next step: in a fit, saved at the step validation followed;
+    in a phase's closing validation, the phase's closing checkpoints are saved first. Both resume exactly."""
+    from fusion.training.preemption import RunStopped
+    from fusion.training.run import train
+
+    cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
+    started = []
+    counter = type("Count", (L.Callback,), {"on_validation_batch_start": lambda self, trainer, *args:
+                                             started.append(trainer.global_step)})()
+    with pytest.raises(RunStopped, match=r"stopped by SIGUSR2 (after saving|at) .*last\.ckpt"):
+        train(cfg, extra_callbacks=[SignalInValidation("stage0-B", step, signal.SIGUSR2), counter])
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert (saved["fusion"]["phase"], saved["global_step"]) == (0, step or 6)
+    assert started[-1] == (step or 6) and started.count(step or 6) == 1  # one validation batch after the signal
+    assert (tmp_path / "run" / "checkpoints" / "stage0-B.ckpt").is_file() == (step is None)
+    resumes_to_the_reference(cfg, trained)
+
+
+@pytest.mark.slow
+def test_a_signal_while_a_phase_builds_its_packs_stops_before_the_next_pack(trained, demo_cache, tmp_path, compose,
+                                                                             fast, monkeypatch):
+    """Between packs, `last.ckpt` (the end of the phase before) is where to go on from: nothing is saved, the
+    held-out pack is not built, and the resume ends with the uninterrupted weights."""
+    import fusion.data.datamodule as datamodule
+    from fusion.training.preemption import RunStopped
+    from fusion.training.run import train
+
+    built, real = [], datamodule.build_pack
+
+    def build_pack(cache, identities, spec, *args, **kwargs):
+        built.append((spec.split, spec.resolution))
+        if (spec.split, spec.resolution) == ("train", 32):
+            os.kill(os.getpid(), signal.SIGUSR2)
+        return real(cache, identities, spec, *args, **kwargs)
+
+    monkeypatch.setattr(datamodule, "build_pack", build_pack)
+    cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    with pytest.raises(RunStopped, match=r"stopped by SIGUSR2 at .*last\.ckpt"):
+        train(cfg)
+    assert built[-1] == ("train", 32) and ("val", 32) not in built
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    assert (saved["fusion"]["phase"], saved["global_step"]) == (0, 6)  # stage0-B's end, saved when it ended
+    monkeypatch.setattr(datamodule, "build_pack", real)
+    resumes_to_the_reference(cfg, trained)
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (Linux /proc)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
