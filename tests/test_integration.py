@@ -39,9 +39,9 @@ def test_clips_train_swap_evaluate(shared_clips, tmp_path):
         out = tmp_path / f"{identity}_into_{template}"
         report = swap(plate, out, checkpoint, identity, SwapOptions(write_matte=True))
         assert report.frames == PLATE_FRAMES and report.swapped >= PLATE_FRAMES - 1, report
-        for index, name in enumerate(sorted(p.name for p in plate.iterdir())):
+        for name in sorted(p.name for p in plate.iterdir()):
             original, swapped = read_image(plate / name), read_image(out / name)
-            matte = read_image(out.with_name(out.name + "_matte") / f"matte.{index:06d}.png")
+            matte = read_image(out.with_name(out.name + "_matte") / name)
             np.testing.assert_array_equal(swapped[matte == 0], original[matte == 0])
             assert np.abs(swapped[matte > 0].astype(int) - original[matte > 0]).mean() > 2, name
 

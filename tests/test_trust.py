@@ -1,7 +1,10 @@
 """Production trust: nothing runs from a model file, no plate or render is lost, bad setups are refused up front."""
 
+import errno
 import hashlib
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+import fusion.swap.pipeline as pipeline
 from fusion.data.cache import CacheSettings
 from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputError, WriteError
+from fusion.io import atomic
 from fusion.io.atomic import StagedOutputs, file_mode
 from fusion.io.image import write_image
 from fusion.io.video import VideoWriter
@@ -107,6 +112,108 @@ def test_a_previous_output_is_replaced_only_with_overwrite(checkpoint, two_plate
     assert digest(out).keys() == first.keys() and digest(out) != first
 
 
+def test_a_shorter_render_leaves_exactly_its_own_frames(checkpoint, plates, two_plates, tmp_path):
+    """Four frames, then two over them: the frames and mattes are this render's two, none of the last one's left;
+    replacing frames of other names needs overwrite=true too, since they go."""
+    out = tmp_path / "swapped"
+    swap(plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True))
+    first = digest(out)
+    assert sorted(first) == [f"plate.000{i}.png" for i in range(1, 5)]
+    swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True, overwrite=True))
+    names = ["plate.0001.png", "plate.0002.png"]
+    assert sorted(digest(out)) == names and sorted(digest(tmp_path / "swapped_matte")) == names
+    assert digest(out)["plate.0001.png"] != first["plate.0001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+    for frame in out.iterdir():
+        frame.rename(frame.with_name("v1_" + frame.name))
+    with pytest.raises(OutputError, match=r"exists: .*swapped/v1_plate\.0001\.png, .*swapped/v1_plate\.0002\.png, "
+                                          r".*swapped_matte/plate\.0001\.png and 1 more; pass overwrite=true"):
+        swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True))
+    assert sorted(digest(out)) == ["v1_plate.0001.png", "v1_plate.0002.png"]
+
+
+def test_an_output_folder_holding_other_files_is_refused_before_any_work(checkpoint, two_plates, tmp_path,
+                                                                         monkeypatch):
+    """Replacing a folder whole would delete a note or a subfolder in it: refused in one line before the model loads."""
+    out, mattes = tmp_path / "swapped", tmp_path / "swapped_matte"
+    swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True))
+    monkeypatch.setattr(pipeline, "load_swap_model", lambda *args: pytest.fail("the model was loaded"))
+
+    def refused(folder: Path, extra: str) -> None:
+        before = digest(tmp_path)
+        with pytest.raises(OutputError) as error:
+            swap(two_plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True, overwrite=True))
+        assert re.fullmatch(rf"folder {re.escape(str(folder))} holds {extra} besides a render's frames \(.*\); "
+                            "a render replaces the whole folder and never deletes other files: "
+                            "move them out or choose another output", str(error.value))
+        assert digest(tmp_path) == before and (folder / extra).exists()
+
+    (out / "notes.txt").write_text("mine")
+    refused(out, "notes.txt")
+    (out / "notes.txt").unlink()
+    (mattes / "refs").mkdir()
+    refused(mattes, "refs")
+
+
+def gone_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_next_run_removes_a_killed_runs_staging(checkpoint, two_plates, tmp_path):
+    """A killed swap leaves its staging beside the output; the next swap to it removes that, not a live swap's."""
+    host = socket.gethostname()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]) as live:
+        try:
+            killed = tmp_path / f".swapped.fusion.partial-{host}-{gone_pid()}-k3j2h1x9"
+            rendering = tmp_path / f".swapped.fusion.partial-{host}-{live.pid}-a8d7c6b5"
+            for partial in (killed, rendering):
+                write_image(partial / "plate.0001.png", np.zeros((8, 8, 3), np.uint8))
+            swap(two_plates, tmp_path / "swapped", checkpoint, "hopper")
+        finally:
+            live.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rendering.name, "swapped"]
+    assert sorted(digest(tmp_path / "swapped")) == ["plate.0001.png", "plate.0002.png"]
+
+
+def fails_into(folder: Path, move):
+    """`move` (a rename or an exchange) that fails with an I/O error when its destination is `folder` or in it."""
+    def failing(source, destination, *args, **kwargs):
+        if folder in (Path(destination), Path(destination).parent):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(destination))
+        return move(source, destination, *args, **kwargs)
+    return failing
+
+
+def test_a_failed_render_leaves_every_previous_output_untouched(checkpoint, two_plates, tmp_path, monkeypatch):
+    """Failing on frame 2, or at the very end when the mattes cannot be moved into place after the frames were:
+    the previous frames and mattes stay byte-identical and no staging is left."""
+    out, mattes = tmp_path / "swapped", tmp_path / "swapped_matte"
+    swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True))
+    before = digest(out), digest(mattes)
+    composite, calls = pipeline.composite_face, []
+
+    def second_frame_fails(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("frame 2 failed")
+        return composite(*args)
+
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="frame 2 failed"):
+        patch.setattr(pipeline, "composite_face", second_frame_fails)
+        swap(two_plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True, overwrite=True))
+    assert (digest(out), digest(mattes)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="Input/output error"):
+        for module, name in ((os, "rename"), (os, "replace"), (atomic, "exchange")):
+            patch.setattr(module, name, fails_into(mattes, getattr(module, name, None)), raising=False)
+        swap(two_plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True, overwrite=True))
+    assert (digest(out), digest(mattes)) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+
+
 def test_evaluate_and_prepare_keep_out_of_their_inputs(checkpoint, tmp_path):
     from fusion.data.prepare import prepare
     from fusion.eval.evaluate import evaluate
@@ -186,9 +293,12 @@ def test_files_get_the_umask_permissions(tmp_path):
             video.write(np.zeros((16, 16, 3), np.uint8))
         with StagedOutputs() as staged:
             staged.path(tmp_path / "s" / "b.txt").write_text("b")
+            staged.folder(tmp_path / "seq", (".png",))
+            staged.path(tmp_path / "seq" / "c.png").write_text("c")
         assert file_mode() == 0o664
-        assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "a.png", tmp_path / "v.mp4", tmp_path / "s" / "b.txt")} \
-            == {"0o664"}
+        files = (tmp_path / "a.png", tmp_path / "v.mp4", tmp_path / "s" / "b.txt", tmp_path / "seq" / "c.png")
+        assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o664"}
+        assert oct((tmp_path / "seq").stat().st_mode & 0o777) == "0o775"  # a staged folder is not left 0o700
     finally:
         os.umask(old)
 

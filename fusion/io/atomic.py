@@ -1,34 +1,58 @@
 """Atomic file writes: a reader never sees half a file, and a failed write replaces nothing.
 
 Everything goes to a temporary name on the destination's filesystem and is
-renamed into place, which POSIX makes atomic. A killed job leaves at worst a
-`.*.partial*` file or folder that the next run removes or ignores. Files get
-the permissions the umask allows (as `open` would give them), so the next
-artist can read a render. A write that runs out of space raises
-DiskFullError with the path and the space it needed.
+renamed into place, which POSIX makes atomic. A whole folder (a rendered
+sequence) is staged beside the output and swapped with it (`swap_paths`): it
+never keeps a longer render's extra frames, and where the system can swap two
+names in one step (Linux) it is never missing or a mix of two renders.
+
+A killed job leaves at worst a hidden `.<stem>.partial*` file, which the next
+run removes or ignores, or a staging folder `.<name>.fusion.partial-<host>-<pid>-*`
+beside an output, which the next StagedOutputs writing that output removes once
+that process is gone. Files get the permissions the umask allows (as `open`
+would give them), so the next artist can read a render. A write that runs out
+of space raises DiskFullError with the path and the space it needed.
 """
 
 import contextlib
+import ctypes
 import errno
+import functools
+import glob
 import json
 import os
+import re
+import secrets
 import shutil
+import socket
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from fusion.errors import DiskFullError
+from fusion.io.outputs import replaced_files
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 #: How the C library words ENOSPC, in errors of libraries and of programs (ffmpeg) that pass it on as text.
 NO_SPACE = "No space left on device"
 
 
-def file_mode() -> int:
-    """The mode a new file gets under the current umask (0o644 under the usual 022)."""
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (0o644 under the usual 022)."""
+    return 0o666 & ~_umask()
+
+
+def folder_mode() -> int:
+    """The mode a new folder gets under the current umask (0o755 under the usual 022)."""
+    return 0o777 & ~_umask()
 
 
 def megabytes(size: float) -> str:
@@ -107,12 +131,132 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     write_bytes(path, json.dumps(data, indent=1).encode())
 
 
+#: renameat2's arguments: the current folder as base, and "swap the two names".
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+#: What renameat2 says where the kernel or the filesystem cannot exchange.
+_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP}
+#: The tail of a staging folder's name after `.<name>.fusion.partial-`: host, pid, mkdtemp's random letters.
+_STAGING_TAIL = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+")
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's renameat2 (Linux with glibc 2.28 or later), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths' names in one atomic step (Linux `renameat2` with `RENAME_EXCHANGE`).
+
+    False, with nothing changed, where the system or the filesystem cannot.
+    """
+    function = _renameat2()
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def _host() -> str:
+    """This machine's name as staging folders spell it (a pid only means something on its own host)."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+
+
+def swap_paths(first: Path, second: Path) -> None:
+    """Swap two existing paths' names: in one step where `exchange` can, else by renames.
+
+    The fallback moves `second` aside to `.<name>.fusion.previous-*` beside it
+    first, so a crash between the renames leaves its content there, not lost.
+
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a").write_text("old"), (folder / "b").write_text("new")
+    >>> swap_paths(folder / "a", folder / "b")
+    >>> (folder / "a").read_text(), (folder / "b").read_text()
+    ('new', 'old')
+    """
+    if exchange(first, second):
+        return
+    aside = second.with_name(f".{second.name}.fusion.previous-{_host()}-{os.getpid()}-{secrets.token_hex(4)}")
+    os.rename(second, aside)
+    try:
+        os.rename(first, second)
+    except BaseException:
+        os.rename(aside, second)
+        raise
+    os.rename(aside, first)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host (where that cannot be told, it is taken to)."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_staging(final: Path) -> list[Path]:
+    """Remove the staging folders of `final` that killed runs on this host left beside it; return them.
+
+    A staging folder is `.<name>.fusion.partial-<host>-<pid>-*`: one whose
+    process still runs, or that another host made (its pid means nothing
+    here), is left alone.
+    """
+    prefix = f".{final.name}.fusion.partial-"
+    stale = []
+    for path in sorted(final.parent.glob(glob.escape(prefix) + "*")):
+        tail = _STAGING_TAIL.fullmatch(path.name[len(prefix):])
+        if tail and tail["host"] == _host() and not _alive(int(tail["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+            stale.append(path)
+    return stale
+
+
+def _place(new: Path, final: Path) -> Callable[[], None]:
+    """Put `new` at `final` in one step (a previous `final` moves to `new`'s name); return how to undo it."""
+    if os.path.lexists(final):
+        swap_paths(new, final)
+        return lambda: swap_paths(new, final)
+    os.rename(new, final)
+    return lambda: os.rename(final, new)
+
+
+@dataclass
+class _Staged:
+    """One output in the making: `new` goes to `final`; `staging` is its partial folder beside `final`."""
+
+    final: Path
+    new: Path
+    staging: Path
+    #: for a folder staged whole: the suffixes of the files the folder it replaces may hold
+    suffixes: tuple[str, ...] | None = None
+
+
 class StagedOutputs:
-    """Files written under temporary names and moved into place together, only if every write succeeded.
+    """Files and folders written under temporary names and moved into place together, only if every write succeeded.
 
     A swap writes frames, mattes and a preview; a failure in any of them
-    (an encoder error, a full disk, an interrupt) leaves every previous
-    output as it was and removes what was staged.
+    (an encoder error, a full disk, an interrupt, even a failed move at the
+    end) leaves every previous output as it was and removes what was staged.
+    Each output is staged in a folder beside it and put in place in one step:
+    a file by a rename, a folder staged whole (`folder`) by swapping it with
+    the previous one, which is then removed with the staging.
 
     >>> folder = Path(tempfile.mkdtemp())
     >>> with StagedOutputs() as staged:
@@ -124,41 +268,84 @@ class StagedOutputs:
     """
 
     def __init__(self):
-        self._moves: list[tuple[Path, Path]] = []
-        self._staging: dict[Path, Path] = {}
+        self._staged: list[_Staged] = []
+        self._folders: dict[Path, _Staged] = {}
+        self._files: list[Path] = []
         self._created: list[Path] = []
 
-    def _folder_for(self, folder: Path) -> Path:
-        if folder not in self._staging:
-            missing = [p for p in (folder, *folder.parents) if not p.exists()]
-            folder.mkdir(parents=True, exist_ok=True)
-            if missing:
-                self._created.append(missing[-1])
-            self._staging[folder] = Path(tempfile.mkdtemp(prefix=".fusion.partial", dir=folder))
-        return self._staging[folder]
+    def _stage_beside(self, final: Path) -> Path:
+        """A new staging folder beside `final`, named after it and this process, once stale ones are gone."""
+        missing = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if missing:
+            self._created.append(missing[-1])
+        remove_stale_staging(final)
+        return Path(tempfile.mkdtemp(prefix=f".{final.name}.fusion.partial-{_host()}-{os.getpid()}-",
+                                     dir=final.parent))
+
+    def folder(self, final: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+        """Stage the folder `final` whole: at the commit it holds exactly what was staged in it.
+
+        The folder it replaces may hold only files ending in `suffixes` (a
+        previous render's frames); anything else refuses the commit
+        (`replaced_files`). A symlinked folder is replaced where it points.
+        Returns the staging folder; `path` maps files in `final` into it.
+        """
+        given = Path(os.path.abspath(final))
+        if given not in self._folders:
+            target = given.resolve() if given.is_symlink() else given
+            staging = self._stage_beside(target)
+            self._folders[given] = _Staged(target, staging, staging, tuple(suffixes))
+            self._staged.append(self._folders[given])
+        return self._folders[given].new
 
     def path(self, final: str | os.PathLike) -> Path:
         """Where to write what will become `final`."""
-        final = Path(final)
-        staged = self._folder_for(final.parent) / final.name
-        self._moves.append((staged, final))
+        final = Path(os.path.abspath(final))
+        for folder, entry in self._folders.items():
+            if final.is_relative_to(folder) and final != folder:
+                staged = entry.new / final.relative_to(folder)
+                staged.parent.mkdir(parents=True, exist_ok=True)
+                break
+        else:
+            staging = self._stage_beside(final)
+            staged = staging / final.name
+            self._staged.append(_Staged(final, staged, staging))
+        self._files.append(staged)
         return staged
 
-    def commit(self) -> None:
-        """Move every staged file into place."""
+    def _prepare(self) -> None:
+        """Refuse folders that came to hold other files since the render began; give everything its mode."""
         mode = file_mode()
-        for staged, final in self._moves:
+        for entry in self._staged:
+            if entry.suffixes is not None:
+                replaced_files(entry.final, entry.suffixes)
+                os.chmod(entry.new, folder_mode())
+        for staged in self._files:
             os.chmod(staged, mode)
-            os.replace(staged, final)
+
+    def commit(self) -> None:
+        """Put every staged output in place; if any step fails, put back those already done."""
+        done: list[Callable[[], None]] = []
+        try:
+            self._prepare()
+            for entry in self._staged:
+                done.append(_place(entry.new, entry.final))
+        except BaseException:
+            for undo in reversed(done):
+                undo()
+            self.discard()
+            raise
         self._created.clear()
         self.discard()
 
     def discard(self) -> None:
-        """Remove what was staged, and the folders made for it if they stayed empty."""
-        for staging in self._staging.values():
-            shutil.rmtree(staging, ignore_errors=True)
-        self._staging.clear()
-        self._moves.clear()
+        """Remove the staging folders (after a commit, the replaced outputs) and the folders made for them, if empty."""
+        for entry in self._staged:
+            shutil.rmtree(entry.staging, ignore_errors=True)
+        self._staged.clear()
+        self._folders.clear()
+        self._files.clear()
         for folder in self._created:
             with contextlib.suppress(OSError):
                 for empty in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):

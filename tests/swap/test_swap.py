@@ -5,10 +5,13 @@ import numpy as np
 import pytest
 import torch
 
+from fusion.errors import OutputError
+from fusion.io.footage import source_from_path
 from fusion.io.image import read_image, write_image
 from fusion.io.video import VideoWriter
 from fusion.swap.loader import CheckpointError, load_swap_model
 from fusion.swap.pipeline import SwapOptions, preview_path, swap
+from fusion.swap.writer import output_files
 
 
 def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
@@ -21,7 +24,7 @@ def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
     for i, name in enumerate(names):
         plate, out = read_image(plates / name), read_image(tmp_path / "out" / name)
         assert out.shape == plate.shape and out.dtype == plate.dtype
-        matte = read_image(tmp_path / "out_matte" / f"matte.{i:06d}.png")
+        matte = read_image(tmp_path / "out_matte" / name)  # named after its plate
         outside = matte == 0
         np.testing.assert_array_equal(out[outside], plate[outside])  # bit for bit
         if i < 3:
@@ -30,12 +33,35 @@ def test_sequence_in_sequence_out(checkpoint, plates, tmp_path):
             np.testing.assert_array_equal(out, plate)
 
 
+def test_mattes_are_named_after_their_plates(checkpoint, plates, tmp_path):
+    """A sequence's mattes take their plate's name whatever the output (here a video); a video's, its frame number."""
+    swap(plates, tmp_path / "out.mp4", checkpoint, "hopper", SwapOptions(write_matte=True))
+    names = sorted(p.name for p in plates.iterdir())
+    assert sorted(p.name for p in (tmp_path / "out_matte").iterdir()) == names
+    covered = [(read_image(tmp_path / "out_matte" / name) > 0).mean() for name in names]
+    assert all(0.05 < share < 0.5 for share in covered[:3]) and covered[3] == 0  # plate.0004 has no face
+    with VideoWriter(tmp_path / "plate.mp4") as video:
+        for name in names:
+            video.write(read_image(plates / name))
+    swap(tmp_path / "plate.mp4", tmp_path / "clip", checkpoint, "hopper", SwapOptions(write_matte=True))
+    assert sorted(p.name for p in (tmp_path / "clip_matte").iterdir()) == [f"matte.{i:06d}.png" for i in range(4)]
+    assert sorted(p.name for p in (tmp_path / "clip").iterdir()) == [f"plate.{i:06d}.png" for i in range(4)]
+
+
+def test_two_plates_that_would_share_a_matte_are_refused(tmp_path):
+    write_image(tmp_path / "shot" / "a.0001.png", np.zeros((8, 8, 3), np.uint8))
+    write_image(tmp_path / "shot" / "a.0001.exr", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(OutputError, match=r"shot/a\.0001\.exr and .*shot/a\.0001\.png would both write the matte "
+                                          r".*out_matte/a\.0001\.png; keep one image per frame in .*shot$"):
+        output_files(tmp_path / "out", source_from_path(tmp_path / "shot"), write_matte=True)
+
+
 def test_16_bit_in_16_bit_out(checkpoint, photos, tmp_path):
     plate = photos["hopper"].astype(np.uint16) * 257 + 3
     write_image(tmp_path / "deep.png", plate)
     swap(tmp_path / "deep.png", tmp_path / "deep_out.png", checkpoint, "hopper", SwapOptions(write_matte=True))
     out = read_image(tmp_path / "deep_out.png")
-    matte = read_image(tmp_path / "deep_out_matte" / "matte.000000.png")
+    matte = read_image(tmp_path / "deep_out_matte" / "deep.png")
     assert out.dtype == np.uint16 and out.shape == plate.shape
     np.testing.assert_array_equal(out[matte == 0], plate[matte == 0])
     assert (out[matte > 0] % 257 != 3).mean() > 0.5  # new 16-bit values, not 8-bit ones scaled
@@ -77,7 +103,7 @@ def test_erode_and_feather_shape_the_matte(checkpoint, plates, tmp_path):
         out = tmp_path / name
         swap(plates / "plate.0001.png", out.with_suffix(".png"), checkpoint, "hopper",
              SwapOptions(erode=erode, feather=feather, write_matte=True))
-        mattes[name] = read_image(tmp_path / f"{name}_matte" / "matte.000000.png") / 65535
+        mattes[name] = read_image(tmp_path / f"{name}_matte" / "plate.0001.png") / 65535
         frame, plate = read_image(out.with_suffix(".png")), read_image(plates / "plate.0001.png")
         np.testing.assert_array_equal(frame[mattes[name] == 0], plate[mattes[name] == 0])
     hard, eroded, soft = (mattes[k] > 0 for k in ("hard", "eroded", "soft"))
