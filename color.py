@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from fusion.colour.fit import fit_color
 from fusion.config import register_configs
+from fusion.config.overrides import command_line
 from fusion.config.schemas import ColorCommandConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -30,8 +31,9 @@ def main(cfg: DictConfig) -> None:
     print(f"held-out swaps ({s['crops']}) under random grades, CIEDE2000 to the graded face: none "
           f"{s['graded_none']:.2f}, stats {s['graded_stats']:.2f}, lut {s['graded_lut']:.2f}; ungraded: none "
           f"{s['ungraded_none']:.2f}, stats {s['ungraded_stats']:.2f}, lut {s['ungraded_lut']:.2f}")
-    print(f"checkpoint with the LUT network: {result.path}\nswap with it: python swap.py checkpoint={result.path} "
-          "color=lut identity=<whose face> input=<plate> output=<file>")
+    swap = command_line("swap.py", {"checkpoint": result.path, "color": "lut"})
+    print(f"checkpoint with the LUT network: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
+          "output=<file>")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
+from fusion.config.overrides import command_line
 from fusion.config.schemas import MatteCommandConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -30,8 +31,9 @@ def main(cfg: DictConfig) -> None:
           f"unlabelled in {result.seconds / 60:.1f} min")
     print(f"held-out crops ({scores['crops']}) with occluders: IoU {scores['occluded_learned']:.3f} "
           f"(the hull alone {scores['occluded_hull']:.3f}); without: {scores['clean_learned_vs_hull']:.3f} of the hull")
-    print(f"checkpoint with the matte: {result.path}\nswap with it: python swap.py checkpoint={result.path} "
-          "matte=learned identity=<whose face> input=<plate> output=<file>")
+    swap = command_line("swap.py", {"checkpoint": result.path, "matte": "learned"})
+    print(f"checkpoint with the matte: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
+          "output=<file>")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
+from fusion.config.overrides import command_line
 from fusion.config.schemas import SwapConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -33,7 +34,7 @@ def main(cfg: DictConfig) -> None:
         print(f"warning: {warning}")
     if options.preview:
         print(f"side by side: {preview_path(Path(cfg.output))}")
-    print(f"to score the model on held-out frames: python evaluate.py checkpoint={options.checkpoint}")
+    print(f"to score the model on held-out frames: {command_line('evaluate.py', {'checkpoint': options.checkpoint})}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from fusion.config import register_configs
 from fusion.errors import UserError
+from fusion.instantiate import refuse_unknown_keys
 from fusion.training.preemption import RunStopped
 from fusion.training.run import train
 
@@ -18,6 +19,7 @@ def main(cfg: DictConfig) -> None:
     """Compose the train config and run the curriculum; a UserError is one line and exit 2,
     a stop on a signal (after its save) one line and exit 1."""
     try:
+        refuse_unknown_keys(cfg)  # a mistyped +key, before any work
         result = train(cfg)
     except (UserError, FileNotFoundError) as error:
         print(f"train failed: {error}", file=sys.stderr)

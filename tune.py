@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
+from fusion.config.overrides import command_line
 from fusion.config.schemas import TuneConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -26,8 +27,8 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     print(f"{options.actor}'s held-out frames of the shot ({result.frames_held_out}; tuned on {result.frames_tuned}): "
           f"masked SSIM {result.ssim_before:.3f} -> {result.ssim_after:.3f}")
-    print(f"tuned encoder: {result.path}\nswap with it: python swap.py checkpoint={options.checkpoint} "
-          f"input={options.shot} tuning={result.path} identity=<whose face> output=<file>")
+    swap = command_line("swap.py", {"checkpoint": options.checkpoint, "input": options.shot, "tuning": result.path})
+    print(f"tuned encoder: {result.path}\nswap with it: {swap} identity=<whose face> output=<file>")
 
 
 if __name__ == "__main__":

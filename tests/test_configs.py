@@ -1,13 +1,17 @@
-"""Every config group composes and every `_target_` in it builds (as lightning-hydra-template's tests do)."""
+"""Every config group composes and every `_target_` in it builds (as lightning-hydra-template's tests do);
+a key that no schema or target takes is refused, naming the keys that are."""
 
+import re
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
+from fusion.config.schemas import SwapConfig
 from fusion.data.cache import CacheSettings
-from fusion.instantiate import build
+from fusion.errors import ConfigError
+from fusion.instantiate import build, refuse_unknown_keys, to_schema
 from fusion.training.losses import LossWeights
 from fusion.training.schedule import phases
 
@@ -28,6 +32,7 @@ REQUIRED = {"prepare": [], "swap": ["checkpoint=x.ckpt", "identity=a", "input=in
 @pytest.mark.parametrize("name", REQUIRED)
 def test_every_entry_point_composes(name, compose):
     cfg = compose(name, REQUIRED[name])
+    refuse_unknown_keys(cfg)
     if name == "prepare":
         assert isinstance(build(cfg.cache), CacheSettings)
 
@@ -99,3 +104,32 @@ def test_experiments_compose_and_plan(tmp_path, option, compose):
     cfg = compose("train", [f"experiment={option}"], root=tmp_path)
     assert cfg.task_name == option and phases(OmegaConf.to_object(cfg.curriculum))
     assert build(cfg.cache).landmarks == "auto"
+
+
+@pytest.mark.parametrize("group", ["cache", "curriculum", "data", "model", "model/loss", "trainer", "logger",
+                                   "experiment"])
+def test_every_option_holds_only_keys_its_schema_or_target_takes(tmp_path, group, compose):
+    for option in options(group):
+        refuse_unknown_keys(compose("train", [f"{group}={option}"], root=tmp_path))
+
+
+@pytest.mark.parametrize("name, override, start", [
+    ("train", "+cache.resoluton=64",
+     "cache.resoluton is not a setting of cache (did you mean cache.resolution?); valid: resolution, face_scale, "),
+    ("train", "+curriculum.stages.0.lrr=1e-4",
+     "curriculum.stages[0].lrr is not a setting of curriculum.stages[0] (did you mean curriculum.stages[0].lr?)"),
+    ("train", "+data.footage_dir=x", "data.footage_dir is not a setting of data (did you mean data.footage?)"),
+    ("swap", "+presicion=bf16", "presicion is not a setting (did you mean precision?); valid: device, precision, "),
+])
+def test_a_key_taken_up_with_plus_that_nothing_takes_is_refused_with_the_valid_keys(name, override, start, compose):
+    """Hydra suggests `+key=value` for a key a config lacks; for a typo that key is refused, not passed on
+    (a bare TypeError) or dropped."""
+    with pytest.raises(ConfigError, match="^" + re.escape(start)):
+        refuse_unknown_keys(compose(name, REQUIRED.get(name, []) + [override]))
+
+
+def test_build_and_to_schema_refuse_an_unknown_key(compose):
+    with pytest.raises(ConfigError, match="cache.resoluton is not a setting of cache"):
+        build(compose("prepare", ["+cache.resoluton=64"]).cache)
+    with pytest.raises(ConfigError, match="presicion is not a setting"):
+        to_schema(compose("swap", REQUIRED["swap"] + ["+presicion=bf16"]), SwapConfig)

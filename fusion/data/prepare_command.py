@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from fusion.config.overrides import command_line
 from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
@@ -76,6 +77,6 @@ def run_prepare(cfg: DictConfig) -> int:
     if report["faces_kept"] == 0:
         errors.print("[red]no usable face in any identity: nothing to train on[/red]")
         return 1
-    console.print(f"next: python train.py footage={footage} cache.resolution={settings.resolution} "
-                  f"cache.landmarks={settings.landmarks}", highlight=False, soft_wrap=True)
+    train = {"footage": footage, "cache.resolution": settings.resolution, "cache.landmarks": settings.landmarks}
+    console.print(f"next: {command_line('train.py', train)}", markup=False, highlight=False, soft_wrap=True)
     return 0

@@ -17,6 +17,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256
 from fusion.io.image import IMAGE_EXTENSIONS, read_image
 
@@ -168,7 +169,8 @@ def source_from_path(path: str | os.PathLike) -> Source:
             raise FileNotFoundError(f"{path}: no frames could be read (empty, corrupt or an unsupported codec); "
                                     "re-export it as H.264 mp4 or an image sequence")
         return Source("", path, path.name, frames)
-    raise ValueError(f"{path}: '{suffix}' is not footage; supported: {', '.join(VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)}")
+    raise ConfigError(f"{path}: '{suffix or path.name}' is not footage; give a video ({', '.join(VIDEO_EXTENSIONS)}), "
+                      f"an image or a folder of images ({', '.join(IMAGE_EXTENSIONS)})")
 
 
 def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:

@@ -9,7 +9,6 @@ growth, so a killed run resumes in the same phase at the same step.
 import contextlib
 import hashlib
 import logging
-import shlex
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
+from fusion.config.overrides import command_line
 from fusion.errors import CheckpointError
 from fusion.hardware import trainer_precision
 from fusion.instantiate import build
@@ -134,13 +134,14 @@ class TrainResult:
         scores = ", ".join(f"{name} {self.metrics[f'val/ssim/{name}']:.3f}" for name in self.identities
                            if f"val/ssim/{name}" in self.metrics)
         plate = next(iter(sorted((self.footage / self.identities[0]).glob("*.*"))), None) if self.footage else None
-        swap = ["python", "swap.py", f"checkpoint={self.checkpoint}", f"identity={self.identities[-1]}",
-                f"input={plate or '<a plate of ' + self.identities[0] + '>'}", "output=swapped.mp4", "preview=true"]
+        swap = command_line("swap.py", {"checkpoint": self.checkpoint, "identity": self.identities[-1],
+                                        "input": plate or f"<a plate of {self.identities[0]}>",
+                                        "output": "swapped.mp4", "preview": True})
         lines = [f"trained in {duration(self.seconds)}: {self.checkpoint}",
                  f"previews: {previews[-1] if previews else self.run_dir / 'previews'} (and the phases before it)",
                  f"held-out masked SSIM {self.metrics.get('val/ssim', float('nan')):.3f}"
                  f" ({scores}), PSNR {self.metrics.get('val/psnr', float('nan')):.1f} dB",
-                 f"try: {shlex.join(swap)}"]
+                 f"try: {swap}"]
         return "\n".join(lines)
 
 
