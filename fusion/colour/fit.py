@@ -1,8 +1,9 @@
 """Training a model's colour-harmonisation LUT network; the `color.py` command's work.
 
-The faces are the model's own swaps: each of up to `faces` training crops is
-decoded once by another identity's decoder (as the swap would decode it),
-then brought down to the network's resolution with its crop and hull mask.
+The faces are the model's own swaps: each of up to `faces` training crops (an
+equal share from each identity, the only ones packed) is decoded once by
+another identity's decoder (as the swap would decode it), then brought down
+to the network's resolution with its crop and hull mask.
 Each step draws a batch and a random grade G per sample (`grades.py`; a
 share `identity_share` left ungraded, so an ungraded plate keeps the face as
 decoded). The network sees the ungraded face and the graded plate outside the
@@ -94,6 +95,20 @@ def color_path(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.color.ckpt")
 
 
+def color_packs(names: list[str], resolution: int, options: ColorOptions) -> tuple[PackSpec, PackSpec]:
+    """The train and held-out packs the fit reads: `faces` crops shared out equally over the identities, at the
+    model's `resolution`, so a pack holds what is decoded, not the whole cache. The held-out crops never
+    depend on the seed, as in training.
+
+    >>> specs = color_packs(["a", "b", "c"], 64, ColorOptions(faces=8, seed=5))
+    >>> [(spec.quantity, spec.seed, spec.split) for spec in specs]
+    [(3, 5, 'train'), (3, 0, 'val')]
+    """
+    quantity = -(-options.faces // len(names))
+    return (PackSpec(resolution, quantity, options.seed, "train", options.holdout),
+            PackSpec(resolution, quantity, 0, "val", options.holdout))
+
+
 @torch.no_grad()
 def swap_set(net, pack: StagePack, count: int, resolution: int, seed: int, device: torch.device) -> SwapSet:
     """Up to `count` crops of `pack` (at the model's output resolution) with each decoded by another
@@ -178,9 +193,8 @@ def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOp
     device = pick_device(options.device)
     net = load_network(saved).eval().to(device)
     names, size = list(info["identities"]), net.output_resolution
-    sets = [swap_set(net, build_pack(cache, names, PackSpec(size, 10**6, split=split, holdout=options.holdout),
-                                     workers=1), options.faces, options.resolution, options.seed, device)
-            for split in ("train", "val")]
+    sets = [swap_set(net, build_pack(cache, names, spec, workers=1), options.faces, options.resolution, options.seed,
+                     device) for spec in color_packs(names, size, options)]
     color, losses = train_color(sets[0], options)
     scores = color_scores(color, sets[1], options.seed)
     save_with_section(saved, COLOR_SECTION, color, {

@@ -1,18 +1,31 @@
 """Random colour grades: what a plate's grade may have done to the footage a model was trained on.
 
-A grade is exposure (a gain of up to 0.8 stops either way), white balance
-(red and blue gains up to 25%), saturation (0.5 to 1.5), gamma (0.7 to 1.4)
-and a smooth tone curve (a blend of the identity with a smoothstep S-curve,
-up to 80% towards it or 50% away from it; monotonic throughout), in that
-order, on sRGB-encoded values in [0, 1]. Each sample in a batch draws its own.
+A grade is exposure (up to 0.8 stops either way, a gain in linear light, as
+a stop is defined: the sRGB-encoded values are decoded, scaled by 2**stops and
+encoded again), white balance (red and blue gains up to 25%), saturation (0.5
+to 1.5), gamma (0.7 to 1.4) and a smooth tone curve (a blend of the identity
+with a smoothstep S-curve, up to 80% towards it or 50% away from it; monotonic
+throughout), in that order; all but exposure on the sRGB-encoded values in
+[0, 1]. Each sample in a batch draws its own.
 """
 
 from dataclasses import dataclass
 
 import torch
+from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
 
 #: Rec. 709 luma weights, for saturation
 LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def expose(image: torch.Tensor, stops: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB-encoded values with each sample's exposure changed by its (B,) `stops`, in linear light.
+
+    >>> mid_grey = torch.full((1, 3, 1, 1), 0.5)  # 0.214 in linear light
+    >>> round(expose(mid_grey, torch.tensor([1.0]))[0, 0, 0, 0].item(), 3)  # 0.428, twice; a gain on 0.5 gave 1.0
+    0.686
+    """
+    return linear_rgb_to_rgb(rgb_to_linear_rgb(image) * 2 ** stops.view(-1, 1, 1, 1))
 
 
 @dataclass
@@ -54,7 +67,7 @@ class Grade:
         True
         """
         view = lambda t: t.view(-1, 1, 1, 1)  # noqa: E731
-        x = image * (2 ** view(self.stops)) * self.gains[..., None, None]
+        x = expose(image, self.stops) * self.gains[..., None, None]
         luma = (x * torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
         x = (luma + view(self.saturation) * (x - luma)).clamp(0, 1)
         x = x ** view(self.gamma)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from fusion.data.cache import IdentityCache
+from fusion.errors import UserError
 from fusion.faces.features import FEATURES, feature_maps
 from fusion.faces.hull import polygon_mask
 from fusion.io.image import encode, read_image
@@ -29,6 +30,10 @@ from fusion.io.image import encode, read_image
 #: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt
 #: (2: registration at pixel centres; 3: float crops sRGB-encoded).
 PACK_FORMAT = 4
+
+
+class NoCropsError(UserError, ValueError):
+    """An identity with no crops of the split a pack asks for: prepare kept none, or the holdout leaves none."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,16 @@ class StagePack:
         return len(self.keys)
 
 
+def _no_crops(cache_root: Path, identity: str, crops: int, spec: PackSpec) -> str:
+    """One line on an identity with no crops of `spec.split`: which one, in which cache, and what to do."""
+    if not crops:
+        return (f"identity {identity!r} has no crops in the cache {cache_root}: prepare found no usable face in "
+                f"its footage; run prepare on footage where its face is visible, or leave {identity!r} out of the "
+                "identities")
+    return (f"identity {identity!r} has no {spec.split} crops in the cache {cache_root}: holdout={spec.holdout} "
+            f"of its {crops} crops leaves none; prepare more footage of it or change the holdout")
+
+
 def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, workers: int = 4) -> StagePack:
     """Build (or reuse) the pack of `spec` over `identities`."""
     cache_root = Path(cache_root)
@@ -144,7 +159,7 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
     for number, (cache, index) in enumerate(zip(caches, indexes)):
         pool = split_records(index, spec.split, spec.holdout)
         if not pool:
-            raise ValueError(f"{cache.folder}: no {spec.split} frames (index has {len(index)}, holdout={spec.holdout})")
+            raise NoCropsError(_no_crops(cache_root, cache.identity, len(index), spec))
         order = np.random.default_rng([spec.seed, number]).permutation(len(pool))
         chosen.extend((number, cache, pool[i]) for i in sorted(order[:spec.quantity]))
 

@@ -6,7 +6,8 @@ decode), and for every swap p -> q (p's frame decoded by q's decoder,
 composited into p's frame exactly as `swap.py` composites into a plate, at
 the same options) identity (dlib descriptors against each identity's centroid of
 real held-out frames), expression (landmark error against the template frame)
-and temporal stability (flicker ratio over the consecutive held-out frames).
+and temporal stability (flicker ratio over held-out frames that follow one
+another in one source: the held-out frames are the tails of several clips).
 Descriptors and landmarks are computed on crops enlarged to 512 px: dlib's
 networks expect faces of ~150 px. Frames are read from the memory-mapped pack,
 decoded, composited and analysed a batch at a time and then dropped: only
@@ -23,8 +24,8 @@ import numpy as np
 import torch
 
 from fusion.colour.scores import mean_color_error
-from fusion.data.cache import model_cache
-from fusion.data.pack import PackSpec, build_pack
+from fusion.data.cache import IdentityCache, model_cache
+from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
 from fusion.eval.degrade import check_degradation, degrade
@@ -37,7 +38,7 @@ from fusion.io.outputs import check_outputs
 from fusion.metrics.expression import REGIONS, landmark_error, landmark_error_by_region
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.sharpness import sharpness_ratio
-from fusion.metrics.temporal import TemporalRatio
+from fusion.metrics.temporal import Position, TemporalRatio
 from fusion.progress import progress
 from fusion.occlusion.scores import matte_scores
 from fusion.swap.colour import check_color, harmonise
@@ -64,6 +65,13 @@ def _analyse(backend, describer, crop: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return None
     points = jittered_landmarks(backend, big, boxes[0], 4)
     return describer.describe(big, points), points / scale
+
+
+def _positions(cache: Path, pack: StagePack) -> list[Position]:
+    """(source, frame number) of each crop of `pack`, from its identity's index: which frames follow one another."""
+    where = {f"{name}/{record['key']}": (record["source"], record["frame"])
+             for name in pack.identities for record in IdentityCache(cache, name).index()}
+    return [where[key] for key in pack.keys]
 
 
 def _composite(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict,
@@ -143,9 +151,12 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     composite = {"blend": options.blend, "erode": options.erode, "feather": options.feather,
                  "quality": options.quality}
     size, names = model.net.output_resolution, model.identities
+    # Every held-out frame, each scored (the pack holds nothing unread); the matte's pack below is the
+    # held-out pack matte.py built and scored, reused.
     pack = build_pack(cache, names, PackSpec(size, 10**6, 0, "val", options.holdout))
     backend, describer = load_backend("dlib"), FaceDescriber()
     rows = {p: np.flatnonzero(pack.identity == i) for i, p in enumerate(names)}
+    positions = _positions(cache, pack)
     # Per identity p: per-frame (ssim, psnr), analyses of the real frames and of
     # each swap p -> q (by q), the swaps' flicker, and the sheet's columns.
     quality, real, swapped, flicker, sharpness, color_error, sheet_rows = {}, {}, {}, {}, {}, {}, []
@@ -173,7 +184,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                     sharpness[p][j] += sharpness_ratio(composited, x, m).tolist()
                     color_error[p][j] += mean_color_error(composited, x, m).tolist()
                     flicker[p][j].add(composited.permute(0, 2, 3, 1).numpy(), x.permute(0, 2, 3, 1).numpy(),
-                                      m[:, 0].numpy() > 0.5)
+                                      m[:, 0].numpy() > 0.5, [positions[row] for row in batch])
                 columns.append(composited)
             for kept, images in zip(sheet, columns):
                 kept += [image.clone() for image in images[:SHEET_FRAMES - len(kept)]]  # a view would keep the batch
@@ -219,7 +230,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
                 if found else 0.0,
                 "landmark_error": landmark_errors(analyses, template_points),
                 **region_errors(analyses, template_points),
-                "temporal_ratio": flicker[p][j].value() if frames > 1 else None,
+                "temporal_ratio": flicker[p][j].value() if flicker[p][j].pairs else None,
                 # high-frequency energy of the composited face over the plate's: below 1, softer than the plate
                 "sharpness_ratio": float(np.mean(sharpness[p][j])),
                 # CIEDE2000 between the mean Lab colours of the composited face and the plate's face

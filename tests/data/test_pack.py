@@ -5,6 +5,7 @@ import pytest
 
 from fusion.data.cache import CacheSettings
 from fusion.data.pack import PackSpec, build_pack
+from fusion.errors import UserError
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
 from fusion.io.image import srgb_decode, write_image
@@ -39,6 +40,17 @@ def test_smaller_stages_draw_subsets_and_val_is_held_out(cache):
     assert small.images.shape[1:] == (128, 128, 3)  # upsampled past the 64 px cache
     val = build_pack(cache, ["astronaut", "hopper"], PackSpec(resolution=16, quantity=100, split="val"))
     assert len(val) == 4 and not set(val.keys) & set(big.keys)  # 10% of 20 frames, each identity
+
+
+def test_a_split_with_no_crops_is_a_user_error_that_names_the_identity(cache):
+    """20 crops with 1% held out hold none out: one line naming the identity, the cache and what to change."""
+    from fusion.data.pack import NoCropsError
+
+    with pytest.raises(NoCropsError) as caught:
+        build_pack(cache, ["astronaut", "hopper"], PackSpec(resolution=16, quantity=2, split="val", holdout=0.01))
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)  # as before: a ValueError
+    assert str(caught.value) == (f"identity 'astronaut' has no val crops in the cache {cache}: holdout=0.01 of its "
+                                 "20 crops leaves none; prepare more footage of it or change the holdout")
 
 
 def test_bad_spec_is_rejected():

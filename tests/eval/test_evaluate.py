@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fusion.data.cache import CacheSettings, cache_location
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, UserError
 from fusion.io.image import read_image
 from fusion.swap.loader import SwapModel
 
@@ -27,6 +27,83 @@ def demo(tmp_path_factory):
     checkpoint = save_untrained(root / "last.ckpt", ["astronaut", "hopper"],
                                 {"resolution": 32, "width_multiplier": 0.125}, asdict(settings))
     return checkpoint, root / "cache"
+
+
+@pytest.fixture(scope="module")
+def takes(tmp_path_factory, photos):
+    """(cache, checkpoint of astronaut and hopper, checkpoint that adds `nobody`): each of the two filmed in two
+    takes of 12 frames (astronaut's take2 loses frame 10 to a frame with no face); nobody's footage has no face."""
+    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.demo.footage import jitter_frame
+    from fusion.io.image import write_image
+    from fusion.model.checkpoint import save_untrained
+
+    root, rng = tmp_path_factory.mktemp("takes"), np.random.default_rng(0)
+    for name in ("astronaut", "hopper"):
+        for take in ("take1", "take2"):
+            for i in range(12):
+                blank = (name, take, i) == ("astronaut", "take2", 10)
+                frame = np.full_like(photos[name], 90) if blank else jitter_frame(photos[name], i / 12, rng)
+                write_image(root / "footage" / name / take / f"f{i:02d}.png", frame)
+    for i in range(3):
+        write_image(root / "footage" / "nobody" / f"f{i}.png", np.full((256, 256, 3), 90, np.uint8))
+    settings = CacheSettings(resolution=64, landmarks="dlib")
+    prepare(root / "footage", root / "cache", settings, PrepareOptions(contact_sheet=0))
+    net = {"resolution": 32, "width_multiplier": 0.125}
+    return (root / "cache", save_untrained(root / "two.ckpt", ["astronaut", "hopper"], net, asdict(settings)),
+            save_untrained(root / "three.ckpt", ["astronaut", "hopper", "nobody"], net, asdict(settings)))
+
+
+def test_flicker_pairs_only_frames_that_follow_in_one_take(takes, tmp_path, monkeypatch):
+    """A quarter of each take held out: astronaut's frames 9-11 of take1 and 8, 9, 11 of take2 make 3 pairs, not
+    the 5 of one joined sequence; hopper's 6 frames make 4. The pack holds the 12 frames scored, no more."""
+    import fusion.eval.evaluate as module
+    from fusion.data.pack import StagePack
+    from fusion.metrics.temporal import TemporalRatio
+
+    cache, checkpoint, _ = takes
+    ratios, positions = [], []
+
+    class Recorded(TemporalRatio):
+        def __init__(self):
+            super().__init__()
+            ratios.append(self)
+
+        def add(self, swap, plate, masks, at=None):
+            positions.append(at)
+            return super().add(swap, plate, masks, at)
+
+    monkeypatch.setattr(module, "TemporalRatio", Recorded)
+    options = module.EvaluateOptions(holdout=0.25, device="cpu", batch_size=4)
+    metrics = module.evaluate(checkpoint, cache, tmp_path / "eval", options)
+    assert positions[:2] == [[("take1", 9), ("take1", 10), ("take1", 11), ("take2", 8)], [("take2", 9), ("take2", 11)]]
+    assert [ratio.pairs for ratio in ratios] == [3, 4]  # astronaut -> hopper, hopper -> astronaut
+    assert all(swap["temporal_ratio"] > 0 for swap in metrics["swaps"].values())
+    assert [v["frames"] for v in metrics["identities"].values()] == [6, 6]
+    (pack,) = [StagePack(folder) for folder in (cache / "packs").iterdir()]
+    assert (pack.spec.split, pack.spec.resolution, len(pack)) == ("val", 32, 12)
+    crop = 32 * 32 * (3 + 1 + 3) + 68 * 2 * 4 + 8  # bytes of a crop: image, hull, feature maps, landmarks, identity
+    assert 12 * crop < sum(path.stat().st_size for path in pack.folder.iterdir()) < 12 * crop + 4096
+
+
+def test_an_identity_without_crops_is_one_line_that_names_it_and_the_fix(takes, tmp_path):
+    """Not Hydra's ValueError and exit 1: evaluate.py prints what to do in one line and exits 2."""
+    import subprocess
+    import sys
+
+    from fusion.eval.evaluate import evaluate
+
+    cache, _, checkpoint = takes
+    message = (f"identity 'nobody' has no crops in the cache {cache}: prepare found no usable face in its footage; "
+               "run prepare on footage where its face is visible, or leave 'nobody' out of the identities")
+    with pytest.raises(UserError) as caught:
+        evaluate(checkpoint, cache, tmp_path / "eval")
+    assert str(caught.value) == message
+    result = subprocess.run([sys.executable, "evaluate.py", f"checkpoint={checkpoint}", f"cache_folder={cache}",
+                             f"out={tmp_path / 'eval'}", "device=cpu", f"paths.root_dir={tmp_path}"],
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+    assert (result.returncode, result.stderr) == (2, f"evaluate failed: {message}\n"), result.stderr[-3000:]
+    assert not (tmp_path / "eval").exists()
 
 
 def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
