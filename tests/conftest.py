@@ -47,6 +47,12 @@ def fast() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def fast_overrides() -> tuple[str, ...]:
+    """The FAST training overrides, for fixtures wider than one test (`fast` gives a test its own list)."""
+    return FAST
+
+
+@pytest.fixture(scope="session")
 def photos():
     from fusion.demo.footage import demo_photos
 

@@ -1,6 +1,6 @@
 """The LightningDataModule: footage -> cache -> the current phase's stage packs.
 
-`prepare_data` (one process per node) prepares the cache and builds the
+`prepare_data` (one process of the job) prepares the cache and builds the
 packs; `setup` only opens them. The training loop sets `phase` before each
 fit, so every phase trains on its own (smaller, sharper) pack.
 """
@@ -53,6 +53,10 @@ class FaceDataModule(L.LightningDataModule):
         self.train_pack: StagePack | None = None
         self.val_pack: StagePack | None = None
         self._cache_ready = False
+        # One process of the whole job prepares the cache and builds the packs: the run's folders are shared
+        # between nodes (rank zero writes the checkpoints every rank resumes from), and so is the cache, where
+        # two nodes preparing at once would remove each other's files in progress.
+        self.prepare_data_per_node = False
         #: called between the packs a phase builds, where a stop loses no work (the training loop sets it to
         #: the preemption watch's check: building packs at high resolution can outlast a preemption's notice)
         self.safe_point: Callable[[], None] | None = None
@@ -82,7 +86,7 @@ class FaceDataModule(L.LightningDataModule):
         self._cache_ready = True
 
     def prepare_data(self) -> None:
-        """Prepare the cache and build this phase's packs once per node, before any process opens them."""
+        """Prepare the cache and build this phase's packs once for the job, before any process opens them."""
         self.prepare_cache()
         for spec in self._specs():
             self._safe_point()

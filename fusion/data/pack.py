@@ -7,7 +7,7 @@ permutation (so packs of later, smaller stages are subsets of earlier ones),
 resized (area filter down; Lanczos up where the cache is smaller than the
 stage, the resolution enhancement step) and stored as .npy arrays that data
 loader workers memory-map with no decoding. Packs are keyed by everything
-they depend on and reused; they are built in a temporary folder and renamed
+they depend on and reused; each builder stages in a folder of its own and renames it
 into place, so a killed build leaves nothing that looks finished.
 """
 
@@ -25,6 +25,7 @@ from fusion.data.cache import IdentityCache
 from fusion.errors import UserError
 from fusion.faces.features import FEATURES, feature_maps
 from fusion.faces.hull import polygon_mask
+from fusion.io.atomic import staging_beside
 from fusion.io.image import encode, read_image
 
 #: Bumped when a pack's content changes for the same spec and cache, so older packs are rebuilt
@@ -163,9 +164,8 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
         order = np.random.default_rng([spec.seed, number]).permutation(len(pool))
         chosen.extend((number, cache, pool[i]) for i in sorted(order[:spec.quantity]))
 
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging_beside(folder)  # its own, so jobs building the same pack at once never share files
     r = spec.resolution
     dtype = pack_dtype({record["dtype"] for _, _, record in chosen})
     images = np.lib.format.open_memmap(tmp / "images.npy", "w+", dtype, (len(chosen), r, r, 3))
@@ -190,6 +190,10 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
     (tmp / "meta.json").write_text(json.dumps({
         "spec": asdict(spec), "identities": identities, "keys": [f"{c.identity}/{rec['key']}" for _, c, rec in chosen],
     }))
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    try:
+        tmp.rename(folder)
+    except OSError:
+        if not (folder / "meta.json").is_file():
+            raise
+        shutil.rmtree(tmp)  # another process finished the same pack first
     return StagePack(folder)

@@ -228,6 +228,13 @@ def remove_stale_staging(final: Path) -> list[Path]:
     return stale
 
 
+def staging_beside(final: Path) -> Path:
+    """A new staging folder beside `final` (whose folder must exist), named after it and this process, once
+    the stale ones of killed runs are gone: each writer of `final` stages in a folder of its own."""
+    remove_stale_staging(final)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.fusion.partial-{_host()}-{os.getpid()}-", dir=final.parent))
+
+
 def _place(new: Path, final: Path) -> Callable[[], None]:
     """Put `new` at `final` in one step (a previous `final` moves to `new`'s name); return how to undo it."""
     if os.path.lexists(final):
@@ -279,9 +286,7 @@ class StagedOutputs:
         final.parent.mkdir(parents=True, exist_ok=True)
         if missing:
             self._created.append(missing[-1])
-        remove_stale_staging(final)
-        return Path(tempfile.mkdtemp(prefix=f".{final.name}.fusion.partial-{_host()}-{os.getpid()}-",
-                                     dir=final.parent))
+        return staging_beside(final)
 
     def folder(self, final: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
         """Stage the folder `final` whole: at the commit it holds exactly what was staged in it.

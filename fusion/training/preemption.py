@@ -52,6 +52,7 @@ class PreemptionWatch(L.Callback):
         self.received: signal.Signals | None = None
         self._previous: dict[signal.Signals, object] = {}
         self._shared_batches = 0
+        self._received_by: list[int] = []
 
     def extra_repr(self) -> str:
         return f"checkpoint={self.checkpoint}, signals={[s.name for s in self.signals]}, received={self.received}"
@@ -72,19 +73,31 @@ class PreemptionWatch(L.Callback):
         log.warning("received %s: stopping at the next safe point", self.received.name)
 
     def _agreed(self, trainer: L.Trainer) -> bool:
-        """Whether any rank has a signal; every rank must ask at the same point."""
-        return trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+        """Whether any rank has a signal; every rank must ask at the same point. Once one has, every rank
+        takes the same signal (the lowest rank's that has one) and learns which ranks received it."""
+        if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
+            return False
+        received = trainer.strategy.all_gather(torch.tensor(int(self.received or 0))).reshape(-1).tolist()
+        self._received_by = [rank for rank, signum in enumerate(received) if signum]
+        self.received = signal.Signals(received[self._received_by[0]])
+        return True
 
-    def hand_over(self, saved: bool = False) -> None:
+    def hand_over(self, saved_by: L.Trainer | None = None) -> None:
         """Stop here: run the launcher's handler (a preemption: it requeues and exits), else raise RunStopped.
-        `last.ckpt` holds where to go on from: just `saved`, or by an earlier save."""
+        `last.ckpt` holds where to go on from: just saved through `saved_by` (rank zero writes it, once), or
+        by an earlier save."""
         received = self.received or self.signals[0]
-        log.warning("stopped by %s: %s %s", received.name, "saved" if saved else "going on from", self.checkpoint)
+        by = f" (received by rank {', '.join(map(str, self._received_by))})" if self._received_by else ""
+        if saved_by is None:
+            log.warning("stopped by %s%s: going on from %s", received.name, by, self.checkpoint)
+        elif saved_by.is_global_zero:
+            log.warning("stopped by %s%s: rank 0 saved %s", received.name, by, self.checkpoint)
         previous = self._previous.get(received)
         if received != signal.SIGINT and callable(previous):
             previous(received, None)
-        raise RunStopped(f"stopped by {received.name} {'after saving' if saved else 'at'} {self.checkpoint}; resume "
-                         f"with ckpt_path={self.checkpoint} (a requeued job resumes from its own run folder by itself)")
+        raise RunStopped(f"stopped by {received.name} {'after saving' if saved_by else 'at'} {self.checkpoint}; "
+                         f"resume with ckpt_path={self.checkpoint} (a requeued job resumes from its own run folder "
+                         "by itself)")
 
     def check(self) -> None:
         """A safe point of this process alone (no other rank waits on it), where `last.ckpt` already holds
@@ -101,7 +114,7 @@ class PreemptionWatch(L.Callback):
         """Once any rank has a signal, every rank saves after this same step and hands over."""
         if self._agreed(trainer):
             trainer.save_checkpoint(self.checkpoint)
-            self.hand_over(saved=True)
+            self.hand_over(saved_by=trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Count the validation batches every rank has (ranks may differ by one): stops are agreed only there."""
@@ -116,6 +129,6 @@ class PreemptionWatch(L.Callback):
         if batch_idx >= self._shared_batches or not self._agreed(trainer):
             return
         if trainer.state.fn != TrainerFn.FITTING:
-            raise ValidationStopped(f"validation stopped by {(self.received or self.signals[0]).name}")
+            raise ValidationStopped(f"validation stopped by {self.received.name}")
         trainer.save_checkpoint(self.checkpoint)
-        self.hand_over(saved=True)
+        self.hand_over(saved_by=trainer)
