@@ -30,6 +30,7 @@ from fusion.training.callback import CurriculumCallback, enter_phase
 from fusion.training.checkpoint_io import AtomicCheckpointIO
 from fusion.training.console import PhaseProgress, quiet_lightning
 from fusion.training.divergence import DivergenceGuard, TrainingDiverged
+from fusion.training.memory_plan import warn_if_out_of_memory
 from fusion.training.preemption import PreemptionWatch, ValidationStopped
 from fusion.training.schedule import Phase, check_world_size, phases
 
@@ -163,6 +164,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     saved = read_checkpoint(checkpoint) if checkpoint else None  # refuse an unsafe or foreign file before any work
     run_dir = checkpoint.parent.parent if checkpoint else Path(cfg.paths.run_dir)
     datamodule = build(cfg.data, _convert_="all")
+    warn_if_out_of_memory(cfg, world, precision, identities=len(datamodule.identities))
     module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                    net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
     module.crop_settings = asdict(datamodule.settings)
