@@ -128,7 +128,7 @@ def test_the_swap_keeps_a_known_occluder_only_with_the_learned_matte(checkpoint,
         out = tmp_path / f"{matte}.png"
         swap(path, out, model, "astronaut", SwapOptions(matte=matte, write_matte=True, device="cpu"))
         frames[matte] = read_image(out)
-        mattes[matte] = read_image(tmp_path / f"{matte}_matte" / "matte.000000.png") / 65535
+        mattes[matte] = read_image(tmp_path / f"{matte}_matte" / f"{path.stem}.png") / 65535
     assert (frames["hull"][disk] != plate[disk]).any(axis=-1).mean() > 0.9  # the hull pastes the face over it
     kept = (frames["learned"][disk] == plate[disk]).all(axis=-1).mean()
     assert kept > 0.95, kept  # the learned matte keeps the occluder as filmed
