@@ -1,21 +1,17 @@
-"""Structured configs (schemas) registered in Hydra's ConfigStore.
-
-The schemas are imported when registered, not with this package: the commands they
-describe import `fusion.config.overrides` to write their closing commands.
-"""
+"""Structured configs (schemas) registered in Hydra's ConfigStore."""
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
+from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig,
+                                   TuneConfig)
+from fusion.data.prepare_command import PrepareConfig
+from fusion.training.run_folder import run_folder_name
+from fusion.training.schedule import Curriculum
+
 
 def register_configs() -> None:
     """Make the schemas available to `defaults` lists, and the run folder resolver to configs (idempotent)."""
-    from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
-                                       SwapConfig, TuneConfig)
-    from fusion.data.prepare_command import PrepareConfig
-    from fusion.training.run_folder import run_folder_name
-    from fusion.training.schedule import Curriculum
-
     OmegaConf.register_new_resolver("fusion_run_name", run_folder_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)
