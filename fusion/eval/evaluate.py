@@ -41,9 +41,9 @@ from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import Position, TemporalRatio
 from fusion.progress import progress
 from fusion.occlusion.scores import matte_scores
-from fusion.swap.colour import check_color, harmonise
+from fusion.swap.colour import check_color, colour_step
 from fusion.swap.composite import check_blend, composite_face
-from fusion.swap.matte import check_matte
+from fusion.swap.matte import check_matte, learned_matte
 from fusion.swap.loader import load_swap_model
 from fusion.swap.tuned_encoder import apply_tuned_encoder
 
@@ -142,8 +142,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     results = [out / "metrics.json", out / "contact_sheet.png"]
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
-    check_matte(options.matte, model.matte is not None, checkpoint)
-    check_color(options.color, model.color is not None, checkpoint)
+    matte = learned_matte(options.matte, model.matte, checkpoint)
+    colour = colour_step(options.color, model.color, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     cache = model_cache(cache, cache_dir, model.crop)
@@ -172,12 +172,14 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
             m = torch.from_numpy(pack.masks[batch] / np.float32(255))[:, None]
             polygons = [hull_polygon(points, model.crop.mask_enlarge) for points in pack.landmarks[batch]]
             face = model.decode(x, i)
-            visible = model.matte.predict(x) if options.matte == "learned" else None
+            visible = matte.predict(x) if matte is not None else None
             quality[p].append(torch.stack([masked_ssim(face, x, m), masked_psnr(face, x, m)]))
             real[p] += [_analyse(backend, describer, c) for c in _uint8(x)]
             columns = [x]
             for j in range(len(names)):
-                swap_face = harmonise(face if j == i else model.decode(x, j), x, m, options.color, model.color)
+                swap_face = face if j == i else model.decode(x, j)
+                if colour is not None:
+                    swap_face = colour(swap_face, x, m)
                 composited = _composite(swap_face, x, polygons, composite, visible)
                 swapped[p][j] += [_analyse(backend, describer, c) for c in _uint8(composited)]
                 if j != i:
