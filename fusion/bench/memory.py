@@ -387,6 +387,63 @@ def print_table(rows: list[dict], precisions: list[str], world: int) -> None:
     print("m: measured on this CPU, x: extrapolated", file=sys.stderr)
 
 
+def measurements(args: argparse.Namespace, parser: argparse.ArgumentParser, model: dict, plan: list,
+                 emulated: bool, log) -> tuple[dict, list, list[str]]:
+    """(measurements by phase, their raw JSON, the precisions measured): taken on this CPU, or read back
+    from `--reuse`. Where bf16 is `emulated` (no CPU autocast), only fp32 is measured."""
+    measured_precisions = ["fp32"] if emulated else list(args.precisions)
+    if not args.reuse:
+        module = build_module(model, plan, args.identities)
+        since = model.get("blend_min_resolution") or 0
+        measured, raw = measure_plan(module, plan, measured_precisions, args.measure_up_to, since, log)
+        return measured, raw, measured_precisions
+    raw = json.loads(args.reuse.read_text())["measured"]
+    measured = reused_measurements(raw, plan)
+    measured_precisions = [p for p in measured_precisions if all(p in v for v in measured.values())]
+    if not measured_precisions:
+        parser.error(f"{args.reuse} holds no measurement in {args.precisions}")
+    if emulated and "fp32" not in measured_precisions:
+        parser.error(f"{args.reuse} holds no fp32 measurement to model bf16 from")
+    return measured, raw, measured_precisions
+
+
+def write_table(args: argparse.Namespace, model: dict, table: dict, machine: dict) -> None:
+    """Write the activations per phase that training's memory check reads to `--table`."""
+    activations = []
+    for (resolution, input_resolution, newest_only, fade), entry in table.items():
+        activations.append({"resolution": resolution, "input_resolution": input_resolution,
+                            "newest_only": newest_only, "fade": fade,
+                            **{p: {"fixed": round(e["step_fixed"]), "per_sample": round(e["step_per_sample"]),
+                                   "source": e["source"]} for p, e in entry.items()}})
+    args.table.write_text(json.dumps({
+        "written_by": "python -m fusion.bench memory " + " ".join(args.overrides) + f" --table {args.table}",
+        "model": activation_model(model), "identities": args.identities, "machine": machine,
+        "activations": activations}, indent=2) + "\n")
+
+
+def report(args: argparse.Namespace, emulated: bool, raw: list, checks: list, rows: list, seconds: float) -> dict:
+    """The bench's JSON: what was sized, on which machine, the measurements and every phase's rows."""
+    from fusion.hardware import cpu_report
+
+    return {
+        "benchmark": "memory",
+        "overrides": args.overrides,
+        "gpus": args.gpus,
+        "identities": args.identities,
+        "allowance_gib": round(CUDA_ALLOWANCE / GIB, 2),
+        "bf16": "modelled as half of fp32: this CPU has no bf16 autocast" if emulated else "measured under CPU autocast",
+        "activations": "per_sample: the slope in the batch of the step's CPU allocator peak over forward + "
+                       "backward with the batch; step_fixed: its batch-independent part (weight casts, the "
+                       "gradients made by the peak); saved_per_sample: what autograd saves for backward",
+        "machine": {**cpu_report(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "batches_measured": list(BATCHES),
+        "measured": raw,
+        "extrapolation_checks": checks,
+        "phases": rows,
+        "seconds": round(seconds, 1),
+    }
+
+
 def main(argv: list[str]) -> dict:
     """Size every phase of the configured curriculum (see the module docstring); return the JSON."""
     parser = argparse.ArgumentParser(prog="python -m fusion.bench memory", description=__doc__.split("\n\n")[0])
@@ -410,7 +467,6 @@ def main(argv: list[str]) -> dict:
     torch.set_num_threads(args.threads)
     from omegaconf import OmegaConf
 
-    from fusion.hardware import cpu_report
     from fusion.training.schedule import phases
 
     def log(message: str) -> None:
@@ -422,20 +478,8 @@ def main(argv: list[str]) -> dict:
     model = OmegaConf.to_container(cfg.model, resolve=True)
     plan = phases(OmegaConf.to_object(cfg.curriculum))
     emulated = "bf16" in args.precisions and not bf16_on_cpu()
-    measured_precisions = ["fp32"] if emulated else list(args.precisions)
     since = model.get("blend_min_resolution") or 0
-    if args.reuse:
-        raw = json.loads(args.reuse.read_text())["measured"]
-        measured = reused_measurements(raw, plan)
-        measured_precisions = [p for p in measured_precisions if all(p in v for v in measured.values())]
-        if not measured_precisions:
-            parser.error(f"{args.reuse} holds no measurement in {args.precisions}")
-        if emulated and "fp32" not in measured_precisions:
-            parser.error(f"{args.reuse} holds no fp32 measurement to model bf16 from")
-    else:
-        module = build_module(model, plan, args.identities)
-        measured, raw = measure_plan(module, plan, measured_precisions, args.measure_up_to, since, log)
-        del module
+    measured, raw, measured_precisions = measurements(args, parser, model, plan, emulated, log)
     table, checks = activation_table(plan, measured, measured_precisions, since)
     if emulated:
         modelled_bf16(table)
@@ -444,35 +488,10 @@ def main(argv: list[str]) -> dict:
     rows = phase_rows(plan, counts, table, args.gpus, precisions)
     if not args.quiet:
         print_table(rows, precisions, args.gpus)
-    result = {
-        "benchmark": "memory",
-        "overrides": args.overrides,
-        "gpus": args.gpus,
-        "identities": args.identities,
-        "allowance_gib": round(CUDA_ALLOWANCE / GIB, 2),
-        "bf16": "modelled as half of fp32: this CPU has no bf16 autocast" if emulated else "measured under CPU autocast",
-        "activations": "per_sample: the slope in the batch of the step's CPU allocator peak over forward + "
-                       "backward with the batch; step_fixed: its batch-independent part (weight casts, the "
-                       "gradients made by the peak); saved_per_sample: what autograd saves for backward",
-        "machine": {**cpu_report(), "torch": torch.__version__, "threads": torch.get_num_threads()},
-        "batches_measured": list(BATCHES),
-        "measured": raw,
-        "extrapolation_checks": checks,
-        "phases": rows,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    result = report(args, emulated, raw, checks, rows, time.perf_counter() - started)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     if args.table:
-        activations = []
-        for (resolution, input_resolution, newest_only, fade), entry in table.items():
-            activations.append({"resolution": resolution, "input_resolution": input_resolution,
-                                "newest_only": newest_only, "fade": fade,
-                                **{p: {"fixed": round(e["step_fixed"]), "per_sample": round(e["step_per_sample"]),
-                                       "source": e["source"]} for p, e in entry.items()}})
-        args.table.write_text(json.dumps({
-            "written_by": "python -m fusion.bench memory " + " ".join(args.overrides) + f" --table {args.table}",
-            "model": activation_model(model), "identities": args.identities, "machine": result["machine"],
-            "activations": activations}, indent=2) + "\n")
+        write_table(args, model, table, result["machine"])
     return result
 

@@ -232,6 +232,44 @@ def lightning_overhead(module, step: Step, x: torch.Tensor, identity: torch.Tens
             "overhead_s_per_step": round(fitted - statistics.median(bare), 4)}
 
 
+def stage_batch(resolution: int, batch: int, memory_format: torch.memory_format) -> tuple[torch.Tensor, ...]:
+    """(x, identity, target): a seeded random batch at `resolution`, rows alternating between the two
+    identities, so the identity routing is exercised."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, resolution, resolution, generator=generator).contiguous(memory_format=memory_format)
+    target = torch.randn(x.shape, generator=generator).contiguous(memory_format=memory_format)
+    return x, torch.arange(batch) % 2, target
+
+
+def stage_reference(kind: str, width: int, resolution: int, batch: int, precision: str,
+                    memory_format: torch.memory_format) -> tuple[ConvProbe | None, Callable[[], float]]:
+    """What each timed step is divided by: (the conv probe, None for `matmul`; what measures its GFLOP/s)."""
+    if kind == "conv":
+        probe = ConvProbe(width, resolution, batch, precision, memory_format)
+        return probe, probe.gflops
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    return None, lambda: matmul_gflops(dtype)
+
+
+def time_steps(step: Step, inputs: tuple[torch.Tensor, ...], repeats: int, measure_reference: Callable[[], float],
+               watch: Stopwatch) -> tuple[int, list[float], list[float]]:
+    """(FLOPs of one step, seconds of each of `repeats` timed steps, the reference's GFLOP/s measured right
+    after each). Two untimed steps come first: the FLOP count, which is also oneDNN's warm-up, and one more;
+    `watch` then starts from zero."""
+    with FlopCounterMode(display=False) as counter:
+        step(*inputs)  # also the warm-up: oneDNN builds its kernels here
+    flops = counter.get_total_flops()
+    step(*inputs)
+    watch.seconds.clear()
+    seconds, references = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(*inputs)
+        seconds.append(time.perf_counter() - start)
+        references.append(measure_reference())
+    return flops, seconds, references
+
+
 def run_stage(
     resolution: int,
     batch: int,
@@ -251,31 +289,13 @@ def run_stage(
     net = FusionNet.build(config, ["full"] * (resolution_level(resolution) - resolution_level(16)))
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=memory_format)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, resolution, resolution, generator=generator).contiguous(memory_format=memory_format)
-    target = torch.randn(x.shape, generator=generator).contiguous(memory_format=memory_format)
-    identity = torch.arange(batch) % 2
+    x, identity, target = stage_batch(resolution, batch, memory_format)
     watch = Stopwatch()
     module = training_module(net, watch) if step_kind == "full" else None
     step = full_step(module, precision) if module is not None else l1_step(net, precision)
-    if reference == "conv":
-        probe = ConvProbe(config.width(resolution_level(resolution)), resolution, batch, precision, memory_format)
-        measure_reference = probe.gflops
-    else:
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        probe, measure_reference = None, lambda: matmul_gflops(dtype)
-
-    with FlopCounterMode(display=False) as counter:
-        step(x, identity, target)  # also the warm-up: oneDNN builds its kernels here
-    flops = counter.get_total_flops()
-    step(x, identity, target)
-    watch.seconds.clear()
-    seconds, references = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(x, identity, target)
-        seconds.append(time.perf_counter() - start)
-        references.append(measure_reference())
+    width = config.width(resolution_level(resolution))
+    probe, measure_reference = stage_reference(reference, width, resolution, batch, precision, memory_format)
+    flops, seconds, references = time_steps(step, (x, identity, target), repeats, measure_reference, watch)
 
     best, median = min(seconds), statistics.median(seconds)
     # Each step is paired with the reference right after it, which ran under about the same load.

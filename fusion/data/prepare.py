@@ -31,7 +31,7 @@ from fusion.faces.hull import hull_polygon, inside_fraction
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
-from fusion.io.footage import Source, find_identities, read_frames, scan_identity
+from fusion.io.footage import IdentityFootage, Source, find_identities, read_frames, scan_identity
 from fusion.io.image import as_rgb, to_uint8, write_image
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
@@ -187,16 +187,10 @@ def _chunks(source: Source, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, source.frames)) for start in range(0, source.frames, size)]
 
 
-def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CacheSettings,
-                     options: PrepareOptions, pool) -> IdentityReport:
-    """Both passes for one identity; returns what happened to every frame."""
-    report = IdentityReport(identity)
-    found = scan_identity(footage, identity)
-    report.problems.extend(found.problems)
-    cache = IdentityCache(cache_root, identity)
-    cache.claim(settings)
-    source_keys = {source.name: source.key for source in found.sources}
-    cache.check_source_keys(source_keys)
+def _detect_pass(found: IdentityFootage, cache: IdentityCache, settings: CacheSettings, options: PrepareOptions, pool,
+                 report: IdentityReport) -> dict[str, list[dict]]:
+    """Pass 1 for one identity: each source's landmark entries (by source key), read back for the chunks a
+    previous run saved, detected in `pool` for the others; their worker seconds go into `report`."""
     tasks, entries_by_source = [], {}
     for source in found.sources:
         entries_by_source[source.key] = []
@@ -207,57 +201,82 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
             else:
                 tasks.append(DetectTask(source, start, stop, path, settings, options))
     total = sum(s.frames for s in found.sources)
-    with progress(total=total, desc=f"{identity}: landmarks", unit="frame", initial=total - sum(t.stop - t.start for t in tasks)) as bar:
+    done = total - sum(t.stop - t.start for t in tasks)
+    with progress(total=total, desc=f"{report.identity}: landmarks", unit="frame", initial=done) as bar:
         for task, entries, seconds in pool(_detect_chunk, tasks):
             entries_by_source[task.source.key].extend(entries)
             report.seconds.update(seconds)
             bar.update(len(entries))
+    return entries_by_source
 
-    crop_tasks, per_file = [], {}
-    for source in found.sources:
-        entries = sorted(entries_by_source[source.key], key=lambda e: e["frame"])
-        row = per_file[source.name] = {"file": str(source.path), "frames_expected": source.frames, "frames_read": 0,
-                                   "faces_kept": 0, "skipped": Counter()}
-        if source.images:
-            row["skipped_files"] = {}
-        track = np.full((len(entries), 68, 2), np.nan, np.float32)
-        for i, entry in enumerate(entries):
-            read = entry["status"] != "unreadable_frame"
-            report.frames_read += read
-            row["frames_read"] += read
-            if entry["status"] == "ok":
-                track[i] = entry["landmarks"]
-            else:
-                report.skipped[entry["status"]] += 1
-                row["skipped"][entry["status"]] += 1
-                if source.images:
-                    row["skipped_files"].setdefault(entry["status"], []).append(source.images[entry["frame"]].name)
-                if entry["status"] == "unreadable_frame":
-                    report.problems.append({"file": str(source.images[entry["frame"]] if source.images else source.path),
-                                            "reason": "unreadable_frame", "message": entry["message"]})
-            if entry.get("faces", 0) > 1:
-                report.notes["several_faces_kept_one"] += 1
-            if "note" in entry:
-                report.notes[entry["note"]] += 1
-        if source.is_video and len(entries) < source.frames:
-            reason = "video_shorter_than_its_header" if entries else "no_frames_decoded"
-            report.notes[reason] += 1
-            report.problems.append({
-                "file": str(source.path), "reason": reason, "frames_expected": source.frames, "frames_read": len(entries),
-                "message": f"{source.path}: its header promises {source.frames} frames but {len(entries)} decoded "
-                           f"({'truncated or damaged' if entries else 'none usable'}); re-export or re-copy it",
-            })
-        smooth = stabilise(track, settings.smooth_window)
-        frames = np.array([e["frame"] for e in entries], int)
-        for start, stop in _chunks(source, options.chunk):
-            rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
-            if len(rows):
-                crop_tasks.append(CropTask(source, cache_root, settings,
-                                           {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
-    with progress(total=sum(len(t.landmarks) for t in crop_tasks), desc=f"{identity}: crops", unit="frame") as bar:
-        for task, seconds in zip(crop_tasks, pool(_crop_chunk, crop_tasks)):
+
+def _tally_source(source: Source, entries: list[dict], report: IdentityReport) -> tuple[dict, np.ndarray]:
+    """Count one source's landmark `entries` (in frame order) into `report`: frames read, skips, notes and
+    problems. Returns the source's row of report.json's files and its (entries, 68, 2) landmark track, NaN
+    where no usable face was found."""
+    row = {"file": str(source.path), "frames_expected": source.frames, "frames_read": 0, "faces_kept": 0,
+           "skipped": Counter()}
+    if source.images:
+        row["skipped_files"] = {}
+    track = np.full((len(entries), 68, 2), np.nan, np.float32)
+    for i, entry in enumerate(entries):
+        read = entry["status"] != "unreadable_frame"
+        report.frames_read += read
+        row["frames_read"] += read
+        if entry["status"] == "ok":
+            track[i] = entry["landmarks"]
+        else:
+            report.skipped[entry["status"]] += 1
+            row["skipped"][entry["status"]] += 1
+            if source.images:
+                row["skipped_files"].setdefault(entry["status"], []).append(source.images[entry["frame"]].name)
+            if entry["status"] == "unreadable_frame":
+                report.problems.append({"file": str(source.images[entry["frame"]] if source.images else source.path),
+                                        "reason": "unreadable_frame", "message": entry["message"]})
+        if entry.get("faces", 0) > 1:
+            report.notes["several_faces_kept_one"] += 1
+        if "note" in entry:
+            report.notes[entry["note"]] += 1
+    if source.is_video and len(entries) < source.frames:
+        _short_video(source, len(entries), report)
+    return row, track
+
+
+def _short_video(source: Source, decoded: int, report: IdentityReport) -> None:
+    """Note in `report` a video that decoded fewer frames than its header promises, and what to do."""
+    reason = "video_shorter_than_its_header" if decoded else "no_frames_decoded"
+    report.notes[reason] += 1
+    report.problems.append({
+        "file": str(source.path), "reason": reason, "frames_expected": source.frames, "frames_read": decoded,
+        "message": f"{source.path}: its header promises {source.frames} frames but {decoded} decoded "
+                   f"({'truncated or damaged' if decoded else 'none usable'}); re-export or re-copy it",
+    })
+
+
+def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_root: Path, settings: CacheSettings,
+                chunk: int) -> list[CropTask]:
+    """Pass 2's work units for one source: per chunk, the stabilised landmarks of its frames with a face."""
+    tasks = []
+    frames = np.array([e["frame"] for e in entries], int)
+    for start, stop in _chunks(source, chunk):
+        rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
+        if len(rows):
+            tasks.append(CropTask(source, cache_root, settings,
+                                  {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
+    return tasks
+
+
+def _crop_pass(tasks: list[CropTask], pool, report: IdentityReport) -> None:
+    """Pass 2 for one identity: every crop task run in `pool`; their worker seconds go into `report`."""
+    with progress(total=sum(len(t.landmarks) for t in tasks), desc=f"{report.identity}: crops", unit="frame") as bar:
+        for task, seconds in zip(tasks, pool(_crop_chunk, tasks)):
             report.seconds.update(seconds)
             bar.update(len(task.landmarks))
+
+
+def _finish(cache: IdentityCache, source_keys: dict[str, str], found: IdentityFootage, per_file: dict[str, dict],
+            options: PrepareOptions, report: IdentityReport) -> None:
+    """Write the identity's index (and contact sheet); count the faces kept per source into `report`."""
     records = cache.write_index(source_keys)
     report.faces_kept = len(records)
     for record in records:
@@ -267,6 +286,27 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
     report.files += [{"file": problem["file"], "ignored": problem["reason"]} for problem in found.problems]
     if records and options.contact_sheet:
         write_contact_sheet(cache, records, cache.folder / "contact_sheet.png", options.contact_sheet)
+
+
+def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CacheSettings,
+                     options: PrepareOptions, pool) -> IdentityReport:
+    """Both passes for one identity; returns what happened to every frame."""
+    report = IdentityReport(identity)
+    found = scan_identity(footage, identity)
+    report.problems.extend(found.problems)
+    cache = IdentityCache(cache_root, identity)
+    cache.claim(settings)
+    source_keys = {source.name: source.key for source in found.sources}
+    cache.check_source_keys(source_keys)
+    entries_by_source = _detect_pass(found, cache, settings, options, pool, report)
+    crop_tasks, per_file = [], {}
+    for source in found.sources:
+        entries = sorted(entries_by_source[source.key], key=lambda e: e["frame"])
+        per_file[source.name], track = _tally_source(source, entries, report)
+        smooth = stabilise(track, settings.smooth_window)
+        crop_tasks += _crop_tasks(source, entries, smooth, cache_root, settings, options.chunk)
+    _crop_pass(crop_tasks, pool, report)
+    _finish(cache, source_keys, found, per_file, options, report)
     return report
 
 

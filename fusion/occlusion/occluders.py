@@ -10,6 +10,8 @@ colours). The train and test banks use different images, so a held-out score
 measures occluders the network never saw.
 """
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -36,6 +38,94 @@ def _smooth_alpha(canvas: np.ndarray, supersample: int) -> np.ndarray:
     return cv2.resize(canvas.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
 
 
+def _point(point: np.ndarray) -> tuple[int, ...]:
+    """A point as OpenCV draws it: rounded integer coordinates."""
+    return tuple(np.round(point).astype(int))
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where an occluder goes on a `big` px (supersampled) canvas: its `centre`, its `angle` (radians) and the
+    width of the face there (`face`), which sizes every shape."""
+
+    centre: np.ndarray
+    angle: float
+    face: float
+    big: int
+
+    @property
+    def direction(self) -> np.ndarray:
+        return np.array([np.cos(self.angle), np.sin(self.angle)])
+
+
+def _ellipse(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    axes = rng.uniform(0.12, 0.4, 2) * at.face
+    cv2.ellipse(canvas, _point(at.centre), _point(axes), np.degrees(at.angle), 0, 360, 255, -1)
+
+
+def _polygon(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    corners = rng.integers(3, 8)
+    radii = rng.uniform(0.15, 0.4, corners) * at.face
+    angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
+    points = at.centre + np.stack([np.cos(angles), np.sin(angles)], 1) * radii[:, None]
+    cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255)
+
+
+def _hand(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    """A palm and four fingers, the arm coming in from below or a side."""
+    palm = rng.uniform(0.18, 0.28) * at.face
+    cv2.ellipse(canvas, _point(at.centre), _point((palm, palm * 1.2)), np.degrees(at.angle), 0, 360, 255, -1)
+    direction = at.direction
+    across = np.array([-direction[1], direction[0]])
+    for finger in range(4):
+        base = at.centre + direction * palm + across * (finger - 1.5) * palm * 0.5
+        tip = base + direction * palm * rng.uniform(0.9, 1.5)
+        cv2.line(canvas, _point(base), _point(tip), 255, int(palm * 0.4))
+    cv2.line(canvas, _point(at.centre), _point(at.centre - direction * at.big), 255, int(palm * 1.6))
+
+
+def _bar(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    """A microphone, a pen, a cup's rim: a thick line from outside the crop, sometimes with a round end."""
+    width = rng.uniform(0.05, 0.2) * at.face
+    cv2.line(canvas, _point(at.centre), _point(at.centre + at.direction * at.big), 255, int(width))
+    if rng.random() < 0.5:
+        cv2.circle(canvas, _point(at.centre), int(width * rng.uniform(1, 2)), 255, -1)
+
+
+def _strands(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    """Hair: a few thin curves over the face."""
+    for _ in range(rng.integers(2, 7)):
+        start = at.centre + rng.uniform(-0.5, 0.5, 2) * at.face
+        bend = rng.uniform(-0.4, 0.4, (4, 2)) * at.face
+        points = start + np.cumsum(bend, 0) * np.linspace(0.3, 1, 4)[:, None]
+        cv2.polylines(canvas, [np.round(np.vstack([start, points])).astype(np.int32)], False, 255,
+                      int(rng.uniform(0.01, 0.04) * at.face))
+
+
+def _glasses(canvas: np.ndarray, at: _Placement, rng: np.random.Generator) -> None:
+    """Two rims and a bridge at eye height (wherever the placement's centre is)."""
+    eyes = np.array([at.big / 2, at.big * 0.47]) + rng.uniform(-0.05, 0.05, 2) * at.face
+    rim = rng.uniform(0.12, 0.18) * at.face
+    thick = max(int(rng.uniform(0.015, 0.05) * at.face), 1)
+    for side in (-1, 1):
+        cv2.ellipse(canvas, _point(eyes + [side * rim * 1.3, 0]), _point((rim, rim * 0.75)), 0, 0, 360, 255, thick)
+    cv2.line(canvas, _point(eyes - [rim * 0.3, 0]), _point(eyes + [rim * 0.3, 0]), 255, thick)
+
+
+def _silhouette(shape: np.ndarray | None, at: _Placement, rng: np.random.Generator) -> np.ndarray:
+    """A `big` px canvas holding `shape` (an 8-bit mask; None: an empty one) scaled, turned and centred."""
+    shape = shape if shape is not None else np.zeros((8, 8), np.uint8)
+    scale = rng.uniform(0.5, 1.0) * at.face / max(shape.shape)
+    matrix = cv2.getRotationMatrix2D((shape.shape[1] / 2, shape.shape[0] / 2), np.degrees(at.angle), scale)
+    matrix[:, 2] += at.centre - [shape.shape[1] / 2, shape.shape[0] / 2]
+    return cv2.warpAffine(shape, matrix, (at.big, at.big), flags=cv2.INTER_NEAREST)
+
+
+#: How each shape but the silhouette is drawn onto the canvas.
+_DRAW = {"ellipse": _ellipse, "polygon": _polygon, "hand": _hand, "bar": _bar, "strands": _strands,
+         "glasses": _glasses}
+
+
 def shape_alpha(kind: str, size: int, rng: np.random.Generator, silhouette: np.ndarray | None = None) -> np.ndarray:
     """An anti-aliased (size, size) float32 alpha of one occluder shape, placed at random over the crop's centre
     (where the face is) or coming in from an edge.
@@ -46,61 +136,17 @@ def shape_alpha(kind: str, size: int, rng: np.random.Generator, silhouette: np.n
     """
     if kind not in SHAPES:
         raise ValueError(f"unknown occluder shape {kind!r}; choose one of {', '.join(SHAPES)}")
-    ss = 4
-    big = size * ss
-    canvas = np.zeros((big, big), np.uint8)
+    supersample = 4
+    big = size * supersample
     face = big * 0.5  # the face's width in an aligned crop (face_scale 0.5)
     centre = np.array([big / 2, big * 0.55]) + rng.uniform(-0.45, 0.45, 2) * face
-    angle = rng.uniform(0, 2 * np.pi)
-    to_point = lambda p: tuple(np.round(p).astype(int))  # noqa: E731
-    if kind == "ellipse":
-        axes = rng.uniform(0.12, 0.4, 2) * face
-        cv2.ellipse(canvas, to_point(centre), to_point(axes), np.degrees(angle), 0, 360, 255, -1)
-    elif kind == "polygon":
-        corners = rng.integers(3, 8)
-        radii = rng.uniform(0.15, 0.4, corners) * face
-        angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
-        points = centre + np.stack([np.cos(angles), np.sin(angles)], 1) * radii[:, None]
-        cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255)
-    elif kind == "hand":  # a palm and four fingers, coming in from below or a side
-        palm = rng.uniform(0.18, 0.28) * face
-        cv2.ellipse(canvas, to_point(centre), to_point((palm, palm * 1.2)), np.degrees(angle), 0, 360, 255, -1)
-        direction = np.array([np.cos(angle), np.sin(angle)])
-        across = np.array([-direction[1], direction[0]])
-        for finger in range(4):
-            base = centre + direction * palm + across * (finger - 1.5) * palm * 0.5
-            tip = base + direction * palm * rng.uniform(0.9, 1.5)
-            cv2.line(canvas, to_point(base), to_point(tip), 255, int(palm * 0.4))
-        arm = centre - direction * big
-        cv2.line(canvas, to_point(centre), to_point(arm), 255, int(palm * 1.6))
-    elif kind == "bar":  # a microphone, a pen, a cup's rim: a thick line from outside the crop
-        width = rng.uniform(0.05, 0.2) * face
-        direction = np.array([np.cos(angle), np.sin(angle)])
-        cv2.line(canvas, to_point(centre), to_point(centre + direction * big), 255, int(width))
-        if rng.random() < 0.5:
-            cv2.circle(canvas, to_point(centre), int(width * rng.uniform(1, 2)), 255, -1)
-    elif kind == "strands":  # hair: a few thin curves over the face
-        for _ in range(rng.integers(2, 7)):
-            start = centre + rng.uniform(-0.5, 0.5, 2) * face
-            bend = rng.uniform(-0.4, 0.4, (4, 2)) * face
-            points = start + np.cumsum(bend, 0) * np.linspace(0.3, 1, 4)[:, None]
-            cv2.polylines(canvas, [np.round(np.vstack([start, points])).astype(np.int32)], False, 255,
-                          int(rng.uniform(0.01, 0.04) * face))
-    elif kind == "glasses":  # two rims and a bridge at eye height
-        eyes = np.array([big / 2, big * 0.47]) + rng.uniform(-0.05, 0.05, 2) * face
-        rim = rng.uniform(0.12, 0.18) * face
-        thick = max(int(rng.uniform(0.015, 0.05) * face), 1)
-        for side in (-1, 1):
-            cv2.ellipse(canvas, to_point(eyes + [side * rim * 1.3, 0]), to_point((rim, rim * 0.75)), 0, 0, 360, 255,
-                        thick)
-        cv2.line(canvas, to_point(eyes - [rim * 0.3, 0]), to_point(eyes + [rim * 0.3, 0]), 255, thick)
+    at = _Placement(centre, rng.uniform(0, 2 * np.pi), face, big)
+    if kind == "silhouette":
+        canvas = _silhouette(silhouette, at, rng)
     else:
-        shape = silhouette if silhouette is not None else np.zeros((8, 8), np.uint8)
-        scale = rng.uniform(0.5, 1.0) * face / max(shape.shape)
-        matrix = cv2.getRotationMatrix2D((shape.shape[1] / 2, shape.shape[0] / 2), np.degrees(angle), scale)
-        matrix[:, 2] += centre - [shape.shape[1] / 2, shape.shape[0] / 2]
-        canvas = cv2.warpAffine(shape, matrix, (big, big), flags=cv2.INTER_NEAREST)
-    return _smooth_alpha(canvas, ss)
+        canvas = np.zeros((big, big), np.uint8)
+        _DRAW[kind](canvas, at, rng)
+    return _smooth_alpha(canvas, supersample)
 
 
 class OccluderBank:

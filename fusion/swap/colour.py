@@ -7,8 +7,12 @@
   trained by `color.py`): a LUT built for this frame from the decoded face and
   the plate's surround, so it follows the plate's grade, not its actor.
 Both work on batches of crops (crop space) before the face is warped back;
-the composite then uses the matte as usual.
+the composite then uses the matte as usual. `check_color` refuses an unknown
+name when the options are made; `colour_step` is the one place that turns the
+name into the step that runs (none for `none`).
 """
+
+from typing import Callable
 
 import torch
 
@@ -18,26 +22,48 @@ from fusion.model.color_lut import ColorNet, apply_lut
 
 COLORS = ("none", "stats", "lut")
 
+#: Decoded faces (B, 3, H, W) in [0, 1], their plates' crops and face masks (B, 1, H, W) in [0, 1] -> the
+#: faces harmonised, on the faces' device.
+ColourStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
-def check_color(color: str, has_lut: bool | None = None, checkpoint=None) -> None:
-    """Raise a ConfigError for an unknown `color`, or for `lut` where the checkpoint holds no colour network
-    (`has_lut` False; None: not known yet)."""
+
+def check_color(color: str) -> None:
+    """Raise a ConfigError naming the choices for an unknown `color`.
+
+    >>> check_color("warm")
+    Traceback (most recent call last):
+    fusion.errors.ConfigError: unknown color 'warm'; choose one of none, stats, lut
+    """
     if color not in COLORS:
         raise ConfigError(f"unknown color {color!r}; choose one of {', '.join(COLORS)}")
-    if color == "lut" and has_lut is False:
+
+
+class LutStep:
+    """The `lut` step: each face through the LUT that `net` builds for it from the face and its plate's crop."""
+
+    def __init__(self, net: ColorNet):
+        self.net = net
+
+    @torch.no_grad()
+    def __call__(self, face: torch.Tensor, plate: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        device = next(self.net.parameters()).device
+        lut = self.net(face.to(device), plate.to(device), mask.to(device))
+        return apply_lut(face.to(device), lut).to(face.device)
+
+
+def colour_step(color: str, net: ColorNet | None, checkpoint=None) -> ColourStep | None:
+    """The step `color` (already checked by `check_color`) runs on decoded faces: None for `none`, the
+    statistics transfer for `stats`, the checkpoint's LUT network `net` for `lut`; a ConfigError naming the
+    fix for `lut` where the checkpoint holds no colour network (`net` None).
+
+    >>> colour_step("none", None) is None, colour_step("stats", None) is transfer_stats
+    (True, True)
+    """
+    if color == "none":
+        return None
+    if color == "stats":
+        return transfer_stats
+    if net is None:
         raise ConfigError(f"color=lut: {checkpoint} holds no colour LUT; train one with python color.py "
                           f"checkpoint={checkpoint} and pass the checkpoint it writes (<name>.color.ckpt)")
-
-
-@torch.no_grad()
-def harmonise(face: torch.Tensor, plate: torch.Tensor, mask: torch.Tensor, color: str,
-              net: ColorNet | None = None) -> torch.Tensor:
-    """Decoded faces (B, 3, H, W) in [0, 1] harmonised with their plates' crops by `color`, on the faces' device."""
-    check_color(color, None if color != "lut" else net is not None)
-    if color == "none":
-        return face
-    if color == "stats":
-        return transfer_stats(face, plate, mask)
-    device = next(net.parameters()).device
-    lut = net(face.to(device), plate.to(device), mask.to(device))
-    return apply_lut(face.to(device), lut).to(face.device)
+    return LutStep(net)

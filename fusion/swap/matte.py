@@ -13,20 +13,37 @@ import numpy as np
 
 from fusion.errors import ConfigError
 from fusion.faces.hull import polygon_mask
+from fusion.model.matte_net import MatteNet
 
 #: hull: the landmarks' hull, whatever is in front of the face; learned: the hull where the checkpoint's
 #: learned matte (matte.py) says visible face, so an occluder stays the plate's.
 MATTES = ("hull", "learned")
 
 
-def check_matte(matte: str, has_learned: bool | None = None, checkpoint=None) -> None:
-    """Raise a ConfigError for an unknown `matte`, or for `learned` where the checkpoint holds none
-    (`has_learned` False; None: not known yet)."""
+def check_matte(matte: str) -> None:
+    """Raise a ConfigError naming the choices for an unknown `matte`.
+
+    >>> check_matte("alpha")
+    Traceback (most recent call last):
+    fusion.errors.ConfigError: unknown matte 'alpha'; choose one of hull, learned
+    """
     if matte not in MATTES:
         raise ConfigError(f"unknown matte {matte!r}; choose one of {', '.join(MATTES)}")
-    if matte == "learned" and has_learned is False:
+
+
+def learned_matte(matte: str, net: MatteNet | None, checkpoint=None) -> MatteNet | None:
+    """The network `matte` (already checked by `check_matte`) cuts occluders with: None for `hull`, the
+    checkpoint's learned matte `net` for `learned`; a ConfigError naming the fix where it holds none.
+
+    >>> learned_matte("hull", None) is None
+    True
+    """
+    if matte == "hull":
+        return None
+    if net is None:
         raise ConfigError(f"matte=learned: {checkpoint} holds no learned matte; train one with python matte.py "
                           f"checkpoint={checkpoint} and pass the checkpoint it writes (<name>.matte.ckpt)")
+    return net
 
 
 def cut_occluders(hard: np.ndarray, visible: np.ndarray) -> np.ndarray:

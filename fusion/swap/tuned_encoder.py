@@ -7,6 +7,7 @@ with `weights_only=True`, like a checkpoint, and applied only to the
 checkpoint it was tuned from.
 """
 
+import logging
 from pathlib import Path
 
 import torch
@@ -16,6 +17,8 @@ from fusion.io.atomic import atomic_path
 from fusion.io.digest import file_sha256
 from fusion.io.footage import Source
 from fusion.swap.loader import SwapModel
+
+log = logging.getLogger(__name__)
 
 #: The key of the file's metadata (plain data; the weights are under `state_dict`).
 SECTION = "fusion_shot_tuning"
@@ -84,3 +87,16 @@ def other_shot(section: dict, source: Source) -> str | None:
     what = "a plate with the same name but other frames (re-delivered?)" if same else "another shot"
     return (f"the tuning was made on the shot {tuned}, and this plate {plate} is {what}; it is applied all the "
             "same (tune.py on this plate fits it better)")
+
+
+def load_tuning(model: SwapModel, tuning: str | Path | None, checkpoint: str | Path, source: Source) -> list[str]:
+    """The swap's tuning step: `tuning`'s encoder loaded into `model` where one is given
+    (`apply_tuned_encoder`); returns the warning for a tuning made on another shot than `source` (also
+    logged), else nothing."""
+    if not tuning:
+        return []
+    mismatch = other_shot(apply_tuned_encoder(model, tuning, checkpoint), source)
+    if not mismatch:
+        return []
+    log.warning("tuning=%s: %s", tuning, mismatch)
+    return [f"tuning={tuning}: {mismatch}"]

@@ -6,19 +6,23 @@ whatever else shares its StagedOutputs, such as the preview) succeeded: a
 swap that fails on frame 900 of 1000 leaves the previous render intact. A
 sequence and the matte folder are each replaced whole, so after a render they
 hold exactly its frames, named after the plate's: a render shorter than the
-last leaves none of the last one's frames behind.
+last leaves none of the last one's frames behind. `SwapOutputs` is the
+swap's write stage: the frames, their mattes and the preview, staged together.
 """
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
-from fusion.errors import DiskFullError, OutputError
+from fusion.errors import ConfigError, DiskFullError, OutputError
 from fusion.io.atomic import StagedOutputs, disk_full
 from fusion.io.footage import VIDEO_EXTENSIONS, Source
 from fusion.io.image import IMAGE_EXTENSIONS, write_image
-from fusion.io.outputs import replaced_files
-from fusion.io.video import VideoWriter
+from fusion.io.outputs import check_outputs, replaced_files
+from fusion.io.video import VideoWriter, frame_rate
+from fusion.swap.options import SwapOptions
+from fusion.swap.review_video import PreviewWriter
 
 #: What a matte folder holds: 16-bit PNGs.
 MATTE_SUFFIXES = (".png",)
@@ -27,6 +31,15 @@ MATTE_SUFFIXES = (".png",)
 def matte_folder(output: Path) -> Path:
     """Where `write_matte=true` puts the mattes: beside the output, `<name>_matte/`."""
     return output.with_name(output.stem + "_matte")
+
+
+def preview_path(output: Path) -> Path:
+    """Where `preview=true` writes the side-by-side video: beside the output, `<name>_preview.mp4`.
+
+    >>> preview_path(Path("renders/shot.mov")).as_posix()
+    'renders/shot_preview.mp4'
+    """
+    return output.with_name(output.stem + "_preview.mp4")
 
 
 def matte_path(output: Path, source: Source, index: int) -> Path:
@@ -127,3 +140,47 @@ class FrameWriter:
     def __exit__(self, *exc) -> None:
         if self._video is not None:
             self._video.__exit__(*exc)
+
+
+def check_swap_outputs(output: Path, source: Source, checkpoint: str | Path, options: SwapOptions) -> None:
+    """Refuse, before any work, an output that is neither a video, an image nor a folder, and outputs that
+    `check_outputs` refuses (existing without `overwrite`, or among the swap's inputs)."""
+    if output.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
+        raise ConfigError(f"output={output}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
+    outputs = output_files(output, source, options.write_matte) + ([preview_path(output)] if options.preview else [])
+    inputs = [source.path, Path(checkpoint)] + ([Path(options.tuning)] if options.tuning else [])
+    check_outputs(outputs, inputs, options.overwrite)
+
+
+class SwapOutputs:
+    """The swap's write stage, a context manager: each swapped frame (and its matte with `write_matte`) through
+    a `FrameWriter`, and beside it the side-by-side preview with `preview`, at `options.fps` (None: the plate's
+    frame rate, 24 for images). All are staged together and moved into place only when the whole render
+    succeeded."""
+
+    def __init__(self, output: Path, source: Source, options: SwapOptions):
+        self.output, self.source, self.options = output, source, options
+        self.fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
+        self._stack = ExitStack()
+        self.frames: FrameWriter | None = None
+        self.preview: PreviewWriter | None = None
+
+    def __enter__(self) -> "SwapOutputs":
+        with ExitStack() as stack:
+            staged = stack.enter_context(StagedOutputs())
+            self.frames = stack.enter_context(FrameWriter(self.output, self.source, staged, self.options.write_matte,
+                                                          self.fps))
+            if self.options.preview:
+                self.preview = stack.enter_context(PreviewWriter(preview_path(self.output),
+                                                                 self.options.preview_height, self.fps, staged))
+            self._stack = stack.pop_all()
+        return self
+
+    def write(self, plate: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:
+        """Stage the next swapped `frame` with its `matte`, and `plate` | `frame` in the preview."""
+        self.frames.write(frame, matte)
+        if self.preview is not None:
+            self.preview.write_pair(plate, frame)
+
+    def __exit__(self, *exc) -> bool | None:
+        return self._stack.__exit__(*exc)

@@ -62,20 +62,16 @@ def test_flicker_pairs_only_frames_that_follow_in_one_take(takes, tmp_path, monk
     from fusion.metrics.temporal import TemporalRatio
 
     cache, checkpoint, _ = takes
-    ratios, positions = [], []
+    calls, add = [], TemporalRatio.add
 
-    class Recorded(TemporalRatio):
-        def __init__(self):
-            super().__init__()
-            ratios.append(self)
+    def recorded(ratio, swap, plate, masks, at=None):
+        calls.append((ratio, at))
+        return add(ratio, swap, plate, masks, at)
 
-        def add(self, swap, plate, masks, at=None):
-            positions.append(at)
-            return super().add(swap, plate, masks, at)
-
-    monkeypatch.setattr(module, "TemporalRatio", Recorded)
+    monkeypatch.setattr(TemporalRatio, "add", recorded)
     options = module.EvaluateOptions(holdout=0.25, device="cpu", batch_size=4)
     metrics = module.evaluate(checkpoint, cache, tmp_path / "eval", options)
+    positions, ratios = [at for _, at in calls], list(dict.fromkeys(ratio for ratio, _ in calls))
     assert positions[:2] == [[("take1", 9), ("take1", 10), ("take1", 11), ("take2", 8)], [("take2", 9), ("take2", 11)]]
     assert [ratio.pairs for ratio in ratios] == [3, 4]  # astronaut -> hopper, hopper -> astronaut
     assert all(swap["temporal_ratio"] > 0 for swap in metrics["swaps"].values())
@@ -109,10 +105,11 @@ def test_an_identity_without_crops_is_one_line_that_names_it_and_the_fix(takes, 
 def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
     """Frame by frame gives the metrics and sheet of one batch, and never holds more than a batch as float."""
     import fusion.eval.evaluate as module
+    import fusion.eval.heldout as heldout
 
     checkpoint, cache = demo
     sizes = {"decode": [], "to_float": []}
-    decode, to_float = SwapModel.decode, module.to_float
+    decode, to_float = SwapModel.decode, heldout.to_float
 
     def frame_by_frame(model, crops, identity):
         """The network one frame at a time: its convolutions round the last float32 bits differently per
@@ -125,7 +122,7 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
         return to_float(images)
 
     monkeypatch.setattr(SwapModel, "decode", frame_by_frame)
-    monkeypatch.setattr(module, "to_float", spy_to_float)
+    monkeypatch.setattr(heldout, "to_float", spy_to_float)
     whole = module.evaluate(checkpoint, cache, tmp_path / "whole", module.EvaluateOptions(device="cpu", batch_size=16))
     assert sizes == {"decode": [2] * 4, "to_float": [2] * 2}  # one batch per identity, decoded by each identity
     for calls in sizes.values():
@@ -200,11 +197,11 @@ def test_a_crop_composited_into_itself_comes_back_unchanged(photos):
     curve as if the crop were a scene-linear (EXR) plate (it did: the face came back up to 0.54 off)."""
     import cv2
 
-    from fusion.eval.evaluate import _composite
+    from fusion.eval.crop_swap import composite_crops
 
     crop = cv2.resize(photos["astronaut"], (128, 128), interpolation=cv2.INTER_AREA)
     x = torch.from_numpy(crop / np.float32(255)).permute(2, 0, 1)[None].contiguous()
     angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
     polygon = np.stack([64 + 40 * np.cos(angles), 70 + 46 * np.sin(angles)], 1).astype(np.float32)
-    out = _composite(x, x, [polygon], {"blend": "multiband", "erode": None, "feather": None})
+    out = composite_crops(x, x, [polygon], {"blend": "multiband", "erode": None, "feather": None})
     assert (out - x).abs().max() < 1e-4

@@ -1,0 +1,52 @@
+"""The swap as `evaluate` runs it on held-out crops: decoded as an identity, harmonised by the colour step and
+composited into the crop exactly as `swap.py` composites into a plate, at the same options (in crop space the
+alignment is the identity warp)."""
+
+import numpy as np
+import torch
+
+from fusion.eval.heldout import HeldOutBatch
+from fusion.io.image import decode, to_unit
+from fusion.model.matte_net import MatteNet
+from fusion.swap.colour import ColourStep
+from fusion.swap.composite import composite_face
+from fusion.swap.loader import SwapModel
+
+
+def composite_crops(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict,
+                    visible: torch.Tensor | None = None) -> torch.Tensor:
+    """`composite_face` of each decoded face into its template crop (crop space: the identity warp).
+
+    The crops are network-encoded values, so they go in as 16-bit pixels (display-referred, as stored):
+    a float plate would be read as scene-linear and the face would come back through the sRGB curve.
+    """
+    identity = np.eye(2, 3)
+    as_hwc = lambda images: images.permute(0, 2, 3, 1).contiguous().numpy()  # noqa: E731
+    plates = decode(as_hwc(templates), np.uint16)
+    cuts = visible[:, 0].numpy() if visible is not None else [None] * len(plates)
+    frames = [composite_face(plate, face, identity, polygon, **options, visible=cut)[0]
+              for face, plate, polygon, cut in zip(as_hwc(faces), plates, polygons, cuts)]
+    return torch.from_numpy(to_unit(np.stack(frames))).permute(0, 3, 1, 2)
+
+
+class CropSwapper:
+    """Decodes held-out crops as any identity of `model` and composites the faces back into them, through the
+    colour step `colour` and the learned matte `matte` where they run (None: not), with `composite_face`'s
+    `options`."""
+
+    def __init__(self, model: SwapModel, colour: ColourStep | None, matte: MatteNet | None, options: dict):
+        self.model, self.colour, self.matte, self.options = model, colour, matte, options
+
+    def decode(self, batch: HeldOutBatch, identity: int) -> torch.Tensor:
+        """The batch's crops decoded as identity number `identity`: (B, 3, R, R) in [0, 1]."""
+        return self.model.decode(batch.crops, identity)
+
+    def visible(self, batch: HeldOutBatch) -> torch.Tensor | None:
+        """The learned matte's (B, 1, R, R) probability of visible face in the batch's crops (None: no matte)."""
+        return self.matte.predict(batch.crops) if self.matte is not None else None
+
+    def composite(self, faces: torch.Tensor, batch: HeldOutBatch, visible: torch.Tensor | None) -> torch.Tensor:
+        """Decoded `faces` harmonised with the batch's crops and composited into them: (B, 3, R, R) in [0, 1]."""
+        if self.colour is not None:
+            faces = self.colour(faces, batch.crops, batch.masks)
+        return composite_crops(faces, batch.crops, batch.polygons, self.options, visible)

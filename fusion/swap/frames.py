@@ -1,0 +1,93 @@
+"""The plate's frames as the swap carries them through its first stages: read, find, align, batch.
+
+Faces are found in a pass of their own over the whole shot (`find_faces`), so
+that their landmarks can be stabilised over it before any frame is aligned.
+A frame then travels as a `PlateFrame`: its pixels and, where a face was
+found, where that face lies (`Face`); frames without one travel too, so every
+frame is written in order.
+"""
+
+from dataclasses import dataclass, replace
+from itertools import islice
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from fusion.data.cache import CacheSettings
+from fusion.faces.align import alignment_matrix
+from fusion.faces.hull import hull_polygon
+from fusion.faces.stabilise import stabilise
+from fusion.faces.tracker import FaceTracker
+from fusion.io.footage import Source, read_frames
+from fusion.io.image import as_rgb, to_uint8
+from fusion.progress import progress
+from fusion.stopwatch import Stopwatch
+
+
+@dataclass(frozen=True)
+class Face:
+    """Where a face lies in its plate: `matrix` (2, 3) maps plate to crop coordinates, `polygon` (N, 2) is
+    the mask's hull in plate pixels."""
+
+    matrix: np.ndarray
+    polygon: np.ndarray
+
+
+@dataclass(frozen=True)
+class PlateFrame:
+    """One frame of the plate: its index in the shot, its pixels (RGB, the plate's dtype) and its face
+    (None: none found, the frame passes through unchanged)."""
+
+    index: int
+    plate: np.ndarray
+    face: Face | None = None
+
+
+def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
+    """The read stage: every frame of `source` in order, timed as `read`; a frame that cannot be decoded
+    raises its error."""
+    for index, image in watch.iterate(read_frames(source, 0, source.frames), "read"):
+        if isinstance(image, Exception):
+            raise image
+        yield PlateFrame(index, as_rgb(image)[0])
+
+
+def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:
+    """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
+    stabilised over `smooth_window` frames; NaN in frames where no face was found."""
+    track = np.full((source.frames, 68, 2), np.nan, np.float32)
+    for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
+        _, points = tracker(to_uint8(frame.plate))
+        if points is not None:
+            track[frame.index] = points
+    with watch("landmarks"):
+        return stabilise(track, smooth_window)
+
+
+def align_face(points: np.ndarray, crop: CacheSettings, size: int) -> Face | None:
+    """The align stage for one frame: where the face with these (68, 2) landmarks lies, laid out as the
+    checkpoint's `size` px crops were (`crop`); None where the landmarks are NaN (no face found)."""
+    if np.isnan(points[0, 0]):
+        return None
+    points = points.astype(np.float64)
+    matrix = alignment_matrix(points, size, crop.face_scale, crop.alignment)
+    return Face(matrix, hull_polygon(points, crop.mask_enlarge))
+
+
+def align_frames(frames: Iterable[PlateFrame], landmarks: np.ndarray, crop: CacheSettings,
+                 size: int) -> Iterator[PlateFrame]:
+    """Each frame with its face aligned from its row of `landmarks` (`align_face`)."""
+    for frame in frames:
+        yield replace(frame, face=align_face(landmarks[frame.index], crop, size))
+
+
+def batches(frames: Iterable[PlateFrame], size: int) -> Iterator[list[PlateFrame]]:
+    """Consecutive runs of `size` frames in order (the last may be shorter): the frames whose faces are
+    decoded together. Frames without a face stay in their place in the run.
+
+    >>> [[frame.index for frame in batch] for batch in batches((PlateFrame(i, None) for i in range(5)), 2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    frames = iter(frames)
+    while batch := list(islice(frames, size)):
+        yield batch

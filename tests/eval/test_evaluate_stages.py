@@ -1,0 +1,136 @@
+"""evaluate's stages one at a time: score a batch (one accumulator per identity and per swap), keep the contact
+sheet's frames, turn the scores into metrics and summarise them."""
+
+import numpy as np
+import pytest
+import torch
+
+from fusion.eval.analyse import Analysis
+from fusion.eval.crop_swap import CropSwapper, composite_crops
+from fusion.eval.heldout import HeldOutBatch
+from fusion.eval.scores import SHEET_FRAMES, IdentityScores, PairScores, SheetBlock
+from fusion.eval.summary import score_metrics, summarise, swap_metrics
+from fusion.metrics.expression import landmark_error
+
+RES = 16
+
+
+def held_out_batch(start: int, size: int, take: str = "take1") -> HeldOutBatch:
+    """`size` random crops, full masks, frames `start`... of one take."""
+    crops = torch.rand(size, 3, RES, RES, generator=torch.Generator().manual_seed(start))
+    square = np.array([[2, 2], [13, 2], [13, 13], [2, 13]], np.float32)
+    return HeldOutBatch(crops, torch.ones(size, 1, RES, RES), [square] * size,
+                        [(take, start + k) for k in range(size)])
+
+
+def template(offset: float = 0.0) -> np.ndarray:
+    """68 landmarks with outer eye corners 10 px apart (the inter-ocular distance), moved by `offset` px."""
+    points = np.zeros((68, 2))
+    points[:, 0] = np.arange(68) % 10
+    points[36], points[45] = [0, 0], [10, 0]
+    return points + offset
+
+
+def descriptor(value: float) -> np.ndarray:
+    return np.full(128, value)
+
+
+def test_a_pair_keeps_every_frames_scores_and_flickers_only_across_following_frames():
+    pair = PairScores()
+    for batch in (held_out_batch(0, 3), held_out_batch(3, 2, "take2")):
+        pair.add(batch.crops * 0.9, batch, [None] * len(batch.crops))
+    assert len(pair.analyses) == len(pair.sharpness) == len(pair.color_error) == 5
+    assert pair.flicker.pairs == 3  # 0-1, 1-2 in take1 and 3-4 in take2; not 2-3 across the takes
+    assert all(0 < ratio < 1.01 for ratio in pair.sharpness)  # a darkened crop: no sharper than the crop
+
+
+def test_the_sheet_keeps_the_first_frames_of_each_row_as_copies():
+    sheet, batches = SheetBlock(2), [torch.rand(4, 3, RES, RES) for _ in range(2)]
+    for batch in batches:
+        sheet.add([batch, batch * 0.5, batch * 0.25])
+    assert [len(row) for row in sheet.rows] == [SHEET_FRAMES] * 3
+    assert torch.equal(sheet.rows[0][5], batches[1][1]) and sheet.rows[0][0].data_ptr() != batches[0].data_ptr()
+    assert sheet.image().shape == (3, 3 * RES, SHEET_FRAMES * RES)
+
+
+class ScaleSwapper:
+    """A CropSwapper whose identity j's decode is the crop times (j + 1) / 4, composited as is."""
+
+    def __init__(self):
+        self.decoded: list[int] = []
+
+    def decode(self, batch, identity):
+        self.decoded.append(identity)
+        return batch.crops * (identity + 1) / 4
+
+    def visible(self, batch):
+        return None
+
+    def composite(self, faces, batch, visible):
+        return faces
+
+
+def test_an_identity_decodes_each_batch_once_per_identity_and_scores_each_swap_apart():
+    swapper, seen = ScaleSwapper(), []
+
+    def analyse(crops):
+        seen.append(crops)
+        return [Analysis(descriptor(float(crops.mean())), template())] * len(crops)
+
+    scores = IdentityScores(1, 3)
+    for batch in (held_out_batch(0, 2), held_out_batch(2, 1)):
+        scores.add(batch, swapper, analyse)
+    assert swapper.decoded == [1, 0, 2] * 2  # its own decode first, reused for the self-swap
+    assert sorted(scores.pairs) == [0, 2] and len(scores.real) == len(scores.self_swap) == 3
+    assert all(len(pair.analyses) == 3 for pair in scores.pairs.values())
+    ssim, psnr = scores.ssim_psnr()  # its own decode is the crop at half brightness
+    assert 0 < ssim < 1 and 5 < psnr < 15
+    assert len(seen) == 2 * 4  # per batch: the real crops, then the swap by each of the three identities
+    assert [len(row) for row in scores.sheet.rows] == [3] * 4
+
+
+def test_a_swap_scores_identity_against_the_centroids_and_counts_a_missed_face_as_a_miss():
+    pair = PairScores([Analysis(descriptor(0.9), template(1.0)), None, Analysis(descriptor(0.1), template())],
+                      [0.5, 0.75, 1.0], [2.0, 4.0, 6.0])
+    centres = np.stack([descriptor(0.0), descriptor(1.0)])
+    metrics = swap_metrics(pair, np.stack([template()] * 3), centres, 0, 1)
+    assert metrics["faces_found"] == "2/3"
+    assert metrics["retrieval_accuracy"] == pytest.approx(1 / 3)  # one of the two found is q's; the third missed
+    assert metrics["distance_to_source"] == pytest.approx((0.1 + 0.9) * np.sqrt(128) / 2)
+    assert metrics["distance_to_template"] == pytest.approx((0.9 + 0.1) * np.sqrt(128) / 2)
+    moved = landmark_error(template(1.0), template())
+    assert metrics["landmark_error"] == pytest.approx(moved / 2) and moved == pytest.approx(np.sqrt(2) / 10)
+    assert metrics["landmark_error_jaw"] == pytest.approx(moved / 2)
+    assert (metrics["sharpness_ratio"], metrics["color_error"], metrics["temporal_ratio"]) == (0.75, 4.0, None)
+    assert swap_metrics(PairScores([None], [1.0], [1.0]), template()[None], centres, 0, 1)["retrieval_accuracy"] == 0
+
+
+def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measured():
+    swapper = ScaleSwapper()
+    analyses = {0: descriptor(0.0), 1: descriptor(1.0)}
+    scores = [IdentityScores(i, 2) for i in range(2)]
+    for i, identity in enumerate(scores):
+        identity.add(held_out_batch(i, 2), swapper, lambda crops, i=i: [Analysis(analyses[i], template())] * 2)
+    identities, swaps = score_metrics(["a", "b"], scores, [np.stack([template()] * 2)] * 2)
+    assert list(swaps) == ["a->b", "b->a"] and list(identities) == ["a", "b"]
+    assert list(identities["a"]) == ["frames", "ssim", "psnr", "landmark_error_real", "landmark_error_self_swap",
+                                     "retrieval_accuracy"]
+    assert identities["b"]["retrieval_accuracy"] == swaps["a->b"]["retrieval_accuracy"] == 0.0  # a's face stays a's
+    summary = summarise(identities, swaps)
+    assert list(summary)[-3:] == ["ssim", "landmark_error_real", "landmark_error_self_swap"]
+    assert summary["landmark_error"] == 0.0 and summary["temporal_ratio"] == pytest.approx(
+        np.mean([swaps["a->b"]["temporal_ratio"], swaps["b->a"]["temporal_ratio"]]))
+    assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
+
+
+def test_the_crop_swap_without_a_colour_step_composites_the_decoded_faces():
+    batch, options = held_out_batch(0, 2), {"blend": "alpha", "erode": 0.0, "feather": 1.0, "quality": "none"}
+    faces = torch.zeros_like(batch.crops)
+    plain = CropSwapper(None, None, None, options)
+    assert plain.visible(batch) is None
+    swapped = plain.composite(faces, batch, None)
+    assert torch.equal(swapped, composite_crops(faces, batch.crops, batch.polygons, options))
+    outside = (swapped[:, :, 0, 0] - batch.crops[:, :, 0, 0]).abs().max()  # the crop's, through 16-bit pixels
+    assert swapped[:, :, 7, 7].abs().max() < 0.01 and outside < 1e-4
+    doubled = CropSwapper(None, lambda face, plate, mask: face + 0.5, None, options).composite(faces, batch, None)
+    assert (doubled[:, :, 7, 7] - 0.5).abs().max() < 0.01

@@ -1,0 +1,169 @@
+"""The swap's stages one at a time: read, find, align, batch, decode (colour, matte), composite, write."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from fusion.data.cache import CacheSettings
+from fusion.errors import ConfigError
+from fusion.faces.align import transform_points
+from fusion.faces.tracker import FaceTracker
+from fusion.io.footage import source_from_path
+from fusion.io.image import encode, read_image
+from fusion.stopwatch import Stopwatch
+from fusion.swap.colour import colour_step
+from fusion.swap.composite import composite_face
+from fusion.swap.decode import DecodedFace, FaceDecoder
+from fusion.swap.frames import Face, PlateFrame, align_face, align_frames, batches, find_faces, read_plates
+from fusion.swap.matte import learned_matte
+from fusion.swap.options import SwapOptions
+from fusion.swap.pipeline import SwapReport, composite_frame
+from fusion.swap.writer import SwapOutputs
+
+SIZE = 8
+#: A face whose crop is the plate's top-left 8 x 8 pixels: the identity warp, a square hull inside it.
+CORNER = Face(np.eye(2, 3), np.array([[1, 1], [6, 1], [6, 6], [1, 6]], np.float64))
+
+
+class IdentityModel:
+    """What the decode stage reads of a SwapModel: a network that returns its crops, recording each batch."""
+
+    def __init__(self):
+        self.net = SimpleNamespace(output_resolution=SIZE)
+        self.batches: list[tuple[int, int]] = []
+
+    def decode(self, crops: torch.Tensor, identity: int) -> torch.Tensor:
+        self.batches.append((len(crops), identity))
+        return crops.clone()
+
+
+def shot(faces: list[bool]) -> list[PlateFrame]:
+    """Frames of 16 x 16 random 8-bit pixels, with the CORNER face where `faces` says."""
+    rng = np.random.default_rng(0)
+    return [PlateFrame(i, rng.integers(0, 256, (16, 16, 3), np.uint8), CORNER if face else None)
+            for i, face in enumerate(faces)]
+
+
+def test_batches_run_over_frames_in_order_and_decode_their_faces_together():
+    """batch_size 3 over 7 frames, no face in 2 and 5: runs of 3, 3, 1 frames; the network sees 2, 2 and 1
+    faces; each frame gets its own face back, None where it had none."""
+    frames, model = shot([True, True, False, True, True, False, True]), IdentityModel()
+    decode = FaceDecoder(model, 1, None, None, Stopwatch())
+    runs = list(batches(iter(frames), 3))
+    assert [[frame.index for frame in run] for run in runs] == [[0, 1, 2], [3, 4, 5], [6]]
+    decoded = [face for run in runs for face in decode(run)]
+    assert model.batches == [(2, 1), (2, 1), (1, 1)]
+    assert [face is None for face in decoded] == [False, False, True, False, False, True, False]
+    for frame, face in zip(frames, decoded):
+        if face is not None:  # the identity network: the face is the crop, the plate's corner encoded
+            np.testing.assert_array_equal(face.pixels, encode(frame.plate[:SIZE, :SIZE]))
+            assert face.visible is None
+    assert decode(shot([False, False])) == [None, None] and len(model.batches) == 3  # no face: no network call
+
+
+def test_the_colour_step_is_the_identity_for_none_and_sees_each_face_with_its_plate_and_hull():
+    model, watch = IdentityModel(), Stopwatch()
+    frames = shot([True, False, True])
+    plain = FaceDecoder(model, 0, colour_step("none", None), None, watch)(frames)
+    assert "color" not in watch.seconds
+    np.testing.assert_array_equal(plain[0].pixels, encode(frames[0].plate[:SIZE, :SIZE]))
+    seen = []
+
+    def darken(face, plate, mask):
+        seen.append((face.clone(), plate.clone(), mask.clone()))
+        return face * 0.5
+
+    graded = FaceDecoder(model, 0, darken, None, watch)(frames)
+    face, plate, mask = seen[0]
+    assert face.shape == plate.shape == (2, 3, SIZE, SIZE) and mask.shape == (2, 1, SIZE, SIZE)
+    assert torch.equal(face, plate)  # the identity network: the decoded face is its own plate crop
+    assert mask[0, 0, 3, 3] == 1 and mask[0, 0, 0, 0] == 0 and mask[0, 0, 7, 7] == 0  # inside the hull only
+    np.testing.assert_allclose(graded[2].pixels, plain[2].pixels * 0.5)
+    assert graded[1] is None and watch.seconds["color"] > 0
+
+
+def test_the_checkpoint_decides_the_colour_step_and_the_matte():
+    assert colour_step("none", None) is None and learned_matte("hull", object()) is None
+    net = torch.nn.Linear(1, 1)
+    assert colour_step("lut", net).net is net and learned_matte("learned", net) is net
+    with pytest.raises(ConfigError, match=r"color=lut: last.ckpt holds no colour LUT; train one with python color.py"):
+        colour_step("lut", None, "last.ckpt")
+    with pytest.raises(ConfigError, match=r"matte=learned: last.ckpt holds no learned matte"):
+        learned_matte("learned", None, "last.ckpt")
+
+
+def test_the_learned_matte_says_where_each_face_is_visible():
+    class HalfVisible:
+        def predict(self, crops):
+            visible = torch.zeros(len(crops), 1, SIZE, SIZE)
+            visible[..., :SIZE // 2] = 1
+            return visible
+
+    decoded = FaceDecoder(IdentityModel(), 0, None, HalfVisible(), Stopwatch())(shot([True, False]))
+    assert decoded[0].visible.shape == (SIZE, SIZE) and decoded[0].visible[:, :4].all()
+    assert not decoded[0].visible[:, 4:].any() and decoded[1] is None
+
+
+def test_options_are_checked_when_made():
+    for bad, message in ((dict(color="warm"), "unknown color 'warm'"), (dict(matte="alpha"), "unknown matte 'alpha'"),
+                         (dict(blend="screen"), "unknown blend 'screen'"), (dict(batch_size=0), "batch_size=0")):
+        with pytest.raises(ConfigError, match=message):
+            SwapOptions(**bad)
+
+
+def test_find_reads_every_frame_and_align_lays_out_each_face(plates, dlib_backend):
+    """The four-plate shot (hopper three times, then a grey frame): landmarks for the first three, NaN for the
+    last; aligned, each face's hull lands inside its crop and the grey frame has none."""
+    source, watch = source_from_path(plates), Stopwatch()
+    assert [frame.index for frame in read_plates(source, watch)] == [0, 1, 2, 3] and watch.seconds["read"] > 0
+    landmarks = find_faces(source, FaceTracker(dlib_backend, 1), 1, watch)
+    assert landmarks.shape == (4, 68, 2) and not np.isnan(landmarks[:3]).any() and np.isnan(landmarks[3]).all()
+    assert abs(np.median(landmarks[1, :, 0] - landmarks[0, :, 0]) - 4) < 1.5  # the plates shift 4 px a frame
+    crop = CacheSettings(resolution=64, landmarks="dlib")
+    frames = list(align_frames(read_plates(source, watch), landmarks, crop, 32))
+    assert [frame.face is None for frame in frames] == [False, False, False, True]
+    for frame in frames[:3]:
+        hull = transform_points(frame.face.polygon, frame.face.matrix)
+        assert frame.face.matrix.shape == (2, 3) and (hull > -4).all() and (hull < 36).all()
+    assert align_face(np.full((68, 2), np.nan, np.float32), crop, 32) is None
+
+
+def test_composite_passes_a_frame_without_a_face_through_and_blends_one_with_a_face():
+    """A 64 px plate whose face (the square 8-56) maps onto an 8 px crop: blended inside the matte, the plate's
+    bit for bit outside it, as `composite_face` does; a frame without a face is its plate, matte 0."""
+    options = SwapOptions(blend="alpha", feather=2.0)
+    plate = np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8)
+    face = Face(np.eye(2, 3) / 8, np.array([[8, 8], [56, 8], [56, 56], [8, 56]], np.float64))
+    unchanged, matte = composite_frame(PlateFrame(0, plate), None, options)
+    assert unchanged is plate and matte.shape == (64, 64) and not matte.any()
+    decoded = DecodedFace(np.ones((SIZE, SIZE, 3), np.float32))
+    frame, matte = composite_frame(PlateFrame(3, plate, face), decoded, options)
+    expected = composite_face(plate, decoded.pixels, face.matrix, face.polygon, "alpha", None, 2.0, False, 3, None,
+                              "none")
+    np.testing.assert_array_equal(frame, expected[0])
+    np.testing.assert_array_equal(matte, expected[1])
+    assert matte[32, 32] == 1 and (frame[32, 32] == 255).all() and (frame[matte == 0] == plate[matte == 0]).all()
+
+
+def test_write_stages_frames_mattes_and_preview_together(tmp_path, plates):
+    source = source_from_path(plates)
+    frames = list(read_plates(source, Stopwatch()))
+    options = SwapOptions(write_matte=True, preview=True, preview_height=64)
+    with SwapOutputs(tmp_path / "out", source, options) as outputs:
+        for frame in frames:
+            outputs.write(frame.plate, frame.plate, np.full(frame.plate.shape[:2], 0.5, np.float32))
+        assert not (tmp_path / "out").exists()  # staged until the render is whole
+    names = sorted(path.name for path in plates.iterdir())
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == names
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / names[0]), frames[0].plate)
+    assert (read_image(tmp_path / "out_matte" / names[0]) == 32768).all()
+    assert (tmp_path / "out_preview.mp4").stat().st_size > 0
+
+
+def test_the_report_counts_swapped_frames_and_lists_the_others():
+    report = SwapReport()
+    for frame in shot([True, False, True, False]):
+        report.count(frame)
+    assert (report.frames, report.swapped, report.no_face) == (4, 2, [1, 3])
