@@ -15,7 +15,7 @@ from fusion.instantiate import to_schema
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="color")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="color")
 def main(cfg: DictConfig) -> None:
     """Compose the color config, train the LUT network and write the checkpoint with it; a UserError is one line
     and exit 2."""

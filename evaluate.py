@@ -17,7 +17,7 @@ from fusion.metrics.expression import REGIONS
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     """Compose the evaluate config and score the model; a UserError is one line and exit 2."""
     try:

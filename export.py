@@ -14,7 +14,7 @@ from fusion.instantiate import to_schema
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="export")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     """Compose the export config and write the model and its sidecar; a UserError is one line and exit 2."""
     try:

@@ -15,7 +15,7 @@ from fusion.occlusion.fit import fit_matte
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="matte")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="matte")
 def main(cfg: DictConfig) -> None:
     """Compose the matte config, train the matte and write the checkpoint with it; a UserError is one line and
     exit 2."""

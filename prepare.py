@@ -11,7 +11,7 @@ from fusion.data.prepare_command import run_prepare
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="prepare")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="prepare")
 def main(cfg: DictConfig) -> None:
     """Compose the prepare config and prepare; the exit code says whether faces were cached."""
     sys.exit(run_prepare(cfg))

@@ -16,7 +16,7 @@ from fusion.swap.pipeline import preview_path, swap
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="swap")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="swap")
 def main(cfg: DictConfig) -> None:
     """Compose the swap config and swap; a UserError is one line and exit 2."""
     try:

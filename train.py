@@ -14,7 +14,7 @@ from fusion.training.run import train
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     """Compose the train config and run the curriculum; a UserError is one line and exit 2,
     a stop on a signal (after its save) one line and exit 1."""

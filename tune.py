@@ -15,7 +15,7 @@ from fusion.tune.shot import tune_shot
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="tune")
+@hydra.main(version_base="1.3", config_path="fusion/conf", config_name="tune")
 def main(cfg: DictConfig) -> None:
     """Compose the tune config, tune and save the encoder; a UserError is one line and exit 2."""
     try:

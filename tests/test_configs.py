@@ -2,20 +2,18 @@
 a key that no schema or target takes is refused, naming the keys that are."""
 
 import re
-from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 
+from fusion.config import CONF
 from fusion.config.schemas import SwapConfig
 from fusion.data.cache import CacheSettings
 from fusion.errors import ConfigError
 from fusion.instantiate import build, refuse_unknown_keys, to_schema
 from fusion.training.losses import LossWeights
 from fusion.training.schedule import phases
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def options(group: str) -> list[str]:

@@ -1,15 +1,23 @@
-"""Structured configs (schemas) registered in Hydra's ConfigStore.
+"""Where the configs live (`CONF`), and the structured configs (schemas) registered in Hydra's ConfigStore.
 
-The schemas are imported when registered, not with this package: the commands they
+`CONF` is fusion's own `conf/` folder, inside the package, so an installed
+fusion composes the same configs as a checkout. Importing this package loads
+neither Hydra nor the schemas (the GPU smoke check reads `CONF` where Hydra is
+not installed); `register_configs` imports them, and the commands the schemas
 describe import `fusion.config.overrides` to write their closing commands.
 """
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from pathlib import Path
+
+#: The config folder: the commands' configs (train.yaml, swap.yaml, ...) and their groups.
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def register_configs() -> None:
     """Make the schemas available to `defaults` lists, and the run folder resolver to configs (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
     from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
                                        SwapConfig, TuneConfig)
     from fusion.data.prepare_command import PrepareConfig
