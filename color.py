@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 from fusion.colour.fit import fit_color
 from fusion.config import register_configs
-from fusion.config.overrides import command_line
+from fusion.command_line import command_line
 from fusion.config.schemas import ColorCommandConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema

@@ -7,7 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
-from fusion.config.overrides import command_line
+from fusion.command_line import command_line
 from fusion.config.schemas import SwapConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema

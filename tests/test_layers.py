@@ -7,7 +7,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fusion"
 LAYERS = [
-    {"errors", "stopwatch", "checks", "progress"},
+    {"errors", "stopwatch", "checks", "progress", "command_line"},
     {"hardware", "instantiate", "io", "metrics"},
     {"faces", "blend", "model", "tracking"},
     {"demo"},

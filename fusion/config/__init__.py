@@ -3,8 +3,7 @@
 `CONF` is fusion's own `conf/` folder, inside the package, so an installed
 fusion composes the same configs as a checkout. Importing this package loads
 neither Hydra nor the schemas (the GPU smoke check reads `CONF` where Hydra is
-not installed); `register_configs` imports them, and the commands the schemas
-describe import `fusion.config.overrides` to write their closing commands.
+not installed); `register_configs` imports them.
 """
 
 from pathlib import Path

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from fusion.config.overrides import command_line
+from fusion.command_line import command_line
 from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage

@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
-from fusion.config.overrides import command_line
+from fusion.command_line import command_line
 from fusion.errors import CheckpointError
 from fusion.hardware import trainer_precision
 from fusion.instantiate import build

@@ -5,7 +5,8 @@ into a shell, which splits an unquoted path at its spaces, and then parsed by
 Hydra's override grammar, which reads `,` as a sweep, `${` as an
 interpolation, `123` as a number and stops at `=`, `[` or `'`. Each value that
 the grammar would not read back as itself is double-quoted for Hydra, and each
-whole override quoted for the shell.
+whole override quoted for the shell. It imports nothing of fusion's, so every
+result that closes with a command to paste can use it, whatever its layer.
 """
 
 import re
