@@ -7,7 +7,6 @@ from omegaconf import DictConfig
 
 from fusion.colour.fit import fit_color
 from fusion.config import register_configs
-from fusion.command_line import command_line
 from fusion.config.schemas import ColorCommandConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -26,14 +25,7 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"color failed: {error}", file=sys.stderr)
         sys.exit(2)
-    s = result.scores
-    print(f"trained on {result.faces} swapped faces in {result.seconds / 60:.1f} min")
-    print(f"held-out swaps ({s['crops']}) under random grades, CIEDE2000 to the graded face: none "
-          f"{s['graded_none']:.2f}, stats {s['graded_stats']:.2f}, lut {s['graded_lut']:.2f}; ungraded: none "
-          f"{s['ungraded_none']:.2f}, stats {s['ungraded_stats']:.2f}, lut {s['ungraded_lut']:.2f}")
-    swap = command_line("swap.py", {"checkpoint": result.path, "color": "lut"})
-    print(f"checkpoint with the LUT network: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
-          "output=<file>")
+    print("\n".join(result.summary()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from fusion.config import register_configs
 from fusion.config.schemas import ExportConfig
 from fusion.errors import UserError
-from fusion.export.write import export_model
+from fusion.export.write import export_model, export_summary
 from fusion.instantiate import to_schema
 
 register_configs()
@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"export failed: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"{options.identity}'s face model: {model} (how to make its input: {sidecar})")
+    print("\n".join(export_summary(options.identity, model, sidecar)))
 
 
 if __name__ == "__main__":

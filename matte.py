@@ -6,7 +6,6 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
-from fusion.command_line import command_line
 from fusion.config.schemas import MatteCommandConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -26,14 +25,7 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"matte failed: {error}", file=sys.stderr)
         sys.exit(2)
-    scores = result.scores
-    print(f"trained on {result.labelled} labelled crops (+{result.painted} painted) and {result.unlabelled} "
-          f"unlabelled in {result.seconds / 60:.1f} min")
-    print(f"held-out crops ({scores['crops']}) with occluders: IoU {scores['occluded_learned']:.3f} "
-          f"(the hull alone {scores['occluded_hull']:.3f}); without: {scores['clean_learned_vs_hull']:.3f} of the hull")
-    swap = command_line("swap.py", {"checkpoint": result.path, "matte": "learned"})
-    print(f"checkpoint with the matte: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
-          "output=<file>")
+    print("\n".join(result.summary()))
 
 
 if __name__ == "__main__":

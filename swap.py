@@ -1,17 +1,16 @@
 """Swap a trained identity's face into a plate: `python swap.py checkpoint=... identity=... input=... output=...`."""
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
-from fusion.command_line import command_line
 from fusion.config.schemas import SwapConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
-from fusion.swap.pipeline import preview_path, swap
+from fusion.swap.pipeline import swap
+from fusion.swap.summary import swap_summary
 
 register_configs()
 
@@ -25,16 +24,7 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"swap failed: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"{report.frames} frames, {report.swapped} swapped, no face in {len(report.no_face)}: {report.no_face[:20]}")
-    total = sum(report.seconds.values())
-    shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
-    print(f"{report.frames_per_second:.1f} frames/s ({shares})")
-    print(f"wrote {options.output}")
-    for warning in report.warnings:
-        print(f"warning: {warning}")
-    if options.preview:
-        print(f"side by side: {preview_path(Path(cfg.output))}")
-    print(f"to score the model on held-out frames: {command_line('evaluate.py', {'checkpoint': options.checkpoint})}")
+    print("\n".join(swap_summary(report, options.output, options.checkpoint, options.preview)))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main(cfg: DictConfig) -> None:
     except RunStopped as stop:
         print(f"train {stop}", file=sys.stderr)
         sys.exit(1)
-    print(result.summary())
+    print("\n".join(result.summary()))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import register_configs
-from fusion.command_line import command_line
 from fusion.config.schemas import TuneConfig
 from fusion.errors import UserError
 from fusion.instantiate import to_schema
@@ -25,10 +24,7 @@ def main(cfg: DictConfig) -> None:
     except (UserError, FileNotFoundError) as error:
         print(f"tune failed: {error}", file=sys.stderr)
         sys.exit(2)
-    print(f"{options.actor}'s held-out frames of the shot ({result.frames_held_out}; tuned on {result.frames_tuned}): "
-          f"masked SSIM {result.ssim_before:.3f} -> {result.ssim_after:.3f}")
-    swap = command_line("swap.py", {"checkpoint": options.checkpoint, "input": options.shot, "tuning": result.path})
-    print(f"tuned encoder: {result.path}\nswap with it: {swap} identity=<whose face> output=<file>")
+    print("\n".join(result.summary(options.actor, options.checkpoint, options.shot)))
 
 
 if __name__ == "__main__":

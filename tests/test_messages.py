@@ -175,7 +175,7 @@ def test_train_prints_a_swap_command_that_gives_back_paths_and_names_with_spaces
     run_dir, footage = tmp_path / AWKWARD / "run", tmp_path / AWKWARD / "footage"
     write_image(footage / "John O'Brien" / "plate 0001.png", np.zeros((8, 8, 3), np.uint8))
     result = TrainResult(run_dir, run_dir / "checkpoints" / "last.ckpt", {}, ["John O'Brien", "Ann Lee"], footage)
-    swap = result.summary().splitlines()[-1]
+    swap = result.summary()[-1]
     assert swap.startswith("try: python swap.py ")
     given = overrides_of(swap, "swap.py")
     plate = footage / "John O'Brien" / "plate 0001.png"
