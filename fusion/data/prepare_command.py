@@ -80,7 +80,7 @@ def run_prepare(options: PrepareConfig, cfg: DictConfig) -> PrepareResult:
     footage = options.footage
     if footage is None:
         footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
-        print(f"no footage given: preparing the built-in demo footage in {footage} "
-              "(python prepare.py footage=PATH for yours)", flush=True)
+        yours = command_line("prepare.py", {"footage": "PATH"})
+        print(f"no footage given: preparing the built-in demo footage in {footage} ({yours} for yours)", flush=True)
     report = prepare(footage, folder, settings, options, options.identities)
     return PrepareResult(Path(footage), settings, folder, report)
