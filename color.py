@@ -1,40 +1,9 @@
-"""A checkpoint's colour-harmonisation LUT network (image-adaptive 3D LUT): `python color.py checkpoint=...`."""
+"""A checkpoint's colour-harmonisation LUT network (image-adaptive 3D LUT): `python color.py checkpoint=...`.
 
-import sys
+The same as `fusion-color`, in a checkout (fusion/commands/color.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from fusion.colour.fit import fit_color
-from fusion.config import register_configs
-from fusion.command_line import command_line
-from fusion.config.schemas import ColorCommandConfig
-from fusion.errors import UserError
-from fusion.instantiate import to_schema
-
-register_configs()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="color")
-def main(cfg: DictConfig) -> None:
-    """Compose the color config, train the LUT network and write the checkpoint with it; a UserError is one line
-    and exit 2."""
-    try:
-        options = to_schema(cfg, ColorCommandConfig)
-        result = fit_color(options.checkpoint, options.cache_folder, options, options.out, options.overwrite,
-                           cache_dir=cfg.paths.cache_dir)
-    except (UserError, FileNotFoundError) as error:
-        print(f"color failed: {error}", file=sys.stderr)
-        sys.exit(2)
-    s = result.scores
-    print(f"trained on {result.faces} swapped faces in {result.seconds / 60:.1f} min")
-    print(f"held-out swaps ({s['crops']}) under random grades, CIEDE2000 to the graded face: none "
-          f"{s['graded_none']:.2f}, stats {s['graded_stats']:.2f}, lut {s['graded_lut']:.2f}; ungraded: none "
-          f"{s['ungraded_none']:.2f}, stats {s['ungraded_stats']:.2f}, lut {s['ungraded_lut']:.2f}")
-    swap = command_line("swap.py", {"checkpoint": result.path, "color": "lut"})
-    print(f"checkpoint with the LUT network: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
-          "output=<file>")
-
+from fusion.commands.color import main
 
 if __name__ == "__main__":
     main()

@@ -1,31 +1,9 @@
-"""One identity's face model for Nuke or Flame: `python export.py checkpoint=... identity=... format=...`."""
+"""One identity's face model for Nuke or Flame: `python export.py checkpoint=... identity=... format=...`.
 
-import sys
+The same as `fusion-export`, in a checkout (fusion/commands/export.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from fusion.config import register_configs
-from fusion.config.schemas import ExportConfig
-from fusion.errors import UserError
-from fusion.export.write import export_model
-from fusion.instantiate import to_schema
-
-register_configs()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    """Compose the export config and write the model and its sidecar; a UserError is one line and exit 2."""
-    try:
-        options = to_schema(cfg, ExportConfig)
-        model, sidecar = export_model(options.checkpoint, options.identity, options.format, options.output,
-                                      options.overwrite, options.opset)
-    except (UserError, FileNotFoundError) as error:
-        print(f"export failed: {error}", file=sys.stderr)
-        sys.exit(2)
-    print(f"{options.identity}'s face model: {model} (how to make its input: {sidecar})")
-
+from fusion.commands.export import main
 
 if __name__ == "__main__":
     main()

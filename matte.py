@@ -1,40 +1,9 @@
-"""A checkpoint's occlusion-aware face matte, learned semi-supervised: `python matte.py checkpoint=...`."""
+"""A checkpoint's occlusion-aware face matte, learned semi-supervised: `python matte.py checkpoint=...`.
 
-import sys
+The same as `fusion-matte`, in a checkout (fusion/commands/matte.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from fusion.config import register_configs
-from fusion.command_line import command_line
-from fusion.config.schemas import MatteCommandConfig
-from fusion.errors import UserError
-from fusion.instantiate import to_schema
-from fusion.occlusion.fit import fit_matte
-
-register_configs()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="matte")
-def main(cfg: DictConfig) -> None:
-    """Compose the matte config, train the matte and write the checkpoint with it; a UserError is one line and
-    exit 2."""
-    try:
-        options = to_schema(cfg, MatteCommandConfig)
-        result = fit_matte(options.checkpoint, options.cache_folder, options, options.out, options.overwrite,
-                           cache_dir=cfg.paths.cache_dir)
-    except (UserError, FileNotFoundError) as error:
-        print(f"matte failed: {error}", file=sys.stderr)
-        sys.exit(2)
-    scores = result.scores
-    print(f"trained on {result.labelled} labelled crops (+{result.painted} painted) and {result.unlabelled} "
-          f"unlabelled in {result.seconds / 60:.1f} min")
-    print(f"held-out crops ({scores['crops']}) with occluders: IoU {scores['occluded_learned']:.3f} "
-          f"(the hull alone {scores['occluded_hull']:.3f}); without: {scores['clean_learned_vs_hull']:.3f} of the hull")
-    swap = command_line("swap.py", {"checkpoint": result.path, "matte": "learned"})
-    print(f"checkpoint with the matte: {result.path}\nswap with it: {swap} identity=<whose face> input=<plate> "
-          "output=<file>")
-
+from fusion.commands.matte import main
 
 if __name__ == "__main__":
     main()

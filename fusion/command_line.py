@@ -5,11 +5,16 @@ into a shell, which splits an unquoted path at its spaces, and then parsed by
 Hydra's override grammar, which reads `,` as a sweep, `${` as an
 interpolation, `123` as a number and stops at `=`, `[` or `'`. Each value that
 the grammar would not read back as itself is double-quoted for Hydra, and each
-whole override quoted for the shell.
+whole override quoted for the shell. The command itself is written as this
+one was started: `python train.py` in a checkout, `fusion-train` installed.
+It imports nothing of fusion's, so every result that closes with a command to
+paste can use it, whatever its layer.
 """
 
 import re
 import shlex
+import sys
+from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -46,10 +51,24 @@ def hydra_value(value: object) -> str:
     return f'"{escaped}"'
 
 
+def program(script: str, started_as: str | None = None) -> list[str]:
+    """How to start `script` (train.py, ...) the way this process was started (`started_as`, by default
+    `sys.argv[0]`): `fusion-train` where it is an installed command, such as `fusion-prepare`, else
+    `python train.py`, as in a checkout.
+
+    >>> program("train.py", "/venv/bin/fusion-prepare"), program("train.py", "prepare.py")
+    (['fusion-train'], ['python', 'train.py'])
+    """
+    if Path(sys.argv[0] if started_as is None else started_as).name.startswith("fusion-"):
+        return [f"fusion-{Path(script).stem}"]
+    return ["python", script]
+
+
 def command_line(script: str, overrides: dict[str, object]) -> str:
-    """`python <script> key=value ...`, each override quoted for Hydra (`hydra_value`) and then for the shell.
+    """`python <script> key=value ...` (`fusion-<name> ...` from an installed command: `program`), each
+    override quoted for Hydra (`hydra_value`) and then for the shell.
 
     >>> print(command_line("train.py", {"footage": "/my footage", "cache.resolution": 64}))
     python train.py 'footage="/my footage"' cache.resolution=64
     """
-    return shlex.join(["python", script, *(f"{key}={hydra_value(value)}" for key, value in overrides.items())])
+    return shlex.join([*program(script), *(f"{key}={hydra_value(value)}" for key, value in overrides.items())])

@@ -1,8 +1,7 @@
 """Failures a user causes and can fix: each message names the file or key and the fix.
 
-The entry points (`train.py`, `prepare.py`, `swap.py`, `evaluate.py`) print a
-`UserError` as one line and exit with status 2; anything else is a bug and
-keeps its traceback.
+Every command (`fusion.commands.command.execute`) prints a `UserError` as one
+line and exits with status 2; anything else is a bug and keeps its traceback.
 """
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fusion.config import CONF
+
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "conf"
 
 FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "cache.resolution=64",
         "val_every=4", "checkpoint_every=2", "trainer.precision=32-true")
@@ -21,7 +22,7 @@ FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "ca
 
 def compose_config(name: str | None, overrides=(), root: Path | None = None):
     """Compose the entry config `name` (train, prepare, swap, evaluate; None: only `+group=option` overrides)
-    from the repository's conf/, as the command would. With `root`, paths.root_dir is `root` and
+    from fusion's conf/ (`CONF`), as the command would. With `root`, paths.root_dir is `root` and
     paths.run_dir `root/run` (the overrides still win)."""
     from hydra import compose, initialize_config_dir
 
@@ -68,7 +69,7 @@ def dlib_backend():
 
 @pytest.fixture(scope="session")
 def shared_clips() -> Path:
-    """The team's talking-head clips: `paths.shared_clips` (conf/paths/default.yaml) with root_dir the repository."""
+    """The team's talking-head clips: `paths.shared_clips` (fusion/conf/paths/default.yaml) with root_dir the repository."""
     clips = Path(compose_config(None, ["+paths=default", f"paths.root_dir={REPO}"]).paths.shared_clips).resolve()
     if not clips.is_dir():
         pytest.skip(f"{clips} not present: integration tests need the shared talking-head clips")

@@ -1,21 +1,22 @@
 """Every config group composes and every `_target_` in it builds (as lightning-hydra-template's tests do);
-a key that no schema or target takes is refused, naming the keys that are."""
+a key that no schema or target takes is refused, naming the keys that are; each command runs in its own folder."""
 
 import re
 from pathlib import Path
 
+import hydra
 import pytest
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from fusion.config import CONF, register_configs
 from fusion.config.schemas import SwapConfig
 from fusion.data.cache import CacheSettings
 from fusion.errors import ConfigError
 from fusion.instantiate import build, refuse_unknown_keys, to_schema
 from fusion.training.losses import LossWeights
 from fusion.training.schedule import phases
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def options(group: str) -> list[str]:
@@ -35,6 +36,17 @@ def test_every_entry_point_composes(name, compose):
     refuse_unknown_keys(cfg)
     if name == "prepare":
         assert isinstance(build(cfg.cache), CacheSettings)
+
+
+@pytest.mark.parametrize("name", ["train", *REQUIRED])
+def test_every_command_runs_in_its_own_folder_and_logs_under_its_name(name, tmp_path):
+    """The shared hydra/command block: outputs/<command>/<run>/, <command>.log, the working folder kept."""
+    register_configs()
+    with hydra.initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = hydra.compose(name, [f"paths.root_dir={tmp_path}", *REQUIRED.get(name, [])], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    assert Path(cfg.hydra.run.dir).parent == tmp_path / "outputs" / name
+    assert cfg.hydra.job.name == name and cfg.hydra.job.chdir is False
 
 
 @pytest.mark.parametrize("option", options("cache"))

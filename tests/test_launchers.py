@@ -12,10 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from fusion.config import register_configs
+from fusion.config import CONF, register_configs
 from fusion.training.preemption import preemption_signal
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def launcher(overrides: list[str]) -> dict:

@@ -16,6 +16,7 @@ LAYERS = [
     {"eval", "export", "tune"},
     {"config"},
     {"bench"},
+    {"commands"},
 ]
 LAYER = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

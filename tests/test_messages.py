@@ -157,12 +157,14 @@ def test_lightnings_restore_identifies_the_file_and_loads_weights_only(checkpoin
 
 
 def test_prepare_prints_a_train_command_that_gives_back_a_footage_path_with_spaces(tmp_path, photos, compose, capsys):
-    from fusion.data.prepare_command import run_prepare
+    from fusion.commands.command import execute
+    from fusion.commands.prepare import PREPARE
 
     footage = tmp_path / AWKWARD
     write_image(footage / "hopper" / "f0.png", photos["hopper"])
-    assert run_prepare(compose("prepare", [f"paths.root_dir={tmp_path}", f'footage="{footage}"', "cache.landmarks=dlib",
-                                           "cache.resolution=64", "workers=1", "contact_sheet=0"])) == 0
+    cfg = compose("prepare", [f"paths.root_dir={tmp_path}", f'footage="{footage}"', "cache.landmarks=dlib",
+                              "cache.resolution=64", "workers=1", "contact_sheet=0"])
+    assert execute(PREPARE, cfg) == 0
     next_step = capsys.readouterr().out.strip().splitlines()[-1]
     assert next_step.startswith("next: python train.py ")
     assert overrides_of(next_step, "train.py") == {"footage": str(footage), "cache.resolution": 64,
@@ -175,7 +177,7 @@ def test_train_prints_a_swap_command_that_gives_back_paths_and_names_with_spaces
     run_dir, footage = tmp_path / AWKWARD / "run", tmp_path / AWKWARD / "footage"
     write_image(footage / "John O'Brien" / "plate 0001.png", np.zeros((8, 8, 3), np.uint8))
     result = TrainResult(run_dir, run_dir / "checkpoints" / "last.ckpt", {}, ["John O'Brien", "Ann Lee"], footage)
-    swap = result.summary().splitlines()[-1]
+    swap = result.summary()[-1]
     assert swap.startswith("try: python swap.py ")
     given = overrides_of(swap, "swap.py")
     plate = footage / "John O'Brien" / "plate 0001.png"

@@ -1,14 +1,16 @@
 """Where benchmarks find the team's shared talking-head clips: `paths.shared_clips` in
-conf/paths/default.yaml, with `paths.root_dir` the repository (wherever the bench is run from)."""
+fusion/conf/paths/default.yaml, with `paths.root_dir` the checkout (wherever the bench is run from)."""
 
 from pathlib import Path
+
+from fusion.config import CONF
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def shared_clips_path(repo: Path = REPO) -> Path:
     """`paths.shared_clips` resolved against `repo` (no Hydra needed; without OmegaConf the yaml is read directly)."""
-    source = repo / "conf" / "paths" / "default.yaml"
+    source = CONF / "paths" / "default.yaml"
     try:
         from omegaconf import OmegaConf
     except ImportError:  # a torch + Lightning machine (as the GPU smoke check allows): PyYAML comes with Lightning

@@ -28,7 +28,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.config import register_configs
+from fusion.config import CONF, register_configs
 from fusion.io.atomic import write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,13 +187,13 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--val-every", type=int, default=75, help="steps between validations")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench" / "curriculum" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    parser.add_argument("--conf", type=Path, default=REPO / "conf", help="the config folder (a checkout's conf/)")
+    parser.add_argument("--conf", type=Path, default=CONF, help="the config folder (fusion's own conf/)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. data.cache_folder=DIR")
     args = parser.parse_args(argv)
     if not Path(args.footage).is_dir():
         raise SystemExit(f"{args.footage} not found: pass --footage DIR")
     if not (args.conf / "train.yaml").is_file():
-        raise SystemExit(f"{args.conf} holds no train.yaml: pass --conf with a fusion checkout's conf/ folder")
+        raise SystemExit(f"{args.conf} holds no train.yaml: pass --conf with a folder laid out as fusion/conf/")
     from hydra.utils import instantiate
 
     from fusion.training.run import train

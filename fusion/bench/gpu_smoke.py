@@ -3,8 +3,8 @@
 ``python -m fusion.bench gpu-smoke [--steps 3] [--phases stage0-B stage6-B ...] [--width-multiplier 1]``
 
 What a long GPU run needs to know before it starts: that the paper network
-(conf/model/paper.yaml, full width) grows through every phase of the paper
-curriculum (conf/curriculum/paper.yaml) as the curriculum callback grows
+(fusion/conf/model/paper.yaml, full width) grows through every phase of the paper
+curriculum (fusion/conf/curriculum/paper.yaml) as the curriculum callback grows
 and freezes it (`enter_phase`); that each phase's real training step
 (`FusionModule._step`: decode, blends, masked SSIM + L1 loss; then
 backward, the module's Adam over the trainable parameters and the weight
@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from fusion.config import CONF
 from fusion.data.cache import CacheSettings
 from fusion.demo.footage import demo_photos
 from fusion.faces.align import REFERENCE_POINTS, alignment_matrix, canonical_points, transform_points, warp_face
@@ -45,7 +46,6 @@ from fusion.swap.loader import SwapModel
 from fusion.training.callback import enter_phase
 from fusion.training.schedule import Curriculum, Phase, Stage, phases
 
-REPO = Path(__file__).resolve().parents[2]
 LANDMARKS = Path(__file__).with_name("gpu_smoke_landmarks.json")
 PLATE_SIZE = (2160, 3840)
 PHOTO_SCALE = 4
@@ -205,12 +205,12 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per phase (after one warm-up)")
     parser.add_argument("--phases", nargs="+", metavar="LABEL", help="only these phases, e.g. stage0-B stage6-B")
     parser.add_argument("--width-multiplier", type=float, default=1.0, help="1 = the paper's widths")
-    parser.add_argument("--conf", type=Path, default=REPO / "conf", help="the config folder (the repository's conf/)")
+    parser.add_argument("--conf", type=Path, default=CONF, help="the config folder (fusion's own conf/)")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         return {"gpu": None, "skipped": "no CUDA GPU visible to torch; run this on a GPU machine"}
     if not (args.conf / "curriculum" / "paper.yaml").is_file():
-        parser.error(f"{args.conf} holds no curriculum/paper.yaml: pass --conf with the repository's conf/ folder")
+        parser.error(f"{args.conf} holds no curriculum/paper.yaml: pass --conf with a folder laid out as fusion/conf/")
     from fusion.training.module import FusionModule  # here: the skipped check needs neither it nor kornia
 
     curriculum, model = load_paper_preset(args.conf)

@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from fusion.config import CONF
 from fusion.training.memory_plan import (
     CUDA_ALLOWANCE,
     GIB,
@@ -57,12 +58,11 @@ from fusion.training.memory_plan import (
     state_bytes,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 #: The two batch sizes each stage is measured at: even, so both identities are in each.
 BATCHES = (2, 4)
 #: GPU memory sizes (GiB) the largest batch is given for.
 GPU_SIZES_GIB = (24, 48, 80)
-#: Default processes (GPUs) of a DDP run: conf/hydra/launcher/slurm.yaml's gpus_per_node.
+#: Default processes (GPUs) of a DDP run: fusion/conf/hydra/launcher/slurm.yaml's gpus_per_node.
 DEFAULT_GPUS = 8
 #: A stage is measured only if its largest step is expected to take at most this share of free memory.
 MEMORY_SHARE = 0.5
@@ -459,7 +459,7 @@ def main(argv: list[str]) -> dict:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--table", type=Path, help="write the activations training's memory check reads here "
                                                    "(fusion/training/memory_table.json)")
-    parser.add_argument("--conf", type=Path, default=REPO / "conf", help="the config folder (a checkout's conf/)")
+    parser.add_argument("--conf", type=Path, default=CONF, help="the config folder (fusion's own conf/)")
     parser.add_argument("--quiet", action="store_true", help="no progress and no table on stderr")
     args = parser.parse_args(argv)
     if args.gpus < 1 or args.identities < 1:

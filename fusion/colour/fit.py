@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from fusion.colour.grades import Grade
+from fusion.command_line import command_line
 from fusion.colour.scores import delta_e
 from fusion.blend.colour_transfer import transfer_stats
 from fusion.data.cache import CacheSettings, model_cache
@@ -75,6 +76,19 @@ class ColorResult:
     faces: int
     seconds: float
     losses: list[float] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        """The closing lines: what it trained on and for how long, the held-out colour errors with no
+        harmonisation, the statistics transfer and the LUT (under random grades, and ungraded), the checkpoint
+        it wrote and the swap through it."""
+        s = self.scores
+        swap = command_line("swap.py", {"checkpoint": self.path, "color": "lut"})
+        return [f"trained on {self.faces} swapped faces in {self.seconds / 60:.1f} min",
+                f"held-out swaps ({s['crops']}) under random grades, CIEDE2000 to the graded face: none "
+                f"{s['graded_none']:.2f}, stats {s['graded_stats']:.2f}, lut {s['graded_lut']:.2f}; ungraded: none "
+                f"{s['ungraded_none']:.2f}, stats {s['ungraded_stats']:.2f}, lut {s['ungraded_lut']:.2f}",
+                f"checkpoint with the LUT network: {self.path}",
+                f"swap with it: {swap} identity=<whose face> input=<plate> output=<file>"]
 
 
 @dataclass

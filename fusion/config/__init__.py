@@ -1,17 +1,28 @@
-"""Structured configs (schemas) registered in Hydra's ConfigStore."""
+"""Where the configs live (`CONF`), and the structured configs (schemas) registered in Hydra's ConfigStore.
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+`CONF` is fusion's own `conf/` folder, inside the package, so an installed
+fusion composes the same configs as a checkout. Importing this package loads
+neither Hydra nor the schemas (the GPU smoke check reads `CONF` where Hydra is
+not installed); `register_configs` imports them.
+"""
 
-from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig, SwapConfig,
-                                   TuneConfig)
-from fusion.data.prepare_command import PrepareConfig
-from fusion.training.run_folder import run_folder_name
-from fusion.training.schedule import Curriculum
+from pathlib import Path
+
+#: The config folder: the commands' configs (train.yaml, swap.yaml, ...) and their groups.
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def register_configs() -> None:
     """Make the schemas available to `defaults` lists, and the run folder resolver to configs (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
+                                       SwapConfig, TuneConfig)
+    from fusion.data.prepare_command import PrepareConfig
+    from fusion.training.run_folder import run_folder_name
+    from fusion.training.schedule import Curriculum
+
     OmegaConf.register_new_resolver("fusion_run_name", run_folder_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)

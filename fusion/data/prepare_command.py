@@ -1,6 +1,6 @@
-"""What `python prepare.py` does with its config: its schema, then run, summarise, pick an exit code."""
+"""What `prepare` does with its config: its schema, the run (the demo footage where none is given), and
+the result's closing lines: a table per identity, the problems, and the train command that uses the cache."""
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -8,15 +8,13 @@ from typing import Any, Optional
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fusion.command_line import command_line
 from fusion.data.cache import CacheSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
-from fusion.errors import UserError
-from fusion.instantiate import build, to_schema
-
-log = logging.getLogger(__name__)
+from fusion.instantiate import build
 
 
 @dataclass
@@ -33,50 +31,56 @@ class PrepareConfig(PrepareOptions):
     identities: Optional[list[str]] = None
 
 
-def settings_from_config(cfg: DictConfig) -> tuple[CacheSettings, PrepareConfig, Path]:
-    """The crop settings (landmark backend resolved), the run options, and the cache folder they name."""
+@dataclass
+class PrepareResult:
+    """What a prepare did: the footage it read, the crop settings (landmark backend resolved), the cache
+    folder, and its report (as in the cache's report.json)."""
+
+    footage: Path
+    settings: CacheSettings
+    folder: Path
+    report: dict
+
+    def summary(self) -> list[str]:
+        """The closing lines: per identity the frames read, faces kept, skips and notes (a table, in colour on
+        a terminal), each problem, where the report and contact sheets are, and, when a face was kept, the
+        train command that finds this cache: what a user checks before training."""
+        report = self.report
+        table = Table(title=f"prepare: {report['footage']} -> {report['cache']}")
+        for column in ("identity", "frames read", "faces kept", "skipped", "notes"):
+            table.add_column(column)
+        for name, r in report["identities"].items():
+            table.add_row(name, str(r["frames_read"]), str(r["faces_kept"]),
+                          ", ".join(f"{k}: {v}" for k, v in r["skipped"].items()) or "-",
+                          ", ".join(f"{k}: {v}" for k, v in r["notes"].items()) or "-")
+        console = Console()
+        with console.capture() as captured:
+            console.print(table)
+            for r in report["identities"].values():
+                for problem in r["problems"]:
+                    console.print(Text(problem["message"], style="yellow"))
+        lines = [*captured.get().splitlines(), f"report: {Path(report['cache']) / 'report.json'}; contact sheets: "
+                 f"{report['cache']}/<identity>/contact_sheet.png"]
+        if report["faces_kept"]:
+            train = {"footage": self.footage, "cache.resolution": self.settings.resolution,
+                     "cache.landmarks": self.settings.landmarks}
+            lines.append(f"next: {command_line('train.py', train)}")
+        return lines
+
+    def fails(self) -> str | None:
+        """Why the run failed though it finished: no usable face in any identity."""
+        return None if self.report["faces_kept"] else "no usable face in any identity: nothing to train on"
+
+
+def run_prepare(options: PrepareConfig, cfg: DictConfig) -> PrepareResult:
+    """Prepare `options.footage` (the built-in demo footage where it is None, made under paths.data_dir) into
+    the cache folder of the crop settings `cfg.cache`, or `options.cache_folder`."""
     settings = build(cfg.cache).resolved()
-    options = to_schema(cfg, PrepareConfig)  # the PrepareOptions plus where from and to
     folder = Path(options.cache_folder) if options.cache_folder else cache_location(options.cache_dir, settings)
-    return settings, options, folder
-
-
-def print_summary(report: dict, console: Console) -> None:
-    """Print per identity the frames read, faces kept, skips and notes, then each problem and where the
-    report and contact sheets are: what a user checks before training.
-    """
-    table = Table(title=f"prepare: {report['footage']} -> {report['cache']}")
-    for column in ("identity", "frames read", "faces kept", "skipped", "notes"):
-        table.add_column(column)
-    for name, r in report["identities"].items():
-        table.add_row(name, str(r["frames_read"]), str(r["faces_kept"]),
-                      ", ".join(f"{k}: {v}" for k, v in r["skipped"].items()) or "-",
-                      ", ".join(f"{k}: {v}" for k, v in r["notes"].items()) or "-")
-    console.print(table)
-    for r in report["identities"].values():
-        for problem in r["problems"]:
-            console.print(f"[yellow]{problem['message']}[/yellow]", highlight=False)
-    console.print(f"report: {Path(report['cache']) / 'report.json'}; contact sheets: {report['cache']}/<identity>/contact_sheet.png")
-
-
-def run_prepare(cfg: DictConfig) -> int:
-    """Exit code 0 when at least one face was cached, 1 when none, 2 on a setup error."""
-    console, errors = Console(), Console(stderr=True)
-    try:
-        settings, options, folder = settings_from_config(cfg)
-        footage = options.footage
-        if footage is None:
-            footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
-            console.print(f"no footage given: preparing the built-in demo footage in {footage} "
-                          "(python prepare.py footage=PATH for yours)")
-        report = prepare(footage, folder, settings, options, options.identities)
-    except (UserError, FileNotFoundError) as error:
-        errors.print(f"[red]prepare failed:[/red] {error}", highlight=False)
-        return 2
-    print_summary(report, console)
-    if report["faces_kept"] == 0:
-        errors.print("[red]no usable face in any identity: nothing to train on[/red]")
-        return 1
-    train = {"footage": footage, "cache.resolution": settings.resolution, "cache.landmarks": settings.landmarks}
-    console.print(f"next: {command_line('train.py', train)}", markup=False, highlight=False, soft_wrap=True)
-    return 0
+    footage = options.footage
+    if footage is None:
+        footage = make_demo_footage(Path(cfg.paths.data_dir) / "demo" / "footage")
+        yours = command_line("prepare.py", {"footage": "PATH"})
+        print(f"no footage given: preparing the built-in demo footage in {footage} ({yours} for yours)", flush=True)
+    report = prepare(footage, folder, settings, options, options.identities)
+    return PrepareResult(Path(footage), settings, folder, report)

@@ -131,6 +131,15 @@ def sidecar(model: SwapModel, identity: str, format: str, output: Path, checkpoi
     return data
 
 
+def export_summary(identity: str, model: Path, sidecar: Path) -> list[str]:
+    """The closing line: where `identity`'s face model went, and its sidecar (how to make the model's input).
+
+    >>> export_summary("hopper", Path("hopper.pt"), Path("hopper.json"))
+    ["hopper's face model: hopper.pt (how to make its input: hopper.json)"]
+    """
+    return [f"{identity}'s face model: {model} (how to make its input: {sidecar})"]
+
+
 def export_model(checkpoint: str | Path, identity: str, format: str = "onnx", output: str | Path | None = None,
                  overwrite: bool = False, opset: int = OPSET) -> list[Path]:
     """Write `identity`'s face model from `checkpoint` as `format` to `output` and its sidecar; return both paths.

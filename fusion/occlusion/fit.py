@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fusion.command_line import command_line
 from fusion.data.cache import CacheSettings, model_cache
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
@@ -85,6 +86,19 @@ class MatteResult:
     painted: int
     seconds: float
     losses: list[float] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        """The closing lines: what it trained on and for how long, its held-out IoU against the hull's, the
+        checkpoint it wrote and the swap through it."""
+        scores = self.scores
+        swap = command_line("swap.py", {"checkpoint": self.path, "matte": "learned"})
+        return [f"trained on {self.labelled} labelled crops (+{self.painted} painted) and {self.unlabelled} "
+                f"unlabelled in {self.seconds / 60:.1f} min",
+                f"held-out crops ({scores['crops']}) with occluders: IoU {scores['occluded_learned']:.3f} "
+                f"(the hull alone {scores['occluded_hull']:.3f}); without: {scores['clean_learned_vs_hull']:.3f} "
+                "of the hull",
+                f"checkpoint with the matte: {self.path}",
+                f"swap with it: {swap} identity=<whose face> input=<plate> output=<file>"]
 
 
 def matte_path(checkpoint: str | Path) -> Path:

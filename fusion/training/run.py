@@ -129,7 +129,7 @@ class TrainResult:
     footage: Path | None = None
     seconds: float = 0.0
 
-    def summary(self) -> str:
+    def summary(self) -> list[str]:
         """The closing lines: where the model and previews are, how it scored, and the swap to try next."""
         previews = sorted((self.run_dir / "previews").glob("*.png"), key=lambda p: p.stat().st_mtime)
         scores = ", ".join(f"{name} {self.metrics[f'val/ssim/{name}']:.3f}" for name in self.identities
@@ -138,12 +138,11 @@ class TrainResult:
         swap = command_line("swap.py", {"checkpoint": self.checkpoint, "identity": self.identities[-1],
                                         "input": plate or f"<a plate of {self.identities[0]}>",
                                         "output": "swapped.mp4", "preview": True})
-        lines = [f"trained in {duration(self.seconds)}: {self.checkpoint}",
-                 f"previews: {previews[-1] if previews else self.run_dir / 'previews'} (and the phases before it)",
-                 f"held-out masked SSIM {self.metrics.get('val/ssim', float('nan')):.3f}"
-                 f" ({scores}), PSNR {self.metrics.get('val/psnr', float('nan')):.1f} dB",
-                 f"try: {swap}"]
-        return "\n".join(lines)
+        return [f"trained in {duration(self.seconds)}: {self.checkpoint}",
+                f"previews: {previews[-1] if previews else self.run_dir / 'previews'} (and the phases before it)",
+                f"held-out masked SSIM {self.metrics.get('val/ssim', float('nan')):.3f}"
+                f" ({scores}), PSNR {self.metrics.get('val/psnr', float('nan')):.1f} dB",
+                f"try: {swap}"]
 
 
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fusion.command_line import command_line
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.data.triplets import to_float
@@ -75,6 +76,15 @@ class ShotTuningResult:
     ssim_before: float
     ssim_after: float
     parameters: list[str] = field(default_factory=list)
+
+    def summary(self, actor: str, checkpoint: str | Path, shot: str | Path) -> list[str]:
+        """The closing lines: `actor`'s held-out SSIM on `shot` before and after, the tuned file, and the swap
+        of `checkpoint` through it."""
+        swap = command_line("swap.py", {"checkpoint": checkpoint, "input": shot, "tuning": self.path})
+        return [f"{actor}'s held-out frames of the shot ({self.frames_held_out}; tuned on {self.frames_tuned}): "
+                f"masked SSIM {self.ssim_before:.3f} -> {self.ssim_after:.3f}",
+                f"tuned encoder: {self.path}",
+                f"swap with it: {swap} identity=<whose face> output=<file>"]
 
 
 def tuned_parameters(model: SwapModel, levels: list[int] | None) -> dict[str, torch.nn.Parameter]:

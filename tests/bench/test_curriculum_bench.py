@@ -4,15 +4,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from fusion.bench.curriculum import REPO, VARIANTS, ssim_at, summarise, time_to_reach, total_steps, variant_curriculum
-from fusion.config import register_configs
+from fusion.bench.curriculum import VARIANTS, ssim_at, summarise, time_to_reach, total_steps, variant_curriculum
+from fusion.config import CONF, register_configs
 from fusion.training.schedule import Curriculum, Stage, phases
 
 
 @pytest.fixture(scope="module")
 def clips() -> dict:
     register_configs()
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
         return OmegaConf.to_container(compose("train", overrides=["experiment=clips", "footage=x"]).curriculum)
 
 

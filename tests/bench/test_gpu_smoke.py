@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from fusion.bench import gpu_smoke
+from fusion.config import CONF
 from fusion.faces.align import alignment_matrix, canonical_points, transform_points, warp_face
 from fusion.model import FusionConfig, FusionNet, resolution_level
 
@@ -23,10 +24,10 @@ def test_without_a_gpu_it_says_so_and_exits_0():
 
 
 def test_presets_without_hydra_match_hydra(monkeypatch):
-    composed = gpu_smoke.load_paper_preset(gpu_smoke.REPO / "conf")
+    composed = gpu_smoke.load_paper_preset(CONF)
     for name in ("hydra", "omegaconf"):  # as on a torch + Lightning machine
         monkeypatch.setitem(sys.modules, name, None)
-    assert gpu_smoke.load_paper_preset(gpu_smoke.REPO / "conf") == composed
+    assert gpu_smoke.load_paper_preset(CONF) == composed
     curriculum, model = composed
     assert [s.resolution for s in curriculum.stages] == [16, 32, 64, 128, 256, 512, 1024]
     assert model["net"]["width_multiplier"] == 1.0 and "_target_" not in model

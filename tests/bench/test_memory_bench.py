@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 
 from fusion.bench.__main__ import main as bench_main
-from fusion.bench.memory import REPO, SavedTensorMeter, extrapolate
-from fusion.config import register_configs
+from fusion.bench.memory import SavedTensorMeter, extrapolate
+from fusion.config import CONF, register_configs
 from fusion.training import memory_plan
 from fusion.training.memory_plan import (
     CUDA_ALLOWANCE,
@@ -32,7 +32,7 @@ def conv_parameters(c_in: int, c_out: int, kernel: int) -> int:
 
 
 def test_parameters_and_optimizer_state_match_a_hand_count():
-    # conf/curriculum/tiny.yaml's shape: 16 px, then 32 px with a phase A, then a fine-tune.
+    # fusion/conf/curriculum/tiny.yaml's shape: 16 px, then 32 px with a phase A, then a fine-tune.
     plan = phases(Curriculum([Stage(16, 20, 4, 1e-3, 0, 6), Stage(32, 12, 4, 1e-3, 4, 4, fade_steps=2)],
                              Stage(32, 12, 4, 1e-4, 0, 2)))
     # Width multiplier 1/64: 8 channels at every level up to 32 px; latent 8; two identities.
@@ -120,7 +120,7 @@ def test_bench_runs_on_the_tiny_curriculum_and_prints_every_phase(capsys, tmp_pa
     assert {(m["label"], m["batch"]) for m in result["measured"]} == {
         (label, batch) for label in ("stage0-B", "stage1-A", "stage1-B") for batch in (2, 4)}
     # The table it writes is what training's prediction reads.
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
         register_configs()
         cfg = compose("train", overrides=["curriculum=tiny", "model.net.width_multiplier=0.03125"])
     rows = predict_peak_memory(cfg, 2, precision="32-true", table=json.loads(table.read_text()))
@@ -130,7 +130,7 @@ def test_bench_runs_on_the_tiny_curriculum_and_prints_every_phase(capsys, tmp_pa
 @pytest.fixture(scope="module")
 def paper():
     register_configs()
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose("train", overrides=["experiment=paper"])
 
 

@@ -158,3 +158,20 @@ def test_color_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"swap with it: python swap.py checkpoint={tmp_path / 'graded.ckpt'} color=lut" in result.stdout
     assert "under random grades, CIEDE2000" in result.stdout
+
+
+def test_the_closing_lines_give_the_colour_errors_and_the_swap_through_the_lut():
+    from pathlib import Path
+
+    from fusion.colour.fit import ColorResult
+
+    scores = {"crops": 80, "graded_none": 9.876, "graded_stats": 4.321, "graded_lut": 2.013, "ungraded_none": 0.0,
+              "ungraded_stats": 1.234, "ungraded_lut": 0.5}
+    result = ColorResult(Path("run/last.color.ckpt"), scores, faces=800, seconds=90.0)
+    assert result.summary() == [
+        "trained on 800 swapped faces in 1.5 min",
+        "held-out swaps (80) under random grades, CIEDE2000 to the graded face: none 9.88, stats 4.32, lut 2.01; "
+        "ungraded: none 0.00, stats 1.23, lut 0.50",
+        "checkpoint with the LUT network: run/last.color.ckpt",
+        "swap with it: python swap.py checkpoint=run/last.color.ckpt color=lut identity=<whose face> input=<plate> "
+        "output=<file>"]

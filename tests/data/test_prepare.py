@@ -201,14 +201,19 @@ def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
 
 
 def test_command_exit_codes(tmp_path, photos, compose, capsys):
-    from fusion.data.prepare_command import run_prepare
+    """0: faces kept, then the train command; 1: none kept, in one line; 2: a missing footage folder."""
+    from fusion.commands.command import execute
+    from fusion.commands.prepare import PREPARE
 
     base = [f"paths.root_dir={tmp_path}", "cache.landmarks=dlib", "cache.resolution=64", "workers=1", "contact_sheet=0"]
     write_image(tmp_path / "nothing" / "noface" / "f0.png", np.zeros((64, 64, 3), np.uint8))
-    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'nothing'}"])) == 1
-    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'missing'}"])) == 2
+    assert execute(PREPARE, compose("prepare", base + [f"footage={tmp_path / 'nothing'}"])) == 1
+    assert capsys.readouterr().err == "no usable face in any identity: nothing to train on\n"
+    assert execute(PREPARE, compose("prepare", base + [f"footage={tmp_path / 'missing'}"])) == 2
+    assert capsys.readouterr().err == (f"prepare failed: footage folder {tmp_path / 'missing'} does not exist; "
+                                       "expected footage/<identity>/<videos or images>\n")
     write_image(tmp_path / "some" / "a" / "f0.png", photos["hopper"])
-    assert run_prepare(compose("prepare", base + [f"footage={tmp_path / 'some'}"])) == 0
+    assert execute(PREPARE, compose("prepare", base + [f"footage={tmp_path / 'some'}"])) == 0
     next_step = capsys.readouterr().out.strip().splitlines()[-1]
     assert next_step == f"next: python train.py footage={tmp_path / 'some'} cache.resolution=64 cache.landmarks=dlib"
 
@@ -268,14 +273,15 @@ def test_shared_clips_yield_aligned_faces(shared_clips, tmp_path):
 def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     """`prepare.py` and `train.py` with the same footage and crop settings meet in one cache folder, keyed by the
     settings with `landmarks=auto` resolved; training finds every frame done and runs no second landmark pass."""
-    from fusion.data.prepare_command import run_prepare
+    from fusion.commands.command import execute
+    from fusion.commands.prepare import PREPARE
     from fusion.instantiate import build
 
     for identity, photo in (("a", photos["hopper"]), ("b", photos["astronaut"])):
         for i in range(3):
             write_image(tmp_path / "footage" / identity / f"f{i}.png", np.roll(photo, 3 * i, axis=1))
     shared = [f"footage={tmp_path / 'footage'}", "cache.resolution=64", "cache.landmarks=auto"]
-    assert run_prepare(compose("prepare", [f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
+    assert execute(PREPARE, compose("prepare", [f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
     [folder] = (tmp_path / "data" / "cache").iterdir()
     assert folder.name.startswith("64px_dlib_")  # auto, resolved (no FAN weights here) and recorded as what ran
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}

@@ -205,3 +205,30 @@ def test_a_crop_composited_into_itself_comes_back_unchanged(photos):
     polygon = np.stack([64 + 40 * np.cos(angles), 70 + 46 * np.sin(angles)], 1).astype(np.float32)
     out = composite_crops(x, x, [polygon], {"blend": "multiband", "erode": None, "feather": None})
     assert (out - x).abs().max() < 1e-4
+
+
+def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_path):
+    from fusion.eval.closing import evaluate_summary
+
+    regions = {"jaw": 0.1012, "brows": 0.05, "nose": 0.0449, "eyes": 0.0301, "mouth": None}
+    metrics = {"identities": {"astronaut": {}, "hopper": {}},
+               "summary": {"ssim": 0.81234, "retrieval_accuracy": 1.0, "landmark_error": 0.0712,
+                           "landmark_error_self_swap": 0.0433, "landmark_error_real": 0.0121, "temporal_ratio": 1.2349,
+                           "sharpness_ratio": 0.6, "color_error": 3.14159,
+                           **{f"landmark_error_{region}": v for region, v in regions.items()}},
+               "matte_scores": {"crops": 12, "occluded_learned": 0.9012, "occluded_hull": 0.7,
+                                "clean_learned_vs_hull": 0.98765}}
+    out = tmp_path / "eval"
+    lines = ["held-out frames of 2 identities: masked SSIM 0.812",
+             "swaps: identity retrieval 1.000, landmark error 0.071 (self-swap floor 0.043, detector on real frames "
+             "0.012), flicker ratio 1.235, sharpness ratio 0.600, colour error 3.142 (CIEDE2000 of the mean face "
+             "colour)",
+             "landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
+             "brows 0.050, nose 0.045, eyes 0.030, mouth n/a",
+             "learned matte on 12 held-out crops: IoU with occluders 0.901 (the hull alone 0.700), without 0.988 of "
+             "the hull",
+             f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"]
+    wandb_run = tmp_path / "wandb" / "run-1"
+    assert evaluate_summary(metrics, out, wandb_run) == [*lines, f"W&B run in {wandb_run}"]
+    del metrics["matte_scores"]
+    assert evaluate_summary(metrics, str(out)) == lines[:3] + lines[4:]  # no learned matte, no W&B

@@ -177,3 +177,18 @@ def test_matte_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tm
     assert "held-out crops" in result.stdout and (tmp_path / "with_matte.ckpt").is_file()
     again = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "overwrite=true" in again.stderr  # a previous matte checkpoint is kept
+
+
+def test_the_closing_lines_give_the_data_the_held_out_iou_and_the_swap_through_the_matte():
+    from pathlib import Path
+
+    from fusion.occlusion.fit import MatteResult
+
+    scores = {"crops": 20, "occluded_learned": 0.8123, "occluded_hull": 0.6, "clean_learned_vs_hull": 0.9561}
+    result = MatteResult(Path("run/last.matte.ckpt"), scores, labelled=200, unlabelled=180, painted=3, seconds=150.0)
+    assert result.summary() == [
+        "trained on 200 labelled crops (+3 painted) and 180 unlabelled in 2.5 min",
+        "held-out crops (20) with occluders: IoU 0.812 (the hull alone 0.600); without: 0.956 of the hull",
+        "checkpoint with the matte: run/last.matte.ckpt",
+        "swap with it: python swap.py checkpoint=run/last.matte.ckpt matte=learned identity=<whose face> "
+        "input=<plate> output=<file>"]

@@ -1,0 +1,16 @@
+"""`fusion-color` (`python color.py` in a checkout): a checkpoint's colour-harmonisation LUT network
+(image-adaptive 3D LUT), written into a copy of the checkpoint."""
+
+from fusion.colour.fit import fit_color
+from fusion.commands.command import Command, launch
+from fusion.config.schemas import ColorCommandConfig
+
+COLOR = Command("color", schema=ColorCommandConfig,
+                run=lambda o, cfg: fit_color(o.checkpoint, o.cache_folder, o, o.out, o.overwrite,
+                                             cache_dir=cfg.paths.cache_dir),
+                summary=lambda result, _: result.summary())
+
+
+def main() -> None:
+    """`fusion-color checkpoint=... [cache_folder=...]`."""
+    launch(COLOR)

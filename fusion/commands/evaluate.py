@@ -1,0 +1,26 @@
+"""`fusion-evaluate` (`python evaluate.py` in a checkout): a model scored on held-out frames."""
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from fusion.commands.command import Command, launch
+from fusion.config.schemas import EvaluateConfig
+from fusion.eval.evaluate import evaluate
+from fusion.eval.closing import evaluate_summary
+from fusion.eval.wandb_report import log_evaluation
+
+
+def score(options: EvaluateConfig, cfg: DictConfig) -> tuple[dict, Path | None]:
+    """The metrics, written to `options.out`, and the W&B run they were logged to (`wandb=true`), or None."""
+    metrics = evaluate(options.checkpoint, options.cache_folder, options.out, options, cache_dir=cfg.paths.cache_dir)
+    return metrics, log_evaluation(metrics, Path(options.out)) if options.wandb else None
+
+
+EVALUATE = Command("evaluate", schema=EvaluateConfig, run=score,
+                   summary=lambda scored, o: evaluate_summary(scored[0], o.out, scored[1]))
+
+
+def main() -> None:
+    """`fusion-evaluate checkpoint=... [cache_folder=...]`."""
+    launch(EVALUATE)
