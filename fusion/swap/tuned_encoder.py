@@ -74,17 +74,12 @@ def other_shot(section: dict, source: Source) -> str | None:
     plate being swapped; None when it is the same shot. A tuning may fairly serve a sister shot under the
     same light, so this is a warning to log, not a refusal. Tunings from before shots were digested are
     compared by path."""
-    tuned, plate = section.get("shot"), source.path
-    digest = section.get("shot_sha256")
-    if digest is None:
-        if tuned is None or Path(tuned).resolve() == plate.resolve():
-            return None
-        return (f"the tuning was made on the shot {tuned}, and this plate is {plate}; it is applied all the same "
-                "(tune.py on this plate fits it better)")
-    if digest == source.content_sha256():
+    tuned, plate, digest = section.get("shot"), source.path, section.get("shot_sha256")
+    same_path = tuned is not None and Path(tuned).resolve() == plate.resolve()
+    same_shot = tuned is None or same_path if digest is None else digest == source.content_sha256()
+    if same_shot:
         return None
-    same = tuned is not None and Path(tuned).resolve() == plate.resolve()
-    what = "a plate with the same name but other frames (re-delivered?)" if same else "another shot"
+    what = "a plate with the same name but other frames (re-delivered?)" if same_path else "another shot"
     return (f"the tuning was made on the shot {tuned}, and this plate {plate} is {what}; it is applied all the "
             "same (tune.py on this plate fits it better)")
 

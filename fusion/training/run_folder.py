@@ -39,6 +39,13 @@ def _base_name(overrides: list[str], slurm: dict) -> str:
     return f"{slurm['job']}{step}-{digest}"
 
 
+def _staged_claim(folder: Path, mine: dict) -> Path:
+    """This process's claim written whole under a name of its own in `folder`, to be moved into place."""
+    staged = folder / f".{CLAIM}.{mine['host']}.{mine['pid']}"
+    staged.write_text(json.dumps(mine))
+    return staged
+
+
 def _claim(folder: Path, mine: dict) -> bool:
     """Claim `folder` for this run, or tell that it belongs to another (False)."""
     path = folder / CLAIM
@@ -46,8 +53,7 @@ def _claim(folder: Path, mine: dict) -> bool:
     if not path.exists():
         if any(not entry.name.startswith(f".{CLAIM}.") for entry in folder.iterdir()):
             return False  # a folder some other run (or a version without claims) filled
-        staged = folder / f".{CLAIM}.{mine['host']}.{mine['pid']}"
-        staged.write_text(json.dumps(mine))
+        staged = _staged_claim(folder, mine)
         try:
             os.link(staged, path)  # appears whole, and only once however many processes race for it
             return True
@@ -60,9 +66,7 @@ def _claim(folder: Path, mine: dict) -> bool:
         return True
     same_job = mine["job"] is not None and (found.get("job"), found.get("step")) == (mine["job"], mine["step"])
     if same_job and found.get("restart", 0) < mine["restart"]:  # the requeue of the run that made it
-        staged = folder / f".{CLAIM}.{mine['host']}.{mine['pid']}"
-        staged.write_text(json.dumps(mine))
-        os.replace(staged, path)
+        os.replace(_staged_claim(folder, mine), path)
         return True
     return same_job and mine["step"] is not None and found.get("restart", 0) == mine["restart"]  # one srun's tasks
 
