@@ -4,6 +4,8 @@ Every command (`fusion.commands.command.execute`) prints a `UserError` as one
 line and exits with status 2; anything else is a bug and keeps its traceback.
 """
 
+from typing import Iterable
+
 
 class UserError(Exception):
     """A bad input, setting or environment, with a message that says what to do."""
@@ -27,6 +29,23 @@ class WriteError(UserError, OSError):
 
 class DiskFullError(WriteError):
     """The filesystem ran out of space; the message gives the path and the space needed."""
+
+
+def check_choice(key: str, value: object, choices: Iterable[object], fix: str = "") -> None:
+    """Raise ConfigError unless `value` is one of `choices`: `<key>=<value>: choose one of <choices>[ (<fix>)]`.
+
+    The one check of an allowed value: the message names the key a user sets and what would work.
+
+    >>> check_choice("blend", "alpha", ("multiband", "alpha"))
+    >>> check_choice("blend", "soft", ("multiband", "alpha"))
+    Traceback (most recent call last):
+    ...
+    fusion.errors.ConfigError: blend=soft: choose one of multiband, alpha
+    """
+    choices = tuple(choices)
+    if value not in choices:
+        hint = f" ({fix})" if fix else ""
+        raise ConfigError(f"{key}={value}: choose one of {', '.join(map(str, choices))}{hint}")
 
 
 def refuse_bad_values(settings: object, problems: dict[str, tuple[bool, str]], prefix: str = "") -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, check_choice
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     >>> resolve_precision("fp32", "cpu")
     'fp32'
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision={precision}: choose one of {', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
     chosen = "bf16" if native_bf16(device) else "fp32"

@@ -16,14 +16,13 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from fusion.errors import ConfigError, UserError, refuse_bad_values
-from fusion.faces.landmarks import resolve_backend
+from fusion.errors import ConfigError, UserError, check_choice, refuse_bad_values
+from fusion.faces.align import ALIGNMENTS
+from fusion.faces.landmarks import LANDMARK_BACKENDS, resolve_backend
 from fusion.io.atomic import write_json
 
 #: The smallest crop worth caching: the first curriculum stage's 16 px.
 MIN_RESOLUTION = 16
-ALIGNMENTS = ("similarity", "affine")
-LANDMARK_BACKENDS = ("dlib", "fan", "auto")
 #: Landmark re-detections averaged per frame: the jitter pattern has 8 boxes.
 MAX_JITTER = 8
 
@@ -51,13 +50,13 @@ class CacheSettings:
             "resolution": (self.resolution < MIN_RESOLUTION,
                            f"crops must be at least {MIN_RESOLUTION} px (e.g. cache.resolution=512)"),
             "face_scale": (not 0 < self.face_scale <= 1, "the face's share of the crop must be in (0, 1] (e.g. 0.5)"),
-            "alignment": (self.alignment not in ALIGNMENTS, f"choose one of {', '.join(ALIGNMENTS)}"),
             "mask_enlarge": (not 0 <= self.mask_enlarge <= 1, "the hull's growth must be in [0, 1] (e.g. 0.1)"),
-            "landmarks": (self.landmarks not in LANDMARK_BACKENDS, f"choose one of {', '.join(LANDMARK_BACKENDS)}"),
             "jitter": (not 1 <= self.jitter <= MAX_JITTER, f"re-detections per frame must be 1 to {MAX_JITTER}"),
             "smooth_window": (self.smooth_window < 1, "frames of smoothing must be at least 1 (1 = off)"),
         }
         refuse_bad_values(self, problems, "cache.")
+        check_choice("cache.alignment", self.alignment, ALIGNMENTS)
+        check_choice("cache.landmarks", self.landmarks, LANDMARK_BACKENDS)
 
     def resolved(self) -> "CacheSettings":
         """These settings with `landmarks=auto` replaced by the backend it stands for on this machine,

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from fusion.data.cache import IdentityCache
-from fusion.errors import UserError
+from fusion.errors import UserError, check_choice
 from fusion.faces.features import FEATURES, feature_maps
 from fusion.faces.hull import polygon_mask
 from fusion.io.atomic import staging_beside
@@ -49,8 +49,7 @@ class PackSpec:
     holdout: float = 0.1
 
     def __post_init__(self):
-        if self.split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {self.split!r}")
+        check_choice("split", self.split, ("train", "val"))
         if self.resolution < 4 or self.quantity < 1:
             raise ValueError(f"need resolution >= 4 and quantity >= 1, got {self.resolution}, {self.quantity}")
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from fusion.colour.grades import WARM
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, check_choice
 from fusion.io.image import decode
 from fusion.swap.compression import jpeg_roundtrip
 
@@ -20,8 +20,7 @@ GRADES = ("none", "warm")
 
 def check_degradation(grade: str, blur: float, jpeg: int) -> None:
     """Raise a ConfigError naming the key for an unknown grade, a negative blur or a JPEG quality outside 0-100."""
-    if grade not in GRADES:
-        raise ConfigError(f"plate_grade={grade!r}: choose one of {', '.join(GRADES)}")
+    check_choice("plate_grade", grade, GRADES)
     if blur < 0 or not 0 <= jpeg <= 100:
         raise ConfigError(f"plate_blur={blur}, plate_jpeg={jpeg}: blur is pixels >= 0, jpeg a quality 1-100 (0: none)")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from fusion.errors import CheckpointError, ConfigError
+from fusion.errors import CheckpointError, ConfigError, check_choice
 from fusion.export.face_model import FaceModel
 from fusion.faces.align import REFERENCE_POINTS, canonical_points
 from fusion.io.atomic import StagedOutputs, disk_full, is_disk_full, write_json
@@ -147,9 +147,8 @@ def export_model(checkpoint: str | Path, identity: str, format: str = "onnx", ou
     `output` None is beside the checkpoint, `<checkpoint stem>_<identity>_<format>.onnx|.pt`: the format in
     the name keeps the two formats' sidecars apart."""
     checkpoint = Path(checkpoint)
-    if format not in FORMATS:
-        raise ConfigError(f"format={format}: choose onnx (Flame's Inference node, onnxruntime) or torchscript "
-                          "(Nuke's CatFileCreator)")
+    check_choice("format", format, FORMATS, "onnx: Flame's Inference node, onnxruntime; torchscript: Nuke's "
+                 "CatFileCreator")
     if format == "onnx":
         check_opset(opset)
     suffix = FORMATS[format]

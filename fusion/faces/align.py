@@ -14,7 +14,11 @@ import cv2
 import numpy as np
 from skimage.transform import AffineTransform, SimilarityTransform
 
+from fusion.errors import check_choice
 from fusion.faces.hull import hull_polygon, polygon_mask
+
+#: How a face is fitted to the crop: similarity (rotation, scale, shift) or affine (also shear).
+ALIGNMENTS = ("similarity", "affine")
 
 REFERENCE_POINTS = (36, 45, 31, 35, 48, 54)
 
@@ -40,9 +44,8 @@ def alignment_matrix(landmarks: np.ndarray, resolution: int, face_scale: float =
     """The 2x3 least-squares (Umeyama) transform from the frame to the crop."""
     if landmarks.shape != (68, 2):
         raise ValueError(f"expected (68, 2) landmarks, got {landmarks.shape}")
-    model = {"similarity": SimilarityTransform, "affine": AffineTransform}.get(kind)
-    if model is None:
-        raise ValueError(f"unknown alignment {kind!r}; choose similarity or affine")
+    check_choice("alignment", kind, ALIGNMENTS)
+    model = {"similarity": SimilarityTransform, "affine": AffineTransform}[kind]
     fitted = model.from_estimate(landmarks[list(REFERENCE_POINTS)].astype(np.float64), canonical_points(resolution, face_scale))
     if not fitted:
         raise ValueError("degenerate landmarks: the reference points do not span a face")

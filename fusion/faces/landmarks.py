@@ -11,7 +11,12 @@ from typing import Protocol
 
 import numpy as np
 
+from fusion.errors import check_choice
+
 log = logging.getLogger(__name__)
+
+#: The landmark backends: dlib (offline), fan (face-alignment, downloaded weights), auto (fan if present).
+LANDMARK_BACKENDS = ("dlib", "fan", "auto")
 
 #: Fractional box shifts/scales for the paper's jittered re-detection: the
 #: landmark predictor runs on each perturbed box and the results are averaged,
@@ -87,9 +92,7 @@ def load_backend(name: str, **options) -> LandmarkBackend:
     """Build a backend by name: `dlib`, `fan` or `auto` (see `resolve_backend`)."""
     from fusion.faces import dlib_backend, fan_backend
 
-    name = resolve_backend(name)
-    if name == "dlib":
-        return dlib_backend.DlibBackend(**options)
-    if name == "fan":
+    check_choice("landmarks", name, LANDMARK_BACKENDS)
+    if resolve_backend(name) == "fan":
         return fan_backend.FanBackend(**options)
-    raise ValueError(f"unknown landmark backend {name!r}; choose dlib, fan or auto")
+    return dlib_backend.DlibBackend(**options)

@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fusion.checks import check_shape
+from fusion.errors import check_choice
 from fusion.model.levels import (
+    DOWNSAMPLES,
     DecoderBottom,
     DecoderLevel,
     EncoderBottom,
@@ -69,8 +71,7 @@ class FusionConfig:
                 f"got {self.shared_decoder_levels}: the output level must be one per identity, "
                 "else every identity decodes to the same face"
             )
-        if self.downsample not in ("avg", "max"):
-            raise ValueError(f"downsample must be 'avg' or 'max', got {self.downsample!r}")
+        check_choice("downsample", self.downsample, DOWNSAMPLES)
         upsample_mode(self.upsample)
         if self.width_multiplier <= 0:
             raise ValueError(f"width multiplier must be > 0, got {self.width_multiplier}")
@@ -215,8 +216,7 @@ class FusionNet(nn.Module):
         New parameters follow the device, dtype and memory format (channels_last
         or not) of the existing ones.
         """
-        if kind not in GROWTH_KINDS:
-            raise ValueError(f"unknown growth kind {kind!r}; choose one of {', '.join(GROWTH_KINDS)}")
+        check_choice("growth kind", kind, GROWTH_KINDS)
         decoder_only = kind == "decoder_only"
         self.growth.append(kind)
         g = self._generator()

@@ -16,10 +16,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fusion.errors import check_choice
 from fusion.model.upsample_conv import UpsampleConv3x3
 
 SLOPE = 0.2
 """Negative slope of every LeakyReLU."""
+
+#: How an encoder level halves its input.
+DOWNSAMPLES = ("avg", "max")
+
+#: How a decoder level doubles its input.
+UPSAMPLES = ("nearest", "bilinear")
 
 _LRELU_GAIN = math.sqrt(2 / (1 + SLOPE**2))
 
@@ -122,8 +129,7 @@ class EncoderLevel(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, downsample: str, generator: torch.Generator,
                  resolution: int | None = None):
         super().__init__()
-        if downsample not in ("avg", "max"):
-            raise ValueError(f"downsample must be 'avg' or 'max', got {downsample!r}")
+        check_choice("downsample", downsample, DOWNSAMPLES)
         self.in_channels, self.out_channels, self.downsample, self.resolution = (
             in_channels, out_channels, downsample, resolution)
         self.conv1 = conv(in_channels, in_channels, 3, generator)
@@ -228,8 +234,7 @@ class DecoderLevel(nn.Module):
 
 def upsample_mode(mode: str) -> str:
     """Validate an upsampling mode name."""
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {mode!r}")
+    check_choice("upsample", mode, UPSAMPLES)
     return mode
 
 

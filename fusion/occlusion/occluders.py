@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fusion.errors import check_choice
+
 SHAPES = ("ellipse", "polygon", "hand", "bar", "strands", "glasses", "silhouette")
 #: scikit-image sample images whose patches texture occluders, per bank
 TEXTURES = {"train": ("coffee", "chelsea", "rocket", "brick", "gravel", "colorwheel"),
@@ -134,8 +136,7 @@ def shape_alpha(kind: str, size: int, rng: np.random.Generator, silhouette: np.n
     >>> alpha.shape, alpha.dtype.name, 0 < float(alpha.mean()) < 0.5, float(alpha.max())
     ((64, 64), 'float32', True, 1.0)
     """
-    if kind not in SHAPES:
-        raise ValueError(f"unknown occluder shape {kind!r}; choose one of {', '.join(SHAPES)}")
+    check_choice("occluder shape", kind, SHAPES)
     supersample = 4
     big = size * supersample
     face = big * 0.5  # the face's width in an aligned crop (face_scale 0.5)
@@ -160,8 +161,7 @@ class OccluderBank:
     """
 
     def __init__(self, split: str = "train"):
-        if split not in TEXTURES:
-            raise ValueError(f"split must be one of {', '.join(TEXTURES)}, got {split!r}")
+        check_choice("split", split, TEXTURES)
         self.split = split
         self.images = _sample_images(TEXTURES[split])
         import skimage.data

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from fusion.blend.colour_transfer import transfer_stats
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, check_choice
 from fusion.model.color_lut import ColorNet, apply_lut
 
 COLORS = ("none", "stats", "lut")
@@ -32,10 +32,9 @@ def check_color(color: str) -> None:
 
     >>> check_color("warm")
     Traceback (most recent call last):
-    fusion.errors.ConfigError: unknown color 'warm'; choose one of none, stats, lut
+    fusion.errors.ConfigError: color=warm: choose one of none, stats, lut
     """
-    if color not in COLORS:
-        raise ConfigError(f"unknown color {color!r}; choose one of {', '.join(COLORS)}")
+    check_choice("color", color, COLORS)
 
 
 class LutStep:

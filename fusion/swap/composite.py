@@ -15,7 +15,7 @@ import torch
 
 from fusion.blend import multiband_blend
 from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE, face_levels
-from fusion.errors import ConfigError
+from fusion.errors import check_choice
 from fusion.io.image import decode, encode
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
@@ -26,10 +26,8 @@ BLENDS = ("multiband", "alpha")
 
 def check_blend(blend: str, quality: str = "none") -> None:
     """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS` or `quality` not one of `QUALITY`."""
-    if blend not in BLENDS:
-        raise ConfigError(f"unknown blend {blend!r}; choose one of {', '.join(BLENDS)}")
-    if quality not in QUALITY:
-        raise ConfigError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITY)}")
+    check_choice("blend", blend, BLENDS)
+    check_choice("quality", quality, QUALITY)
 
 
 def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MARGIN,

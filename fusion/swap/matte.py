@@ -11,7 +11,7 @@ plate's, bit for bit.
 import cv2
 import numpy as np
 
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, check_choice
 from fusion.faces.hull import polygon_mask
 from fusion.model.matte_net import MatteNet
 
@@ -25,10 +25,9 @@ def check_matte(matte: str) -> None:
 
     >>> check_matte("alpha")
     Traceback (most recent call last):
-    fusion.errors.ConfigError: unknown matte 'alpha'; choose one of hull, learned
+    fusion.errors.ConfigError: matte=alpha: choose one of hull, learned
     """
-    if matte not in MATTES:
-        raise ConfigError(f"unknown matte {matte!r}; choose one of {', '.join(MATTES)}")
+    check_choice("matte", matte, MATTES)
 
 
 def learned_matte(matte: str, net: MatteNet | None, checkpoint=None) -> MatteNet | None:

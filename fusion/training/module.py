@@ -38,7 +38,7 @@ from torchmetrics import MeanMetric
 
 from fusion.blend import multiband_blend
 from fusion.blend.face_composite import composite_faces
-from fusion.errors import ConfigError
+from fusion.errors import check_choice
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.model import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, migrate
@@ -73,9 +73,7 @@ class FusionModule(L.LightningModule):
         self._ema_count = 0
         self.loss = FaceLoss(LossWeights(**(loss or {})))
         self.blend_options = {"rule": "crop", "keep_coarse": 2, "match_contrast": True, **(blend or {})}
-        if self.blend_options["rule"] not in BLEND_RULES:
-            raise ConfigError(f"unknown blend rule {self.blend_options['rule']!r}; choose one of "
-                             f"{', '.join(BLEND_RULES)} (model.blend.rule)")
+        check_choice("model.blend.rule", self.blend_options["rule"], BLEND_RULES)
         self.blend_min_resolution = blend_min_resolution
         self.raw_weight = raw_weight
         self.betas = tuple(betas)

@@ -135,7 +135,7 @@ def test_the_lut_network_is_stored_and_every_colour_option_swaps(checkpoint, col
     assert frames["stats"] != frames["none"]
     with pytest.raises(ConfigError, match="holds no colour LUT; train one with python color.py"):
         swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="lut"))
-    with pytest.raises(ConfigError, match="unknown color 'warm'"):
+    with pytest.raises(ConfigError, match="color=warm: choose one of"):
         swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="warm"))
     saved = torch.load(color_checkpoint.path, weights_only=True)
     saved[COLOR_SECTION]["config"]["size"] = 9

@@ -30,7 +30,7 @@ def test_the_degradation_asked_for_is_the_one_measured(crops):
 
 
 def test_a_bad_degradation_names_the_key():
-    with pytest.raises(ConfigError, match="plate_grade='sepia'"):
+    with pytest.raises(ConfigError, match="plate_grade=sepia: choose one of"):
         degrade(torch.zeros(1, 3, 8, 8), "sepia")
     with pytest.raises(ConfigError, match="plate_jpeg=101"):
         degrade(torch.zeros(1, 3, 8, 8), jpeg=101)

@@ -169,7 +169,7 @@ def test_an_unknown_identity_is_refused_naming_the_models(checkpoint, tmp_path):
 
 
 @pytest.mark.parametrize("settings, refusal", [
-    ({"format": "tflite"}, r"format=tflite: choose onnx .* or torchscript"),
+    ({"format": "tflite"}, r"format=tflite: choose one of onnx, torchscript"),
     ({"output": "face.pt"}, r"output=.*face\.pt: a onnx model is written to a \.onnx file"),
     ({"opset": 11}, r"opset=11: .* writes opsets 18 to"),
 ])

@@ -44,5 +44,5 @@ def test_alignment_is_equivariant_to_frame_motion(photos, dlib_backend):
 def test_unknown_backend_is_rejected():
     from fusion.faces.landmarks import load_backend
 
-    with pytest.raises(ValueError, match="dlib, fan or auto"):
+    with pytest.raises(ValueError, match="landmarks=mtcnn: choose one of dlib, fan, auto"):
         load_backend("mtcnn")

@@ -142,7 +142,7 @@ def test_matte_refusals_name_the_file_and_the_fix(checkpoint, matte_checkpoint, 
 
     with pytest.raises(ConfigError, match="holds no learned matte; train one with python matte.py"):
         swap(occluded_plate[0], tmp_path / "out.png", checkpoint, "hopper", SwapOptions(matte="learned"))
-    with pytest.raises(ConfigError, match="unknown matte 'alpha'"):
+    with pytest.raises(ConfigError, match="matte=alpha: choose one of"):
         swap(occluded_plate[0], tmp_path / "out.png", checkpoint, "hopper", SwapOptions(matte="alpha"))
     saved = torch.load(matte_checkpoint.path, weights_only=True)
     saved[MATTE_SECTION]["config"]["width"] = 12

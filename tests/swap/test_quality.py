@@ -88,6 +88,6 @@ def test_a_matched_face_measures_like_its_degraded_plate_and_the_rest_stays_bit_
 def test_an_unknown_quality_is_named():
     from fusion.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown quality 'jpeg'; choose one of none, match"):
+    with pytest.raises(ConfigError, match="quality=jpeg: choose one of none, match"):
         composite_face(np.zeros((64, 64, 3), np.uint8), np.zeros((32, 32, 3), np.float32), np.eye(2, 3),
                        _face_polygon((32, 32), 20), quality="jpeg")

@@ -107,8 +107,8 @@ def test_the_learned_matte_says_where_each_face_is_visible():
 
 
 def test_options_are_checked_when_made():
-    for bad, message in ((dict(color="warm"), "unknown color 'warm'"), (dict(matte="alpha"), "unknown matte 'alpha'"),
-                         (dict(blend="screen"), "unknown blend 'screen'"), (dict(batch_size=0), "batch_size=0")):
+    for bad, message in ((dict(color="warm"), "color=warm: choose"), (dict(matte="alpha"), "matte=alpha: choose"),
+                         (dict(blend="screen"), "blend=screen: choose"), (dict(batch_size=0), "batch_size=0")):
         with pytest.raises(ConfigError, match=message):
             SwapOptions(**bad)
 
