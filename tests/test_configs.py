@@ -26,7 +26,7 @@ def options(group: str) -> list[str]:
 #: Each entry config with the keys it requires.
 REQUIRED = {"prepare": [], "swap": ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"],
             "evaluate": ["checkpoint=x.ckpt", "cache_folder=c"], "export": ["checkpoint=x.ckpt", "identity=a"],
-            "tune": ["checkpoint=x.ckpt", "actor=a", "shot=plate.mov"], "matte": ["checkpoint=x.ckpt"],
+            "tune": ["checkpoint=x.ckpt", "identity=a", "shot=plate.mov"], "matte": ["checkpoint=x.ckpt"],
             "color": ["checkpoint=x.ckpt"]}
 
 
@@ -36,6 +36,20 @@ def test_every_entry_point_composes(name, compose):
     refuse_unknown_keys(cfg)
     if name == "prepare":
         assert isinstance(build(cfg.cache), CacheSettings)
+
+
+@pytest.mark.parametrize("name", [*REQUIRED, "cache/default"])
+def test_each_default_is_written_once(name):
+    """A command's YAML (and the cache group's) sets only what its schema does not: the defaults, and what
+    each option does, live in the schema's dataclass."""
+    differs = {"evaluate": {"output"}, "prepare": {"cache_dir"}}.get(name, set())  # interpolations of paths
+    restated = sorted(set(OmegaConf.load(CONF / f"{name}.yaml")) - {"defaults"} - differs)
+    assert restated == [], f"{name}.yaml restates {restated}: set them in the schema's dataclass"
+
+
+def test_the_cache_schema_is_the_settings_dataclass(compose):
+    """The cache group's defaults are CacheSettings' own: what prepare.py composes, prepare() gets by default."""
+    assert build(compose("prepare", []).cache) == CacheSettings()
 
 
 @pytest.mark.parametrize("name", ["train", *REQUIRED])

@@ -41,21 +41,33 @@ from fusion.progress import progress
 
 @dataclass
 class ColorOptions:
-    """How the LUT network is trained (`conf/color.yaml` documents each)."""
+    """How the LUT network is trained (each documented here)."""
 
+    #: entries per axis of each basis LUT (17^3)
     size: int = 17
+    #: basis LUTs the network mixes per frame
     basis: int = 8
+    #: what the weight-predicting CNN sees (face, plate surround, mask)
     resolution: int = 64
+    #: its first level's channels
     width: int = 16
+    #: Adam steps
     steps: int = 6000
     batch_size: int = 16
     lr: float = 3e-3
+    #: training crops (an equal share per identity, the only ones packed) swapped once through another identity's
+    #: decoder
     faces: int = 800
+    #: share of draws left ungraded: an ungraded plate keeps the face as decoded
     identity_share: float = 0.2
+    #: weight of the basis LUTs' smoothness prior (second differences)
     smoothness: float = 1e-3
+    #: weight of their monotonicity prior
     monotonicity: float = 10.0
+    #: as in training (data.holdout): the held-out tail scores the LUT
     holdout: float = 0.1
     seed: int = 0
+    #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"
 
     def __post_init__(self):
@@ -203,7 +215,7 @@ def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOp
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
     cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
-    check_outputs([out], [checkpoint, cache], overwrite, key="out")
+    check_outputs([out], [checkpoint, cache], overwrite, key="output")
     device = pick_device(options.device)
     net = load_network(saved).eval().to(device)
     names, size = list(info["identities"]), net.output_resolution

@@ -6,7 +6,7 @@ from fusion.commands.command import Command, launch
 from fusion.config.schemas import ColorCommandConfig
 
 COLOR = Command("color", schema=ColorCommandConfig,
-                run=lambda o, cfg: fit_color(o.checkpoint, o.cache_folder, o, o.out, o.overwrite,
+                run=lambda o, cfg: fit_color(o.checkpoint, o.cache_folder, o, o.output, o.overwrite,
                                              cache_dir=cfg.paths.cache_dir),
                 summary=lambda result, _: result.summary())
 

@@ -12,13 +12,13 @@ from fusion.eval.wandb_report import log_evaluation
 
 
 def score(options: EvaluateConfig, cfg: DictConfig) -> tuple[dict, Path | None]:
-    """The metrics, written to `options.out`, and the W&B run they were logged to (`wandb=true`), or None."""
-    metrics = evaluate(options.checkpoint, options.cache_folder, options.out, options, cache_dir=cfg.paths.cache_dir)
-    return metrics, log_evaluation(metrics, Path(options.out)) if options.wandb else None
+    """The metrics, written to `options.output`, and the W&B run they were logged to (`wandb=true`), or None."""
+    metrics = evaluate(options.checkpoint, options.cache_folder, options.output, options, cache_dir=cfg.paths.cache_dir)
+    return metrics, log_evaluation(metrics, Path(options.output)) if options.wandb else None
 
 
 EVALUATE = Command("evaluate", schema=EvaluateConfig, run=score,
-                   summary=lambda scored, o: evaluate_summary(scored[0], o.out, scored[1]))
+                   summary=lambda scored, o: evaluate_summary(scored[0], o.output, scored[1]))
 
 
 def main() -> None:

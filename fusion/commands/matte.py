@@ -6,7 +6,7 @@ from fusion.config.schemas import MatteCommandConfig
 from fusion.occlusion.fit import fit_matte
 
 MATTE = Command("matte", schema=MatteCommandConfig,
-                run=lambda o, cfg: fit_matte(o.checkpoint, o.cache_folder, o, o.out, o.overwrite,
+                run=lambda o, cfg: fit_matte(o.checkpoint, o.cache_folder, o, o.output, o.overwrite,
                                              cache_dir=cfg.paths.cache_dir),
                 summary=lambda result, _: result.summary())
 

@@ -5,10 +5,10 @@ from fusion.config.schemas import TuneConfig
 from fusion.tune.shot import tune_shot
 
 TUNE = Command("tune", schema=TuneConfig,
-               run=lambda o, _: tune_shot(o.checkpoint, o.shot, o.actor, o, o.out, o.overwrite, o.work),
-               summary=lambda result, o: result.summary(o.actor, o.checkpoint, o.shot))
+               run=lambda o, _: tune_shot(o.checkpoint, o.shot, o.identity, o, o.output, o.overwrite, o.work),
+               summary=lambda result, o: result.summary(o.identity, o.checkpoint, o.shot))
 
 
 def main() -> None:
-    """`fusion-tune checkpoint=... actor=... shot=...`."""
+    """`fusion-tune checkpoint=... identity=... shot=...`."""
     launch(TUNE)

@@ -14,11 +14,14 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 def register_configs() -> None:
     """Make the schemas available to `defaults` lists, and the run folder resolver to configs (idempotent)."""
+    from dataclasses import asdict
+
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
                                        SwapConfig, TuneConfig)
+    from fusion.data.cache import CacheSettings
     from fusion.data.prepare_command import PrepareConfig
     from fusion.training.run_folder import run_folder_name
     from fusion.training.schedule import Curriculum
@@ -33,3 +36,5 @@ def register_configs() -> None:
     store.store(name="matte_schema", node=MatteCommandConfig)
     store.store(name="color_schema", node=ColorCommandConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
+    store.store(group="cache", name="schema", node={"_target_": "fusion.data.cache.CacheSettings",
+                                                    **asdict(CacheSettings())})

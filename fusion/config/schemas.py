@@ -26,7 +26,9 @@ class SwapConfig(SwapOptions):
     paths: Any = field(default_factory=dict)
     checkpoint: str = MISSING
     identity: str = MISSING
+    #: a video, a folder holding an image sequence, or one image
     input: str = MISSING
+    #: a video (.mp4 ...), an image file, or a folder (keeps the input's format and bit depth)
     output: str = MISSING
 
 
@@ -38,7 +40,7 @@ class EvaluateConfig(EvaluateOptions):
     checkpoint: str = MISSING
     #: the prepared cache; null: the one for the checkpoint's crop settings under paths.cache_dir
     cache_folder: Optional[str] = None
-    out: str = MISSING
+    output: str = MISSING
     #: also log a table per swap, the summary and the contact sheet to W&B
     wandb: bool = False
 
@@ -49,12 +51,15 @@ class ExportConfig:
 
     paths: Any = field(default_factory=dict)
     checkpoint: str = MISSING
+    #: whose decoder: one of the identities the model was trained on
     identity: str = MISSING
     #: onnx (Flame's Inference node, onnxruntime) or torchscript (Nuke's CatFileCreator)
     format: str = "onnx"
     #: the model file (.onnx or .pt), its sidecar beside it as .json; null: beside the checkpoint
     output: Optional[str] = None
+    #: true: replace a previous export (the checkpoint is never replaced)
     overwrite: bool = False
+    #: ONNX opset, 18 or later (ignored for torchscript)
     opset: int = OPSET
 
 
@@ -65,11 +70,12 @@ class TuneConfig(ShotTuningOptions):
     paths: Any = field(default_factory=dict)
     checkpoint: str = MISSING
     #: the trained identity who plays in the shot
-    actor: str = MISSING
+    identity: str = MISSING
     #: the shot: a video, a folder holding an image sequence, or one image
     shot: str = MISSING
     #: the tuned encoder file; null: beside the checkpoint, <checkpoint name>.tuned-<shot name>.pt
-    out: Optional[str] = None
+    output: Optional[str] = None
+    #: true: replace a previous tuning (the checkpoint and the shot are never replaced)
     overwrite: bool = False
     #: keep the shot's aligned crops here (to look at, or to tune again faster); null: a temporary folder
     work: Optional[str] = None
@@ -84,7 +90,8 @@ class MatteCommandConfig(MatteOptions):
     #: the prepared cache the model was trained from; null: the one for its crop settings under paths.cache_dir
     cache_folder: Optional[str] = None
     #: the checkpoint with the matte; null: beside the checkpoint, <checkpoint name>.matte.ckpt
-    out: Optional[str] = None
+    output: Optional[str] = None
+    #: true: replace a previous output (the checkpoint itself is never replaced)
     overwrite: bool = False
 
 
@@ -97,5 +104,6 @@ class ColorCommandConfig(ColorOptions):
     #: the prepared cache the model was trained from; null: the one for its crop settings under paths.cache_dir
     cache_folder: Optional[str] = None
     #: the checkpoint with the LUT network; null: beside the checkpoint, <checkpoint name>.color.ckpt
-    out: Optional[str] = None
+    output: Optional[str] = None
+    #: true: replace a previous output (the checkpoint itself is never replaced)
     overwrite: bool = False

@@ -37,12 +37,19 @@ class CacheSettings:
     fusion.errors.ConfigError: cache.resolution=-1: crops must be at least 16 px (e.g. cache.resolution=512)
     """
 
-    resolution: int = 1024
+    #: crop size in px (stages above it upsample; at least 16)
+    resolution: int = 512
+    #: size of the face in the crop (template units -> crop fraction)
     face_scale: float = 0.5
+    #: similarity | affine
     alignment: str = "similarity"
+    #: hull mask growth about its centroid
     mask_enlarge: float = 0.1
-    landmarks: str = "dlib"
+    #: fan (face-alignment, needs its downloaded weights) | dlib (offline) | auto: fan if present
+    landmarks: str = "auto"
+    #: landmark re-detections on perturbed boxes, averaged (1 = off)
     jitter: int = 4
+    #: frames of temporal landmark smoothing in video (1 = off)
     smooth_window: int = 9
 
     def __post_init__(self):
@@ -67,7 +74,7 @@ class CacheSettings:
     def folder_name(self) -> str:
         """The cache folder for these settings under a cache root: every setting in its digest.
 
-        >>> CacheSettings(resolution=512).folder_name
+        >>> CacheSettings(resolution=512, landmarks="dlib").folder_name
         '512px_dlib_bfb0bc72'
         """
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]

@@ -43,11 +43,17 @@ log = logging.getLogger(__name__)
 class PrepareOptions:
     """How to run, as opposed to what the crops are (CacheSettings); impossible values are refused when made."""
 
+    #: processes; 0 = all cores
     workers: int = 0
+    #: frames per work unit
     chunk: int = 64
+    #: px; smaller faces are skipped
     min_face_size: int = 64
+    #: share of the face mask allowed outside the frame
     max_outside: float = 0.05
+    #: px; frames are shrunk to this for detection only
     detect_size: int = 320
+    #: crops per identity in contact_sheet.png (0 = none)
     contact_sheet: int = 24
 
     def __post_init__(self):

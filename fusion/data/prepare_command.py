@@ -25,7 +25,9 @@ class PrepareConfig(PrepareOptions):
     cache: Any = field(default_factory=dict)
     #: footage/<identity>/ folders; null prepares the built-in demo footage.
     footage: Optional[str] = None
+    #: the cache goes in <cache_dir>/<resolution>px_<landmarks>_<digest>/, where train finds it
     cache_dir: str = "${paths.cache_dir}"
+    #: a cache folder of your own instead
     cache_folder: Optional[str] = None
     #: identity names to prepare; null prepares every folder under footage.
     identities: Optional[list[str]] = None

@@ -14,10 +14,15 @@ class EvaluateOptions:
     """How `evaluate` runs: the held-out share, where and how fast the network runs, and the swap's
     compositing (`blend`, `erode`, `feather` as `swap.py` takes them, in pixels of the model's output)."""
 
+    #: as in training (data.holdout)
     holdout: float = 0.1
+    #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"
+    #: fp32 | bf16 (autocast: faster where the device has native bf16; the metrics move slightly)
     precision: str = "fp32"
+    #: held-out frames read, decoded and analysed at a time: memory follows it, the metrics do not
     batch_size: int = 16
+    #: the swap's compositing (as swap.py blend=), in pixels of the model's output resolution
     blend: str = "multiband"
     #: hull | learned: composite through the checkpoint's learned matte (matte.py)
     matte: str = "hull"
@@ -28,9 +33,11 @@ class EvaluateOptions:
     #: the held-out crops degraded on purpose first (`fusion.eval.degrade`): none | warm, blur px, JPEG quality
     plate_grade: str = "none"
     plate_blur: float = 0.0
+    #: 0: not compressed
     plate_jpeg: int = 0
     erode: float | None = None
     feather: float | None = None
+    #: true: replace metrics.json and contact_sheet.png already in out
     overwrite: bool = False
     #: a shot-tuned encoder (tune.py) to decode through: score a shot before and after tuning
     tuning: str | None = None

@@ -45,24 +45,39 @@ OCCLUDER_COUNTS, OCCLUDER_ODDS = (0, 1, 2), (0.2, 0.5, 0.3)
 
 @dataclass
 class MatteOptions:
-    """How the matte is trained (`conf/matte.yaml` documents each)."""
+    """How the matte is trained (each documented here)."""
 
+    #: the matte network's input size (crops are resized to it and its matte back)
     resolution: int = 128
+    #: channels of its first level (doubling per level)
     width: int = 16
+    #: U-Net levels
     depth: int = 4
+    #: Adam steps
     steps: int = 2000
+    #: labelled crops per step, and as many unlabelled
     batch_size: int = 8
     lr: float = 1e-3
+    #: training crops that get synthetic occluders (the truth is known); every crop is unlabelled data
     labelled: int = 200
+    #: false: the labelled crops only (no teacher consistency, no prototypes)
     semi_supervised: bool = True
+    #: weight of the student-vs-EMA-teacher term on unlabelled crops
     consistency: float = 1.0
+    #: weight of the prototype consistency term
     prototype: float = 0.5
+    #: the teacher's confidence below which an unlabelled pixel teaches nothing
     threshold: float = 0.9
+    #: of the prototype classifier's cosine similarities
     temperature: float = 0.1
+    #: the teacher: decay * teacher + (1 - decay) * student after each step
     ema_decay: float = 0.99
+    #: as in training (data.holdout): the held-out tail scores the matte
     holdout: float = 0.1
+    #: a folder of painted mattes, <painted>/<identity>/<crop key>.png (white: face visible)
     painted: str | None = None
     seed: int = 0
+    #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"
 
     def __post_init__(self):
@@ -201,7 +216,7 @@ def fit_matte(checkpoint: str | Path, cache: str | Path | None, options: MatteOp
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
     cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
-    check_outputs([out], [checkpoint, cache], overwrite, key="out")
+    check_outputs([out], [checkpoint, cache], overwrite, key="output")
     names = list(info["identities"])
     spec = dict(resolution=options.resolution, quantity=10**6, holdout=options.holdout)
     train, held_out = (build_pack(cache, names, PackSpec(**spec, split=split), workers=1) for split in ("train", "val"))

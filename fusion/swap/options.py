@@ -10,28 +10,41 @@ from fusion.swap.matte import check_matte
 
 @dataclass
 class SwapOptions:
-    """What a compositor sets for a shot (`conf/swap.yaml` documents each). Unknown choices are refused here,
+    """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them). Unknown choices are refused here,
     before any work; what needs the checkpoint (a learned matte, a colour network) when it is loaded."""
 
+    #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"
+    #: auto (bf16 where the device has it natively, else fp32) | fp32 | bf16 (autocast)
     precision: str = "auto"
+    #: multiband | alpha
     blend: str = "multiband"
-    #: hull | learned (the checkpoint's occlusion-aware matte, from matte.py)
+    #: hull (the landmarks' hull, whatever covers the face) | learned (the hull minus what the checkpoint's
+    #: learned matte sees in front of the face; train it with python matte.py)
     matte: str = "hull"
-    #: none | stats | lut (the checkpoint's colour LUT network, from color.py): the face takes the plate's grade
+    #: none | stats (Lab mean and spread of the plate's face) | lut (the checkpoint's image-adaptive 3D LUT,
+    #: trained with python color.py: follows the plate's grade, not its actor)
     color: str = "none"
+    #: plate pixels to shrink the face matte by (negative grows it); null: 6% of the face's width
     erode: float | None = None
+    #: plate pixels of soft edge inside the matte; null: 5% of the face box for alpha, 3% for multiband
     feather: float | None = None
+    #: add noise so the face has the plate's noise level in the face region (the decoder's is lower)
     grain: bool = False
-    #: none | match: the face gets the plate's blur, noise and compression (`fusion.swap.quality`)
+    #: none | match: blur, grain and JPEG-compress the face to the plate's measured quality (the face only,
+    #: never the plate; where the plate is better, that step does nothing; `fusion.swap.quality`)
     quality: str = "none"
+    #: 16-bit PNG mattes in <output>_matte/ (the matte the face was composited through)
     write_matte: bool = False
+    #: plate | swap side by side in <output>_preview.mp4, for review
     preview: bool = False
     preview_height: int = 540
+    #: true: replace a previous output (an input, or the checkpoint, is never replaced)
     overwrite: bool = False
+    #: video output rate; null: the plate's (24 for image sequences)
     fps: float | None = None
     batch_size: int = 8
-    #: how faces are found and tracked; None: as the checkpoint's crops were made
+    #: dlib | fan | auto, and how faces are tracked; null: as the checkpoint's training crops were made
     landmarks: str | None = None
     jitter: int | None = None
     smooth_window: int | None = None

@@ -43,18 +43,23 @@ from fusion.training.losses import FaceLoss
 
 @dataclass
 class ShotTuningOptions:
-    """How long and what to tune (`conf/tune.yaml` documents each)."""
+    """How long and what to tune (each documented here)."""
 
+    #: Adam steps on the encoder; every decoder stays as trained
     steps: int = 200
     lr: float = 1e-4
     batch_size: int = 8
+    #: the shot's last frames kept out of tuning, to score it (masked SSIM before and after)
     holdout: float = 0.2
     #: encoder levels to tune, 0 the deepest (the latent) up to the input level (with its input layer);
     #: None: every level
     levels: list[int] | None = None
     seed: int = 0
+    #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"
+    #: auto (bf16 where the device has it natively, else fp32) | fp32 | bf16 (autocast)
     precision: str = "auto"
+    #: processes finding and aligning the shot's faces; 0: one
     workers: int = 0
 
     def __post_init__(self):
@@ -77,11 +82,11 @@ class ShotTuningResult:
     ssim_after: float
     parameters: list[str] = field(default_factory=list)
 
-    def summary(self, actor: str, checkpoint: str | Path, shot: str | Path) -> list[str]:
-        """The closing lines: `actor`'s held-out SSIM on `shot` before and after, the tuned file, and the swap
+    def summary(self, identity: str, checkpoint: str | Path, shot: str | Path) -> list[str]:
+        """The closing lines: `identity`'s held-out SSIM on `shot` before and after, the tuned file, and the swap
         of `checkpoint` through it."""
         swap = command_line("swap.py", {"checkpoint": checkpoint, "input": shot, "tuning": self.path})
-        return [f"{actor}'s held-out frames of the shot ({self.frames_held_out}; tuned on {self.frames_tuned}): "
+        return [f"{identity}'s held-out frames of the shot ({self.frames_held_out}; tuned on {self.frames_tuned}): "
                 f"masked SSIM {self.ssim_before:.3f} -> {self.ssim_after:.3f}",
                 f"tuned encoder: {self.path}",
                 f"swap with it: {swap} identity=<whose face> output=<file>"]
@@ -131,21 +136,21 @@ def _claim_work(work: Path, shot: Path, digest: str) -> None:
         write_json(record, {"shot": str(shot), "sha256": digest})
 
 
-def _shot_crops(shot: Path, actor: str, model: SwapModel, work: Path, holdout: float, workers: int):
+def _shot_crops(shot: Path, identity: str, model: SwapModel, work: Path, holdout: float, workers: int):
     """The shot's aligned crops at the model's output resolution: (train pack, held-out pack)."""
     footage = work / "footage"
-    _unlink_previous(footage / actor)
+    _unlink_previous(footage / identity)
     footage.mkdir(parents=True, exist_ok=True)
     if shot.is_dir():
-        (footage / actor).symlink_to(shot.resolve(), target_is_directory=True)
+        (footage / identity).symlink_to(shot.resolve(), target_is_directory=True)
     elif shot.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
-        (footage / actor).mkdir()
-        (footage / actor / shot.name).symlink_to(shot.resolve())
+        (footage / identity).mkdir()
+        (footage / identity / shot.name).symlink_to(shot.resolve())
     else:
         raise ConfigError(f"shot={shot}: give a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder of images")
-    prepare(footage, work / "cache", model.crop, PrepareOptions(workers=workers or 1, contact_sheet=0), [actor])
+    prepare(footage, work / "cache", model.crop, PrepareOptions(workers=workers or 1, contact_sheet=0), [identity])
     size = model.net.output_resolution
-    packs = [build_pack(work / "cache", [actor], PackSpec(size, 10**6, split=split, holdout=holdout), workers=1)
+    packs = [build_pack(work / "cache", [identity], PackSpec(size, 10**6, split=split, holdout=holdout), workers=1)
              for split in ("train", "val")]
     if len(packs[0]) < 1 or len(packs[1]) < 1:
         raise ConfigError(f"shot={shot}: {len(packs[0]) + len(packs[1])} frames with a face; tuning needs at least "
@@ -163,29 +168,29 @@ def _held_out_ssim(model: SwapModel, pack, index: int, batch_size: int) -> float
     return float(torch.cat(scores).mean())
 
 
-def tune_shot(checkpoint: str | Path, shot: str | Path, actor: str, options: ShotTuningOptions = ShotTuningOptions(),
+def tune_shot(checkpoint: str | Path, shot: str | Path, identity: str, options: ShotTuningOptions = ShotTuningOptions(),
               out: str | Path | None = None, overwrite: bool = False, work: str | Path | None = None
               ) -> ShotTuningResult:
-    """Tune `checkpoint`'s encoder on `shot`, whose plate actor is the trained identity `actor`; write the tuned
+    """Tune `checkpoint`'s encoder on `shot`, whose plate actor is the trained identity `identity`; write the tuned
     weights to `out` (default `tuning_path`) and return what it did. `work` keeps the shot's crops (by
     default a temporary folder beside `out`, not in /tmp, which is small on many render nodes)."""
     checkpoint, shot = Path(checkpoint), Path(shot)
     out = Path(out) if out else tuning_path(checkpoint, shot)
-    check_outputs([out], [checkpoint, shot], overwrite, key="out")
+    check_outputs([out], [checkpoint, shot], overwrite, key="output")
     digest = source_from_path(shot).content_sha256()
     model = load_swap_model(checkpoint, options.device, options.precision)
-    index = model.identity_index(actor)
+    index = model.identity_index(identity)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.work-", dir=out.parent) as scratch:
         work = Path(work or scratch)
         _claim_work(work, shot, digest)
-        train, held_out = _shot_crops(shot, actor, model, work, options.holdout, options.workers)
+        train, held_out = _shot_crops(shot, identity, model, work, options.holdout, options.workers)
         before = _held_out_ssim(model, held_out, index, options.batch_size)
         parameters = tuned_parameters(model, options.levels)
         _train(model, parameters, train, index, options)
         after = _held_out_ssim(model, held_out, index, options.batch_size)
         frames = (len(train), len(held_out))
-    section = {"checkpoint": checkpoint.name, "checkpoint_sha256": file_sha256(checkpoint), "actor": actor,
+    section = {"checkpoint": checkpoint.name, "checkpoint_sha256": file_sha256(checkpoint), "identity": identity,
                "shot": str(shot), "shot_sha256": digest, "options": {f.name: getattr(options, f.name) for f in fields(ShotTuningOptions)},
                "frames_tuned": frames[0], "frames_held_out": frames[1], "ssim_before": before, "ssim_after": after}
     state = {name: p.detach().cpu().clone() for name, p in parameters.items()}

@@ -150,7 +150,7 @@ def test_color_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tm
     import sys
     from pathlib import Path
 
-    command = [sys.executable, "color.py", f"checkpoint={checkpoint}", f"out={tmp_path / 'graded.ckpt'}",
+    command = [sys.executable, "color.py", f"checkpoint={checkpoint}", f"output={tmp_path / 'graded.ckpt'}",
                f"paths.cache_dir={demo_cache / 'data' / 'cache'}", "steps=2", "size=5", "basis=2", "resolution=16",
                "width=4", "faces=4", "device=cpu", f"paths.root_dir={tmp_path}"]
     result = subprocess.run(command, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,

@@ -96,7 +96,7 @@ def test_an_identity_without_crops_is_one_line_that_names_it_and_the_fix(takes, 
         evaluate(checkpoint, cache, tmp_path / "eval")
     assert str(caught.value) == message
     result = subprocess.run([sys.executable, "evaluate.py", f"checkpoint={checkpoint}", f"cache_folder={cache}",
-                             f"out={tmp_path / 'eval'}", "device=cpu", f"paths.root_dir={tmp_path}"],
+                             f"output={tmp_path / 'eval'}", "device=cpu", f"paths.root_dir={tmp_path}"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert (result.returncode, result.stderr) == (2, f"evaluate failed: {message}\n"), result.stderr[-3000:]
     assert not (tmp_path / "eval").exists()
@@ -181,7 +181,7 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
     checkpoint, cache = demo
     out = tmp_path / "eval"
     result = subprocess.run([sys.executable, "evaluate.py", f"checkpoint={checkpoint}", f"cache_folder={cache}",
-                             f"out={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
+                             f"output={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-4:]

@@ -167,7 +167,7 @@ def test_matte_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tm
     import sys
     from pathlib import Path
 
-    command = [sys.executable, "matte.py", f"checkpoint={checkpoint}", f"out={tmp_path / 'with_matte.ckpt'}",
+    command = [sys.executable, "matte.py", f"checkpoint={checkpoint}", f"output={tmp_path / 'with_matte.ckpt'}",
                f"paths.cache_dir={demo_cache / 'data' / 'cache'}", "steps=3", "resolution=32", "width=4", "depth=2",
                "device=cpu", f"paths.root_dir={tmp_path}"]
     repo = Path(__file__).resolve().parents[2]

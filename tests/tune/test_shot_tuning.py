@@ -41,7 +41,7 @@ def test_tuning_moves_the_encoder_and_nothing_else(checkpoint, tuned):
     base = load_swap_model(checkpoint, "cpu", "fp32")
     model = load_swap_model(checkpoint, "cpu", "fp32")
     section = apply_tuned_encoder(model, result.path, checkpoint)
-    assert section["actor"] == "hopper" and section["options"]["steps"] == 40
+    assert section["identity"] == "hopper" and section["options"]["steps"] == 40
     before, after = base.net.state_dict(), model.net.state_dict()
     changed = sorted(name for name in before if not torch.equal(before[name], after[name]))
     assert changed == result.parameters  # exactly the tuned weights changed ...
@@ -155,8 +155,8 @@ def test_tune_py_tunes_and_says_how_to_swap_with_it(checkpoint, shot, tmp_path):
     from pathlib import Path
 
     out = tmp_path / "sc01.pt"
-    command = [sys.executable, "tune.py", f"checkpoint={checkpoint}", "actor=hopper", f"shot={shot}", "steps=3",
-               "device=cpu", "precision=fp32", f"out={out}", f"paths.root_dir={tmp_path}"]
+    command = [sys.executable, "tune.py", f"checkpoint={checkpoint}", "identity=hopper", f"shot={shot}", "steps=3",
+               "device=cpu", "precision=fp32", f"output={out}", f"paths.root_dir={tmp_path}"]
     result = subprocess.run(command, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
