@@ -1,4 +1,4 @@
-"""A checkpoint's colour-harmonisation LUT network (image-adaptive 3D LUT): `python color.py checkpoint=...`.
+"""A checkpoint's color-harmonisation LUT network (image-adaptive 3D LUT): `python color.py checkpoint=...`.
 
 The same as `fusion-color`, in a checkout (fusion/commands/color.py).
 """

@@ -68,7 +68,7 @@ def command_line(script: str, overrides: dict[str, object]) -> str:
     """`python <script> key=value ...` (`fusion-<name> ...` from an installed command: `program`), each
     override quoted for Hydra (`hydra_value`) and then for the shell.
 
-    >>> print(command_line("train.py", {"footage": "/my footage", "cache.resolution": 64}))
-    python train.py 'footage="/my footage"' cache.resolution=64
+    >>> print(command_line("train.py", {"footage": "/my footage", "crop.resolution": 64}))
+    python train.py 'footage="/my footage"' crop.resolution=64
     """
     return shlex.join([*program(script), *(f"{key}={hydra_value(value)}" for key, value in overrides.items())])

@@ -53,8 +53,8 @@ def settings_of(node: DictConfig) -> list[str] | None:
 def unknown_key_message(full_key: str, valid: list[str]) -> str:
     """The refusal of `full_key`, a key its config does not have: the closest valid key, then all of them.
 
-    >>> unknown_key_message("cache.resoluton", ["resolution", "face_scale"])
-    'cache.resoluton is not a setting of cache (did you mean cache.resolution?); valid: resolution, face_scale'
+    >>> unknown_key_message("crop.resoluton", ["resolution", "face_scale"])
+    'crop.resoluton is not a setting of crop (did you mean crop.resolution?); valid: resolution, face_scale'
     >>> unknown_key_message("fps2", ["fps", "preview"])
     'fps2 is not a setting (did you mean fps?); valid: fps, preview'
     """

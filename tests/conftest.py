@@ -15,7 +15,7 @@ from fusion.config import CONF
 
 REPO = Path(__file__).resolve().parents[1]
 
-FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "cache.resolution=64",
+FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "crop.resolution=64",
         "val_every=4", "checkpoint_every=2", "trainer.precision=32-true")
 """Overrides that make `train` a seconds-long run on the demo footage."""
 
@@ -82,24 +82,24 @@ def shared_clips() -> Path:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A checkpoint in train.py's format (same save hook), of an untrained 32 px network."""
-    from fusion.data.cache import CacheSettings
+    from fusion.data.cache import CropSettings
     from fusion.model.checkpoint import save_untrained
 
     return save_untrained(tmp_path_factory.mktemp("ckpt") / "last.ckpt", ["astronaut", "hopper"],
                           {"resolution": 32, "width_multiplier": 0.125},
-                          asdict(CacheSettings(resolution=64, landmarks="dlib")))
+                          asdict(CropSettings(resolution=64, landmarks="dlib")))
 
 
 @pytest.fixture(scope="module")
 def demo_cache(tmp_path_factory):
     """A prepared demo cache shared by the tests (prepare runs once)."""
     root = tmp_path_factory.mktemp("demo")
-    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.cache import CropSettings, cache_location
     from fusion.data.prepare import PrepareOptions, prepare
     from fusion.demo.footage import make_demo_footage
 
     footage = make_demo_footage(root / "data" / "demo" / "footage")
-    settings = CacheSettings(resolution=64, landmarks="dlib")
+    settings = CropSettings(resolution=64, landmarks="dlib")
     prepare(footage, cache_location(root / "data" / "cache", settings), settings,
             PrepareOptions(contact_sheet=0))
     return root

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from fusion.config import CONF, register_configs
 from fusion.config.schemas import SwapConfig
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.errors import ConfigError
 from fusion.instantiate import build, refuse_unknown_keys, to_schema
 from fusion.training.losses import LossWeights
@@ -20,7 +20,7 @@ from fusion.training.schedule import phases
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if p.stem != "default" or group == "cache")
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if p.stem != "default" or group == "crop")
 
 
 #: Each entry config with the keys it requires.
@@ -35,21 +35,21 @@ def test_every_entry_point_composes(name, compose):
     cfg = compose(name, REQUIRED[name])
     refuse_unknown_keys(cfg)
     if name == "prepare":
-        assert isinstance(build(cfg.cache), CacheSettings)
+        assert isinstance(build(cfg.crop), CropSettings)
 
 
-@pytest.mark.parametrize("name", [*REQUIRED, "cache/default"])
+@pytest.mark.parametrize("name", [*REQUIRED, "crop/default"])
 def test_each_default_is_written_once(name):
     """A command's YAML (and the cache group's) sets only what its schema does not: the defaults, and what
     each option does, live in the schema's dataclass."""
-    differs = {"evaluate": {"output"}, "prepare": {"cache_dir"}}.get(name, set())  # interpolations of paths
+    differs = {"evaluate": {"output"}}.get(name, set())  # the run folder, an interpolation
     restated = sorted(set(OmegaConf.load(CONF / f"{name}.yaml")) - {"defaults"} - differs)
     assert restated == [], f"{name}.yaml restates {restated}: set them in the schema's dataclass"
 
 
 def test_the_cache_schema_is_the_settings_dataclass(compose):
-    """The cache group's defaults are CacheSettings' own: what prepare.py composes, prepare() gets by default."""
-    assert build(compose("prepare", []).cache) == CacheSettings()
+    """The cache group's defaults are CropSettings' own: what prepare.py composes, prepare() gets by default."""
+    assert build(compose("prepare", []).crop) == CropSettings()
 
 
 @pytest.mark.parametrize("name", ["train", *REQUIRED])
@@ -63,10 +63,10 @@ def test_every_command_runs_in_its_own_folder_and_logs_under_its_name(name, tmp_
     assert cfg.hydra.job.name == name and cfg.hydra.job.chdir is False
 
 
-@pytest.mark.parametrize("option", options("cache"))
+@pytest.mark.parametrize("option", options("crop"))
 def test_cache_options_build(tmp_path, option, compose):
-    settings = build(compose("train", [f"cache={option}"], root=tmp_path).cache)
-    assert isinstance(settings, CacheSettings) and settings.resolution >= 16
+    settings = build(compose("train", [f"crop={option}"], root=tmp_path).crop)
+    assert isinstance(settings, CropSettings) and settings.resolution >= 16
 
 
 @pytest.mark.parametrize("option", options("curriculum"))
@@ -129,7 +129,7 @@ def test_logger_options_build(tmp_path, monkeypatch, option, compose):
 def test_experiments_compose_and_plan(tmp_path, option, compose):
     cfg = compose("train", [f"experiment={option}"], root=tmp_path)
     assert cfg.task_name == option and phases(OmegaConf.to_object(cfg.curriculum))
-    assert build(cfg.cache).landmarks == "auto"
+    assert build(cfg.crop).landmarks == "auto"
 
 
 @pytest.mark.parametrize("group", ["cache", "curriculum", "data", "model", "model/loss", "trainer", "logger",
@@ -140,8 +140,8 @@ def test_every_option_holds_only_keys_its_schema_or_target_takes(tmp_path, group
 
 
 @pytest.mark.parametrize("name, override, start", [
-    ("train", "+cache.resoluton=64",
-     "cache.resoluton is not a setting of cache (did you mean cache.resolution?); valid: resolution, face_scale, "),
+    ("train", "+crop.resoluton=64",
+     "crop.resoluton is not a setting of crop (did you mean crop.resolution?); valid: resolution, face_scale, "),
     ("train", "+curriculum.stages.0.lrr=1e-4",
      "curriculum.stages[0].lrr is not a setting of curriculum.stages[0] (did you mean curriculum.stages[0].lr?)"),
     ("train", "+data.footage_dir=x", "data.footage_dir is not a setting of data (did you mean data.footage?)"),
@@ -155,7 +155,7 @@ def test_a_key_taken_up_with_plus_that_nothing_takes_is_refused_with_the_valid_k
 
 
 def test_build_and_to_schema_refuse_an_unknown_key(compose):
-    with pytest.raises(ConfigError, match="cache.resoluton is not a setting of cache"):
-        build(compose("prepare", ["+cache.resoluton=64"]).cache)
+    with pytest.raises(ConfigError, match="crop.resoluton is not a setting of crop"):
+        build(compose("prepare", ["+crop.resoluton=64"]).crop)
     with pytest.raises(ConfigError, match="presicion is not a setting"):
         to_schema(compose("swap", REQUIRED["swap"] + ["+presicion=bf16"]), SwapConfig)

@@ -85,11 +85,11 @@ def test_train_composes_with_its_demo_footage_and_outputs_under_the_folder_it_ru
 
 @pytest.mark.slow
 def test_prepare_makes_the_demo_footage_and_its_cache_here_and_names_the_installed_train(installed, tmp_path):
-    result = run(installed, "prepare", "cache.resolution=64", "cache.landmarks=dlib", "workers=1", "contact_sheet=0",
+    result = run(installed, "prepare", "crop.resolution=64", "crop.landmarks=dlib", "workers=1", "contact_sheet=0",
                  cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "data" / "demo" / "footage").iterdir()) == ["astronaut", "hopper"]
     assert len(list(tmp_path.glob("data/cache/64px_dlib_*/report.json"))) == 1
     assert "(fusion-prepare footage=PATH for yours)" in result.stdout
-    assert result.stdout.splitlines()[-1] == ("next: fusion-train footage=data/demo/footage cache.resolution=64 "
-                                              "cache.landmarks=dlib")
+    assert result.stdout.splitlines()[-1] == ("next: fusion-train footage=data/demo/footage crop.resolution=64 "
+                                              "crop.landmarks=dlib")

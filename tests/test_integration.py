@@ -26,7 +26,7 @@ def test_clips_train_swap_evaluate(shared_clips, tmp_path):
     run, cache = tmp_path / "run", tmp_path / "cache"
     result = subprocess.run(
         [sys.executable, str(REPO / "train.py"), "experiment=clips", f"footage={shared_clips}", "curriculum=clips_quick",
-         "logger=none", f"data.cache_folder={cache}", "cache.resolution=256", "data.num_workers=0",
+         "logger=none", f"data.cache_folder={cache}", "crop.resolution=256", "data.num_workers=0",
          f"hydra.run.dir={run}"],
         capture_output=True, text=True, timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -12,7 +12,7 @@ LAYERS = [
     {"faces", "blend", "model", "tracking"},
     {"demo"},
     {"data"},
-    {"training", "swap", "occlusion", "colour"},
+    {"training", "swap", "occlusion", "color"},
     {"eval", "export", "tune"},
     {"config"},
     {"bench"},

@@ -162,13 +162,13 @@ def test_prepare_prints_a_train_command_that_gives_back_a_footage_path_with_spac
 
     footage = tmp_path / AWKWARD
     write_image(footage / "hopper" / "f0.png", photos["hopper"])
-    cfg = compose("prepare", [f"paths.root_dir={tmp_path}", f'footage="{footage}"', "cache.landmarks=dlib",
-                              "cache.resolution=64", "workers=1", "contact_sheet=0"])
+    cfg = compose("prepare", [f"paths.root_dir={tmp_path}", f'footage="{footage}"', "crop.landmarks=dlib",
+                              "crop.resolution=64", "workers=1", "contact_sheet=0"])
     assert execute(PREPARE, cfg) == 0
     next_step = capsys.readouterr().out.strip().splitlines()[-1]
     assert next_step.startswith("next: python train.py ")
-    assert overrides_of(next_step, "train.py") == {"footage": str(footage), "cache.resolution": 64,
-                                                   "cache.landmarks": "dlib"}
+    assert overrides_of(next_step, "train.py") == {"footage": str(footage), "crop.resolution": 64,
+                                                   "crop.landmarks": "dlib"}
 
 
 def test_train_prints_a_swap_command_that_gives_back_paths_and_names_with_spaces(tmp_path, compose):
@@ -191,7 +191,7 @@ def test_train_prints_a_swap_command_that_gives_back_paths_and_names_with_spaces
 
 
 def test_train_refuses_a_mistyped_key_and_names_the_valid_ones(tmp_path):
-    message = one_line_failure(run("train.py", "+cache.resoluton=64", "logger=csv", root=tmp_path), "train")
-    assert message.startswith("train failed: cache.resoluton is not a setting of cache (did you mean "
-                              "cache.resolution?); valid: resolution, face_scale, ")
+    message = one_line_failure(run("train.py", "+crop.resoluton=64", "logger=csv", root=tmp_path), "train")
+    assert message.startswith("train failed: crop.resoluton is not a setting of crop (did you mean "
+                              "crop.resolution?); valid: resolution, face_scale, ")
     assert not (tmp_path / "data").exists()

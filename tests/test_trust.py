@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import fusion.swap.pipeline as pipeline
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputError, WriteError
 from fusion.io import atomic
 from fusion.io.atomic import StagedOutputs, file_mode
@@ -316,7 +316,7 @@ def test_the_paper_preset_on_eight_gpus_is_refused_before_training(compose):
 @pytest.mark.parametrize("overrides,error,message", [
     (["trainer=ddp_cpu", "curriculum.stages.1.batch_size=3", "curriculum.finetune.batch_size=2"], ScheduleError,
      r"curriculum\.stages\.1\.batch_size=3 \(e\.g\. 2\)"),
-    (["cache.resolution=-1"], ConfigError, r"cache\.resolution=-1: crops must be at least 16 px"),
+    (["crop.resolution=-1"], ConfigError, r"crop\.resolution=-1: crops must be at least 16 px"),
     (["data.holdout=1.5"], ConfigError, r"data\.holdout=1\.5"),
     (["footage=ONE"], ConfigError, "at least two identities"),
     (["footage=MISSING"], FileNotFoundError, "footage folder .*missing does not exist"),
@@ -334,10 +334,10 @@ def test_bad_training_setups_are_refused_before_any_work(tmp_path, photos, overr
 
 
 def test_prepare_refuses_a_bad_resolution_without_writing(tmp_path):
-    result = subprocess.run([sys.executable, "prepare.py", f"cache_folder={tmp_path / 'cache'}", "cache.resolution=-1",
+    result = subprocess.run([sys.executable, "prepare.py", f"cache_folder={tmp_path / 'cache'}", "crop.resolution=-1",
                              f"paths.root_dir={tmp_path}"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "cache.resolution=-1: crops must be at least 16 px" in result.stderr
+    assert result.returncode == 2 and "crop.resolution=-1: crops must be at least 16 px" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
     assert not (tmp_path / "data").exists()  # refused before the demo footage was made
 
@@ -348,7 +348,7 @@ def test_full_disk_in_prepare_is_named(photos, small_disk, tmp_path):
     for i in range(3):
         write_image(tmp_path / "footage" / f"p{i % 2}" / f"f{i}.png", np.roll(photos["hopper"], 3 * i, axis=1))
     with pytest.raises(DiskFullError, match=r"disk full: writing .*cache/p\d/crops/.*needs about [\d.]+ MB"):
-        prepare(tmp_path / "footage", small_disk / "cache", CacheSettings(resolution=1024, landmarks="dlib", jitter=1),
+        prepare(tmp_path / "footage", small_disk / "cache", CropSettings(resolution=1024, landmarks="dlib", jitter=1),
                 PrepareOptions(workers=1, contact_sheet=0))
 
 

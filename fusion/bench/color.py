@@ -1,12 +1,12 @@
-"""`python -m fusion.bench color`: colour harmonisation and quality matching on a graded, degraded plate.
+"""`python -m fusion.bench color`: color harmonisation and quality matching on a graded, degraded plate.
 
 Grades the last `--frames` frames of a plate with a fixed warm, darker,
 desaturated grade (and, with `--blur`/`--jpeg`, softens and compresses them),
 swaps them with `color=none`, `stats`, `lut` and `lut` with `quality=match`
 (the checkpoint must hold a LUT network: `color.py`) through `--blend`, and
 reports per setting the milliseconds per frame and, inside the written matte,
-the colour error against the plate's face region (CIEDE2000 of the mean
-colour) and against the swap of the ungraded plate graded afterwards (what a
+the color error against the plate's face region (CIEDE2000 of the mean
+color) and against the swap of the ungraded plate graded afterwards (what a
 grade would have done to the swapped face; CIEDE2000 per pixel). Writes the contact sheet plate | none | stats
 | lut | lut+match.
 """
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fusion.bench._plates import add_plate_arguments, degraded, write_last_frames
-from fusion.colour.scores import delta_e, mean_color_error
+from fusion.color.scores import delta_e, mean_color_error
 from fusion.io.image import read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 
@@ -34,10 +34,10 @@ def _as_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def main(argv: list[str]) -> dict:
-    """Swap the graded plate with each colour setting; report milliseconds per frame, colour errors and the sheet."""
+    """Swap the graded plate with each color setting; report milliseconds per frame, color errors and the sheet."""
     parser = argparse.ArgumentParser(prog="python -m fusion.bench color")
     add_plate_arguments(parser, checkpoint_help="a checkpoint with a LUT network (color.py)")
-    parser.add_argument("--blend", default="multiband", help="multiband (takes the plate's coarse colour) | alpha")
+    parser.add_argument("--blend", default="multiband", help="multiband (takes the plate's coarse color) | alpha")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {"checkpoint": str(args.checkpoint), "plate": str(args.plate), "frames": args.frames,

@@ -150,7 +150,7 @@ def summarise(runs: dict[tuple[str, int], list[dict]], resolution: int, levels: 
 
 
 def plot(runs: dict[tuple[str, int], list[dict]], resolution: int, levels: list[float], path: Path) -> None:
-    """Held-out SSIM at the final resolution against training time, a colour per variant and a line style
+    """Held-out SSIM at the final resolution against training time, a color per variant and a line style
     per seed, with the SSIM levels: the curves by eye."""
     import matplotlib
 
@@ -158,11 +158,11 @@ def plot(runs: dict[tuple[str, int], list[dict]], resolution: int, levels: list[
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 4.5))
-    colours = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    colors = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     seeds = sorted({seed for _, seed in runs})
     for (variant, seed), records in runs.items():
         points = final_records(records, resolution)
-        axis.plot([r["seconds"] / 60 for r in points], [r["ssim"] for r in points], color=colours[variant],
+        axis.plot([r["seconds"] / 60 for r in points], [r["ssim"] for r in points], color=colors[variant],
                   linestyle=["-", "--", ":", "-."][seeds.index(seed) % 4], marker="o", markersize=2,
                   label=f"{variant} (seed {seed})")
     for level in levels:

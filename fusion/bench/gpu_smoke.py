@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from fusion.config import CONF
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.demo.footage import demo_photos
 from fusion.faces.align import REFERENCE_POINTS, alignment_matrix, canonical_points, transform_points, warp_face
 from fusion.faces.hull import hull_polygon
@@ -163,7 +163,7 @@ def composite_4k(net: FusionNet, device: torch.device, precision: str = "bf16",
     """
     resolution = net.output_resolution
     plate, landmarks = plate_with_face()
-    crop = CacheSettings(resolution=resolution)
+    crop = CropSettings(resolution=resolution)
     model = SwapModel(net.eval().to(device), IDENTITIES, crop, precision)
     clock = time.perf_counter
 

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.data.prepare import PrepareOptions, prepare
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> dict:
     args = parser.parse_args(argv)
     if not args.footage.is_dir():
         raise SystemExit(f"{args.footage} not found: pass --footage DIR (footage/<identity>/ or loose videos)")
-    settings = CacheSettings(resolution=args.resolution, landmarks=args.landmarks)
+    settings = CropSettings(resolution=args.resolution, landmarks=args.landmarks)
     options = PrepareOptions(workers=args.workers, contact_sheet=0)
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()

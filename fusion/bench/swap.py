@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from fusion.bench._shared_clips import SHARED_CLIPS
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.swap.pipeline import SwapOptions, swap
 from fusion.model.checkpoint import save_untrained
 
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> dict:
         folder = Path(folder)
         checkpoint = args.checkpoint or save_untrained(
             folder / "untrained.ckpt", ["a", "b"], {"resolution": args.resolution, "width_multiplier": args.width_multiplier},
-            asdict(CacheSettings(resolution=512, landmarks="dlib")))
+            asdict(CropSettings(resolution=512, landmarks="dlib")))
         start = time.perf_counter()
         report = swap(args.plate, folder / "out.mp4", checkpoint, args.identity, SwapOptions(blend=args.blend, precision=args.precision))
         wall = time.perf_counter() - start

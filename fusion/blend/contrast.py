@@ -6,9 +6,9 @@ one pyr_down removes, taken at the samples it keeps: G_k[2i, 2j] - G_k+1[i, j],
 the same octave as the Laplacian band G_k - pyr_up(G_k+1) but one subtraction
 at the coarse resolution instead of an upsampling to the fine one.
 
-- detail, not pixel values: the coarse levels (brightness, colour, shading)
+- detail, not pixel values: the coarse levels (brightness, color, shading)
   come from the template anyway, and a band's spread is its contrast at that
-  scale, whatever the face's mean colour;
+  scale, whatever the face's mean color;
 - per level, not one global gain: a decoder loses amplitude unevenly, most in
   the finest bands (blur), so a single gain would oversharpen the middle
   frequencies while leaving the finest ones flat;

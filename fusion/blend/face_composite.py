@@ -4,7 +4,7 @@ One rule for the swap and, with `FusionModule(blend={"rule": "composite"})`,
 for the training loss, so training can judge a face as the swap will show it:
 
 - the pyramid depth follows the face (`face_levels`): the image behind keeps
-  the levels where the face is ~`PLATE_FACE_PIXELS` wide, lighting and colour
+  the levels where the face is ~`PLATE_FACE_PIXELS` wide, lighting and color
   but not features;
 - the blend runs on the hard matte (the mask eroded by `ERODE` of the face's
   size) without the no-leak erosion, and is then cut by that matte with a

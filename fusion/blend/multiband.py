@@ -1,7 +1,7 @@
 """Multi-band (Burt-Adelson) blending of a face into a template, with contrast alignment.
 
 The blended pyramid takes the template's `keep_coarse` coarsest levels (its
-lighting and colour) and mixes the finer bands S_k (source) and T_k (template)
+lighting and color) and mixes the finer bands S_k (source) and T_k (template)
 by the Gaussian pyramid w_k of the eroded mask, each seam as soft as its band's
 frequencies. Collapsed from coarse to fine, the image at level k is
 
@@ -274,7 +274,7 @@ def multiband_blend(
             level 16-31 px, so a blend looks alike at every resolution), and
             at least one level more than `keep_coarse`.
         keep_coarse: coarsest levels taken from the template alone, so the
-            face takes the template's lighting and colour.
+            face takes the template's lighting and color.
         erode: erosion radius of the mask in pixels; by default the
             `leak_radius` of the mixed levels, the least that keeps every source
             pixel inside the mask. Smaller values let the seam spread outward.

@@ -1,7 +1,7 @@
-"""`fusion-color` (`python color.py` in a checkout): a checkpoint's colour-harmonisation LUT network
+"""`fusion-color` (`python color.py` in a checkout): a checkpoint's color-harmonisation LUT network
 (image-adaptive 3D LUT), written into a copy of the checkpoint."""
 
-from fusion.colour.fit import fit_color
+from fusion.color.fit import fit_color
 from fusion.commands.command import Command, launch
 from fusion.config.schemas import ColorCommandConfig
 

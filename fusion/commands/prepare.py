@@ -8,5 +8,5 @@ PREPARE = Command("prepare", schema=PrepareConfig, run=run_prepare, summary=lamb
 
 
 def main() -> None:
-    """`fusion-prepare footage=PATH [cache.resolution=...]`: prepare, then show what was kept (exit 1: no face)."""
+    """`fusion-prepare footage=PATH [crop.resolution=...]`: prepare, then show what was kept (exit 1: no face)."""
     launch(PREPARE)

@@ -21,7 +21,7 @@ def register_configs() -> None:
 
     from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
                                        SwapConfig, TuneConfig)
-    from fusion.data.cache import CacheSettings
+    from fusion.data.cache import CropSettings
     from fusion.data.prepare_command import PrepareConfig
     from fusion.training.run_folder import run_folder_name
     from fusion.training.schedule import Curriculum
@@ -36,5 +36,5 @@ def register_configs() -> None:
     store.store(name="matte_schema", node=MatteCommandConfig)
     store.store(name="color_schema", node=ColorCommandConfig)
     store.store(group="curriculum", name="schema", node=Curriculum)
-    store.store(group="cache", name="schema", node={"_target_": "fusion.data.cache.CacheSettings",
-                                                    **asdict(CacheSettings())})
+    store.store(group="crop", name="schema", node={"_target_": "fusion.data.cache.CropSettings",
+                                                    **asdict(CropSettings())})

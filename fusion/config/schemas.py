@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from fusion.colour.fit import ColorOptions
+from fusion.color.fit import ColorOptions
 from fusion.eval.evaluate import EvaluateOptions
 from fusion.export.write import OPSET
 from fusion.occlusion.fit import MatteOptions
@@ -97,7 +97,7 @@ class MatteCommandConfig(MatteOptions):
 
 @dataclass
 class ColorCommandConfig(ColorOptions):
-    """`color.py`: a checkpoint's colour-harmonisation LUT network, trained on its swaps and stored with it."""
+    """`color.py`: a checkpoint's color-harmonisation LUT network, trained on its swaps and stored with it."""
 
     paths: Any = field(default_factory=dict)
     checkpoint: str = MISSING

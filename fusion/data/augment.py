@@ -1,4 +1,4 @@
-"""Variations of a source crop for identities with little footage: a flip, a small affine jitter, a colour jitter.
+"""Variations of a source crop for identities with little footage: a flip, a small affine jitter, a color jitter.
 
 With identities balanced, an actor filmed for six seconds has each crop drawn
 many times more often than a well-filmed one; varying those draws keeps the

@@ -28,13 +28,13 @@ MAX_JITTER = 8
 
 
 @dataclass(frozen=True)
-class CacheSettings:
+class CropSettings:
     """Everything a crop's pixels depend on; impossible values are refused when made.
 
-    >>> CacheSettings(resolution=-1)
+    >>> CropSettings(resolution=-1)
     Traceback (most recent call last):
     ...
-    fusion.errors.ConfigError: cache.resolution=-1: crops must be at least 16 px (e.g. cache.resolution=512)
+    fusion.errors.ConfigError: crop.resolution=-1: crops must be at least 16 px (e.g. crop.resolution=512)
     """
 
     #: crop size in px (stages above it upsample; at least 16)
@@ -55,17 +55,17 @@ class CacheSettings:
     def __post_init__(self):
         problems = {
             "resolution": (self.resolution < MIN_RESOLUTION,
-                           f"crops must be at least {MIN_RESOLUTION} px (e.g. cache.resolution=512)"),
+                           f"crops must be at least {MIN_RESOLUTION} px (e.g. crop.resolution=512)"),
             "face_scale": (not 0 < self.face_scale <= 1, "the face's share of the crop must be in (0, 1] (e.g. 0.5)"),
             "mask_enlarge": (not 0 <= self.mask_enlarge <= 1, "the hull's growth must be in [0, 1] (e.g. 0.1)"),
             "jitter": (not 1 <= self.jitter <= MAX_JITTER, f"re-detections per frame must be 1 to {MAX_JITTER}"),
             "smooth_window": (self.smooth_window < 1, "frames of smoothing must be at least 1 (1 = off)"),
         }
-        refuse_bad_values(self, problems, "cache.")
-        check_choice("cache.alignment", self.alignment, ALIGNMENTS)
-        check_choice("cache.landmarks", self.landmarks, LANDMARK_BACKENDS)
+        refuse_bad_values(self, problems, "crop.")
+        check_choice("crop.alignment", self.alignment, ALIGNMENTS)
+        check_choice("crop.landmarks", self.landmarks, LANDMARK_BACKENDS)
 
-    def resolved(self) -> "CacheSettings":
+    def resolved(self) -> "CropSettings":
         """These settings with `landmarks=auto` replaced by the backend it stands for on this machine,
         so that a cache, and the checkpoints trained on it, record what made the crops."""
         return replace(self, landmarks=resolve_backend(self.landmarks))
@@ -74,19 +74,19 @@ class CacheSettings:
     def folder_name(self) -> str:
         """The cache folder for these settings under a cache root: every setting in its digest.
 
-        >>> CacheSettings(resolution=512, landmarks="dlib").folder_name
+        >>> CropSettings(resolution=512, landmarks="dlib").folder_name
         '512px_dlib_bfb0bc72'
         """
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.resolution}px_{self.landmarks}_{digest}"
 
 
-def cache_location(cache_dir: str | Path, settings: CacheSettings) -> Path:
+def cache_location(cache_dir: str | Path, settings: CropSettings) -> Path:
     """Where the crops of `settings` live under the cache root: prepare, train and evaluate meet there."""
     return Path(cache_dir) / settings.resolved().folder_name
 
 
-def model_cache(cache: str | Path | None, cache_dir: str | Path | None, settings: CacheSettings) -> Path:
+def model_cache(cache: str | Path | None, cache_dir: str | Path | None, settings: CropSettings) -> Path:
     """The prepared cache a model was trained from: `cache` as given, else the one for its crop `settings`
     under `cache_dir`; an error that says what to pass when neither is given or the folder is missing."""
     if cache is None and cache_dir is None:
@@ -109,7 +109,7 @@ class IdentityCache:
         self.identity = identity
         self.folder = Path(root) / identity
 
-    def claim(self, settings: CacheSettings) -> None:
+    def claim(self, settings: CropSettings) -> None:
         """Create the folder for `settings`, or check an existing one matches.
 
         Temporary files that a killed run left behind are removed: one

@@ -11,7 +11,7 @@ from typing import Callable
 import lightning as L
 from torch.utils.data import DataLoader
 
-from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.cache import CropSettings, cache_location
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.prepare import PrepareOptions, check_cache_apart, prepare
 from fusion.data.triplets import TripletDataset, TripletSampler
@@ -27,7 +27,7 @@ class FaceDataModule(L.LightningDataModule):
     the training loop sets `phase` before each fit, so every phase trains on its own pack.
     """
 
-    def __init__(self, crop: CacheSettings, cache_dir: str, cache_folder: str | None = None,
+    def __init__(self, crop: CropSettings, cache_dir: str, cache_folder: str | None = None,
                  footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
                  val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None):
         super().__init__()

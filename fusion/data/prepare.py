@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fusion.data.cache import CacheSettings, IdentityCache, frame_key
+from fusion.data.cache import CropSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
 from fusion.data.quality import sharpness
 from fusion.errors import OutputError, refuse_bad_values
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PrepareOptions:
-    """How to run, as opposed to what the crops are (CacheSettings); impossible values are refused when made."""
+    """How to run, as opposed to what the crops are (CropSettings); impossible values are refused when made."""
 
     #: processes; 0 = all cores
     workers: int = 0
@@ -99,7 +99,7 @@ class DetectTask:
     start: int
     stop: int
     out: Path
-    settings: CacheSettings
+    settings: CropSettings
     options: PrepareOptions
 
 
@@ -109,7 +109,7 @@ class CropTask:
 
     source: Source
     cache_root: Path
-    settings: CacheSettings
+    settings: CropSettings
     landmarks: dict[int, np.ndarray]
 
 
@@ -193,7 +193,7 @@ def _chunks(source: Source, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, source.frames)) for start in range(0, source.frames, size)]
 
 
-def _detect_pass(found: IdentityFootage, cache: IdentityCache, settings: CacheSettings, options: PrepareOptions, pool,
+def _detect_pass(found: IdentityFootage, cache: IdentityCache, settings: CropSettings, options: PrepareOptions, pool,
                  report: IdentityReport) -> dict[str, list[dict]]:
     """Pass 1 for one identity: each source's landmark entries (by source key), read back for the chunks a
     previous run saved, detected in `pool` for the others; their worker seconds go into `report`."""
@@ -259,7 +259,7 @@ def _short_video(source: Source, decoded: int, report: IdentityReport) -> None:
     })
 
 
-def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_root: Path, settings: CacheSettings,
+def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_root: Path, settings: CropSettings,
                 chunk: int) -> list[CropTask]:
     """Pass 2's work units for one source: per chunk, the stabilised landmarks of its frames with a face."""
     tasks = []
@@ -294,7 +294,7 @@ def _finish(cache: IdentityCache, source_keys: dict[str, str], found: IdentityFo
         write_contact_sheet(cache, records, cache.folder / "contact_sheet.png", options.contact_sheet)
 
 
-def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CacheSettings,
+def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CropSettings,
                      options: PrepareOptions, pool) -> IdentityReport:
     """Both passes for one identity; returns what happened to every frame."""
     report = IdentityReport(identity)
@@ -324,7 +324,7 @@ def check_cache_apart(footage: Path, cache: Path) -> None:
                           "must not mix with the footage: put it elsewhere (e.g. cache=data/cache/<name>)")
 
 
-def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: CacheSettings = CacheSettings(),
+def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: CropSettings = CropSettings(),
             options: PrepareOptions = PrepareOptions(), identities: list[str] | None = None) -> dict:
     """Prepare every identity under `footage` into `cache`; returns the report.
 

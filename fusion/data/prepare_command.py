@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fusion.command_line import command_line
-from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.cache import CropSettings, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
 from fusion.instantiate import build
@@ -19,10 +19,10 @@ from fusion.instantiate import build
 
 @dataclass
 class PrepareConfig(PrepareOptions):
-    """`prepare.py`: footage in, the cache of the `cache` settings out."""
+    """`prepare.py`: footage in, the cache of the `crop` settings out."""
 
     paths: Any = field(default_factory=dict)
-    cache: Any = field(default_factory=dict)
+    crop: Any = field(default_factory=dict)
     #: footage/<identity>/ folders; null prepares the built-in demo footage.
     footage: Optional[str] = None
     #: the cache goes in <cache_dir>/<resolution>px_<landmarks>_<digest>/, where train finds it
@@ -39,12 +39,12 @@ class PrepareResult:
     folder, and its report (as in the cache's report.json)."""
 
     footage: Path
-    settings: CacheSettings
+    settings: CropSettings
     folder: Path
     report: dict
 
     def summary(self) -> list[str]:
-        """The closing lines: per identity the frames read, faces kept, skips and notes (a table, in colour on
+        """The closing lines: per identity the frames read, faces kept, skips and notes (a table, in color on
         a terminal), each problem, where the report and contact sheets are, and, when a face was kept, the
         train command that finds this cache: what a user checks before training."""
         report = self.report
@@ -64,8 +64,8 @@ class PrepareResult:
         lines = [*captured.get().splitlines(), f"report: {Path(report['cache']) / 'report.json'}; contact sheets: "
                  f"{report['cache']}/<identity>/contact_sheet.png"]
         if report["faces_kept"]:
-            train = {"footage": self.footage, "cache.resolution": self.settings.resolution,
-                     "cache.landmarks": self.settings.landmarks}
+            train = {"footage": self.footage, "crop.resolution": self.settings.resolution,
+                     "crop.landmarks": self.settings.landmarks}
             lines.append(f"next: {command_line('train.py', train)}")
         return lines
 
@@ -76,8 +76,8 @@ class PrepareResult:
 
 def run_prepare(options: PrepareConfig, cfg: DictConfig) -> PrepareResult:
     """Prepare `options.footage` (the built-in demo footage where it is None, made under paths.data_dir) into
-    the cache folder of the crop settings `cfg.cache`, or `options.cache_folder`."""
-    settings = build(cfg.cache).resolved()
+    the cache folder of the crop settings `cfg.crop`, or `options.cache_folder`."""
+    settings = build(cfg.crop).resolved()
     folder = Path(options.cache_folder) if options.cache_folder else cache_location(options.cache_dir, settings)
     footage = options.footage
     if footage is None:

@@ -8,7 +8,7 @@ sample data, the astronaut Eileen Collins from scikit-image) are aligned with
 other with the source's hull mask. Columns: source, template, the mask over
 the template (hull in green, eroded hull in red), hard paste, feathered alpha
 (the mask blurred over the erosion width), multi-band, and multi-band with
-contrast alignment. The photos differ in grain and colour, which is what the
+contrast alignment. The photos differ in grain and color, which is what the
 coarse template levels and the contrast alignment are for.
 """
 
@@ -87,9 +87,9 @@ def _mask_view(template: np.ndarray, mask: np.ndarray) -> np.ndarray:
     radius = leak_radius(default_levels(*mask.shape) - 2)
     eroded = cv2.erode(mask, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
     view = template.copy()
-    for layer, colour in ((mask, (0, 255, 0)), (eroded, (255, 0, 0))):
+    for layer, color in ((mask, (0, 255, 0)), (eroded, (255, 0, 0))):
         contours, _ = cv2.findContours((layer > 127).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(view, contours, -1, colour, 1)
+        cv2.drawContours(view, contours, -1, color, 1)
     return view
 
 

@@ -2,7 +2,7 @@
 installed packages, so a fresh machine can run the whole pipeline offline.
 
 Each photo becomes one identity: smooth small affine motion (drift, roll,
-zoom), slow lighting and colour changes and a little sensor noise, the kind
+zoom), slow lighting and color changes and a little sensor noise, the kind
 of variation a locked-off talking-head shot has. One identity is written as
 an mp4 and one as a PNG sequence so both input paths run. This is a demo,
 not training data: two stills cannot teach expressions.
@@ -29,7 +29,7 @@ def demo_photos() -> dict[str, np.ndarray]:
 
 
 def jitter_frame(photo: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
-    """Frame at phase `t` in [0, 1): smooth motion, light and colour drift, noise."""
+    """Frame at phase `t` in [0, 1): smooth motion, light and color drift, noise."""
     angle = 4 * np.sin(2 * np.pi * t)
     scale = 1 + 0.03 * np.sin(2 * np.pi * 2 * t)
     shift = SIZE * 0.03 * np.array([np.sin(2 * np.pi * t + 1), np.cos(2 * np.pi * t)])

@@ -17,7 +17,7 @@ def evaluate_summary(metrics: dict, out: str | Path, wandb_run: Path | None = No
              f"swaps: identity retrieval {value['retrieval_accuracy']}, landmark error {value['landmark_error']} "
              f"(self-swap floor {value['landmark_error_self_swap']}, detector on real frames "
              f"{value['landmark_error_real']}), flicker ratio {value['temporal_ratio']}, sharpness ratio "
-             f"{value['sharpness_ratio']}, colour error {value['color_error']} (CIEDE2000 of the mean face colour)",
+             f"{value['sharpness_ratio']}, color error {value['color_error']} (CIEDE2000 of the mean face color)",
              "landmark error by region (the jaw follows the matte's edge, the rest the expression): "
              + ", ".join(f"{region} {value[f'landmark_error_{region}']}" for region in REGIONS)]
     if "matte_scores" in metrics:

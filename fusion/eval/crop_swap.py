@@ -1,4 +1,4 @@
-"""The swap as `evaluate` runs it on held-out crops: decoded as an identity, harmonised by the colour step and
+"""The swap as `evaluate` runs it on held-out crops: decoded as an identity, harmonised by the color step and
 composited into the crop exactly as `swap.py` composites into a plate, at the same options (in crop space the
 alignment is the identity warp)."""
 
@@ -8,7 +8,7 @@ import torch
 from fusion.eval.heldout import HeldOutBatch
 from fusion.io.image import decode, to_unit
 from fusion.model.matte_net import MatteNet
-from fusion.swap.colour import ColourStep
+from fusion.swap.color import ColorStep
 from fusion.swap.composite import composite_face
 from fusion.swap.loader import SwapModel
 
@@ -31,11 +31,11 @@ def composite_crops(faces: torch.Tensor, templates: torch.Tensor, polygons: list
 
 class CropSwapper:
     """Decodes held-out crops as any identity of `model` and composites the faces back into them, through the
-    colour step `colour` and the learned matte `matte` where they run (None: not), with `composite_face`'s
+    color step `color` and the learned matte `matte` where they run (None: not), with `composite_face`'s
     `options`."""
 
-    def __init__(self, model: SwapModel, colour: ColourStep | None, matte: MatteNet | None, options: dict):
-        self.model, self.colour, self.matte, self.options = model, colour, matte, options
+    def __init__(self, model: SwapModel, color: ColorStep | None, matte: MatteNet | None, options: dict):
+        self.model, self.color, self.matte, self.options = model, color, matte, options
 
     def decode(self, batch: HeldOutBatch, identity: int) -> torch.Tensor:
         """The batch's crops decoded as identity number `identity`: (B, 3, R, R) in [0, 1]."""
@@ -47,6 +47,6 @@ class CropSwapper:
 
     def composite(self, faces: torch.Tensor, batch: HeldOutBatch, visible: torch.Tensor | None) -> torch.Tensor:
         """Decoded `faces` harmonised with the batch's crops and composited into them: (B, 3, R, R) in [0, 1]."""
-        if self.colour is not None:
-            faces = self.colour(faces, batch.crops, batch.masks)
+        if self.color is not None:
+            faces = self.color(faces, batch.crops, batch.masks)
         return composite_crops(faces, batch.crops, batch.polygons, self.options, visible)

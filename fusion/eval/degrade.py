@@ -1,7 +1,7 @@
-"""Plates degraded on purpose, to measure colour and quality matching where they have work to do.
+"""Plates degraded on purpose, to measure color and quality matching where they have work to do.
 
 `evaluate.py plate_grade=warm plate_blur=1.5 plate_jpeg=30` scores the held-out
-crops after a fixed grade (`fusion.colour.grades.WARM`), a Gaussian blur and
+crops after a fixed grade (`fusion.color.grades.WARM`), a Gaussian blur and
 JPEG compression, in that order: the encoder sees them as it would see such a
 plate, and the swap is composited into them.
 """
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from fusion.colour.grades import WARM
+from fusion.color.grades import WARM
 from fusion.errors import ConfigError, check_choice
 from fusion.io.image import decode
 from fusion.swap.compression import jpeg_roundtrip

@@ -11,7 +11,7 @@ identity (dlib descriptors against each identity's centroid of real held-out
 frames), expression (landmark error against the template frame), temporal
 stability (flicker ratio over held-out frames that follow one another in one
 source: the held-out frames are the tails of several clips), sharpness and
-colour; summarise (`fusion.eval.summary`); write metrics.json and the contact
+color; summarise (`fusion.eval.summary`); write metrics.json and the contact
 sheet. Frames are read from the memory-mapped pack, decoded, composited and
 analysed a batch at a time and then dropped: only per-frame numbers and the
 contact sheet's frames are kept, so memory follows the batch, not the
@@ -35,7 +35,7 @@ from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs
 from fusion.occlusion.scores import matte_scores
-from fusion.swap.colour import colour_step
+from fusion.swap.color import color_step
 from fusion.swap.loader import SwapModel, load_swap_model
 from fusion.swap.matte import learned_matte
 from fusion.swap.tuned_encoder import apply_tuned_encoder
@@ -82,7 +82,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
-    swapper = CropSwapper(model, colour_step(options.color, model.color, checkpoint), matte, options.composite)
+    swapper = CropSwapper(model, color_step(options.color, model.color, checkpoint), matte, options.composite)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     cache = model_cache(cache, cache_dir, model.crop)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from fusion.errors import ConfigError
 from fusion.eval.degrade import check_degradation
-from fusion.swap.colour import check_color
+from fusion.swap.color import check_color
 from fusion.swap.composite import check_blend
 from fusion.swap.matte import check_matte
 
@@ -28,7 +28,7 @@ class EvaluateOptions:
     matte: str = "hull"
     #: none | match: the face gets the template's blur, noise and compression, as swap.py quality=match
     quality: str = "none"
-    #: none | stats | lut: the face harmonised with the template's colours, as swap.py color=
+    #: none | stats | lut: the face harmonised with the template's colors, as swap.py color=
     color: str = "none"
     #: the held-out crops degraded on purpose first (`fusion.eval.degrade`): none | warm, blur px, JPEG quality
     plate_grade: str = "none"

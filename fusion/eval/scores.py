@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fusion.colour.scores import mean_color_error
+from fusion.color.scores import mean_color_error
 from fusion.eval.analyse import Analysis, FaceAnalyser
 from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOutBatch
@@ -26,7 +26,7 @@ SHEET_FRAMES = 6
 
 @dataclass
 class PairScores:
-    """One swap p -> q over p's held-out frames: each frame's analysis, sharpness ratio and colour error, and
+    """One swap p -> q over p's held-out frames: each frame's analysis, sharpness ratio and color error, and
     the flicker over frames that follow one another."""
 
     analyses: list[Analysis | None] = field(default_factory=list)

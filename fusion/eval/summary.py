@@ -83,7 +83,7 @@ def swap_metrics(pair: PairScores, template_points: np.ndarray, centres: np.ndar
         "temporal_ratio": pair.flicker.value() if pair.flicker.pairs else None,
         # high-frequency energy of the composited face over the plate's: below 1, softer than the plate
         "sharpness_ratio": float(np.mean(pair.sharpness)),
-        # CIEDE2000 between the mean Lab colours of the composited face and the plate's face
+        # CIEDE2000 between the mean Lab colors of the composited face and the plate's face
         "color_error": float(np.mean(pair.color_error)),
     }
 

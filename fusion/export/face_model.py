@@ -35,10 +35,10 @@ class FaceModel(nn.Module):
     """`forward(crops)`: (B, 3, R, R) aligned crops in [0, 1] -> (B, 3, R, R) faces of `identity` in [0, 1],
     R the model's output resolution; what `SwapModel.decode(crops, index of identity)` computes in fp32.
 
-    >>> from fusion.data.cache import CacheSettings
+    >>> from fusion.data.cache import CropSettings
     >>> from fusion.model import FusionConfig, FusionNet
     >>> net = FusionNet.build(FusionConfig(identities=2, resolution=16, width_multiplier=1 / 32), ["decoder_only"])
-    >>> model = SwapModel(net.eval(), ["astronaut", "hopper"], CacheSettings(resolution=64))
+    >>> model = SwapModel(net.eval(), ["astronaut", "hopper"], CropSettings(resolution=64))
     >>> face = FaceModel(model, "hopper")
     >>> face.extra_repr()
     'hopper, decoder 2 of 2 (astronaut, hopper), 32 px crops -> 32 px faces (encoder at 16 px)'

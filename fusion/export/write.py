@@ -4,7 +4,7 @@ TorchScript (Nuke's CatFileCreator), with a JSON sidecar that says how to make i
 The model is `FaceModel` from the checkpoint's weight average where it has
 one, loaded as the swap loads it (`load_swap_model`: `weights_only`, fp32 on
 the CPU). The sidecar (`<output stem>.json` beside it, the name Flame looks
-for) records the tensors' names and layout, the colour encoding, the crop
+for) records the tensors' names and layout, the color encoding, the crop
 layout the model was trained on, and which checkpoint (path and sha256) it
 came from. Both files are staged and moved into place together; a previous
 export is replaced only with `overwrite=true`, the checkpoint never.
@@ -103,7 +103,7 @@ def crop_layout(model: SwapModel) -> dict:
                       "a 2x3 matrix from plate to crop pixels as cv2.warpAffine takes it (pixel centres at integers)"),
         "resampling": ("bicubic where the face is enlarged; where it shrinks, area-reduced to the crop's scale, "
                        "then bilinear; edge pixels replicated"),
-        "cache_settings": asdict(crop),
+        "crop": asdict(crop),
     }
 
 

@@ -13,9 +13,9 @@ Beside Lightning's keys, a checkpoint holds `state_dict` (`net.*` weights,
 `net_ema.*` their moving average where training kept one) and a `fusion`
 section: `growth` (replayed by `FusionNet.build`), `phase` (the curriculum
 phase it ends or interrupts), `identities` (decoder order), `net` (the
-FusionConfig) and `crop` (the CacheSettings its crops were made with). A checkpoint
+FusionConfig) and `crop` (the CropSettings its crops were made with). A checkpoint
 made by `matte.py` also holds a learned face matte (`MATTE_SECTION`), one made by `color.py` a
-colour LUT network (`COLOR_SECTION`).
+color LUT network (`COLOR_SECTION`).
 """
 
 import json
@@ -179,7 +179,7 @@ def network_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 
 def fusion_section(net: FusionNet, identities: list[str], phase: int | None, crop: dict) -> dict:
-    """The `fusion` section for `net` trained on `identities` with crops made by `crop` (CacheSettings as a dict)."""
+    """The `fusion` section for `net` trained on `identities` with crops made by `crop` (CropSettings as a dict)."""
     return {"growth": list(net.growth), "phase": phase, "identities": list(identities), "net": asdict(net.config),
             "crop": dict(crop)}
 
@@ -204,7 +204,7 @@ def save_untrained(path: str | Path, identities: list[str], net: dict, crop: dic
 #: The key of a learned face matte in a checkpoint (`fusion.occlusion`): {"config": MatteConfig as a dict,
 #: "state_dict": its weights, "training": plain data on how it was trained and scored}.
 MATTE_SECTION = "fusion_matte"
-#: The key of a colour-harmonisation LUT network (`fusion.colour`), laid out as the matte's.
+#: The key of a color-harmonisation LUT network (`fusion.color`), laid out as the matte's.
 COLOR_SECTION = "fusion_color"
 
 
@@ -238,5 +238,5 @@ def load_matte(saved: dict, path: str | Path) -> MatteNet | None:
 
 
 def load_color(saved: dict, path: str | Path) -> ColorNet | None:
-    """The colour LUT network a read checkpoint holds (in eval mode), or None where it holds none."""
+    """The color LUT network a read checkpoint holds (in eval mode), or None where it holds none."""
     return _load_section(saved, path, COLOR_SECTION, lambda config: ColorNet(ColorConfig(**config)), "color.py")

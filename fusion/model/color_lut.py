@@ -1,4 +1,4 @@
-"""Image-adaptive 3D LUT colour harmonisation: the LUT op and the network that builds a LUT per frame.
+"""Image-adaptive 3D LUT color harmonisation: the LUT op and the network that builds a LUT per frame.
 
 After Zeng et al., "Learning Image-adaptive 3D Lookup Tables" (TPAMI 2020):
 `basis` learned 3D LUTs of `size`^3 entries, and a small CNN that sees the
@@ -7,7 +7,7 @@ that mix the basis into one LUT for this frame. The first basis LUT starts as
 the identity and the others near zero, and the CNN's weights start at (1, 0,
 ..., 0), so an untrained network changes nothing. A LUT is applied by trilinear interpolation (`apply_lut`:
 one `grid_sample`, batched, differentiable, on any device). `lut[b, c, i, j, k]`
-is output channel c for the input colour (r, g, b) = (k, j, i) / (size - 1).
+is output channel c for the input color (r, g, b) = (k, j, i) / (size - 1).
 """
 
 from dataclasses import asdict, dataclass
@@ -20,7 +20,7 @@ from fusion.checks import check_shape
 
 
 def identity_lut(size: int, batch: int = 1) -> torch.Tensor:
-    """(batch, 3, size, size, size) LUT that maps every colour to itself.
+    """(batch, 3, size, size, size) LUT that maps every color to itself.
 
     >>> lut = identity_lut(3)
     >>> lut[0, :, 2, 1, 0].tolist()  # input (r, g, b) = (0, 0.5, 1)
@@ -32,7 +32,7 @@ def identity_lut(size: int, batch: int = 1) -> torch.Tensor:
 
 
 def apply_lut(image: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) colours in [0, 1] through (B, 3, S, S, S) LUTs, trilinear; values outside [0, 1] are clamped.
+    """(B, 3, H, W) colors in [0, 1] through (B, 3, S, S, S) LUTs, trilinear; values outside [0, 1] are clamped.
 
     >>> image = torch.rand(2, 3, 8, 8)
     >>> torch.allclose(apply_lut(image, identity_lut(17, 2)), image, atol=1e-6)
@@ -57,7 +57,7 @@ class ApplyLut(nn.Module):
 
 
 def lut_smoothness(lut: torch.Tensor) -> torch.Tensor:
-    """Mean squared second difference along each colour axis: the smoothness prior, which leaves a straight
+    """Mean squared second difference along each color axis: the smoothness prior, which leaves a straight
     ramp such as the identity alone.
 
     >>> float(lut_smoothness(identity_lut(5))), float(lut_smoothness(identity_lut(5) ** 2)) > 0
@@ -67,7 +67,7 @@ def lut_smoothness(lut: torch.Tensor) -> torch.Tensor:
 
 
 def lut_monotonicity(lut: torch.Tensor) -> torch.Tensor:
-    """Mean of the decreases along each colour axis: brighter in should never be darker out.
+    """Mean of the decreases along each color axis: brighter in should never be darker out.
 
     >>> float(lut_monotonicity(identity_lut(5))), float(lut_monotonicity(identity_lut(5).flip(4))) > 0
     (0.0, True)
@@ -93,7 +93,7 @@ class ColorNet(nn.Module):
     """Basis LUTs and the CNN weighting them: (face, surround, mask) -> one (B, 3, S, S, S) LUT per frame.
 
     The CNN's input is 7 channels at `resolution`: the decoded face inside its mask, the plate outside
-    it, and the mask. It has no normalisation layers: the global colour statistics they would remove
+    it, and the mask. It has no normalisation layers: the global color statistics they would remove
     are the signal.
 
     >>> net = ColorNet(ColorConfig(size=9, basis=3, resolution=32, width=8))

@@ -100,7 +100,7 @@ class FromRGB(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1x1 conv from the output level's features to an image (linear: colours are unbounded)."""
+    """1x1 conv from the output level's features to an image (linear: colors are unbounded)."""
 
     def __init__(self, channels: int, generator: torch.Generator):
         super().__init__()

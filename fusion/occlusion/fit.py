@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from fusion.command_line import command_line
-from fusion.data.cache import CacheSettings, model_cache
+from fusion.data.cache import CropSettings, model_cache
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
@@ -116,17 +116,17 @@ class MatteResult:
                 f"swap with it: {swap} identity=<whose face> input=<plate> output=<file>"]
 
 
-def matte_path(checkpoint: str | Path) -> Path:
+def matte_checkpoint_path(checkpoint: str | Path) -> Path:
     """Where a checkpoint with a learned matte goes by default: beside the checkpoint.
 
-    >>> matte_path("run/checkpoints/last.ckpt").as_posix()
+    >>> matte_checkpoint_path("run/checkpoints/last.ckpt").as_posix()
     'run/checkpoints/last.matte.ckpt'
     """
     return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.matte.ckpt")
 
 
 def strong_view() -> nn.Module:
-    """Photometric changes only (colour, grey, blur, noise), so a strong view stays registered to its weak view."""
+    """Photometric changes only (color, grey, blur, noise), so a strong view stays registered to its weak view."""
     return nn.Sequential(K.ColorJiggle(0.4, 0.4, 0.4, 0.05, p=0.8), K.RandomGrayscale(p=0.1),
                          K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=0.3), K.RandomGaussianNoise(std=0.03, p=0.3))
 
@@ -209,13 +209,13 @@ def fit_matte(checkpoint: str | Path, cache: str | Path | None, options: MatteOp
               ) -> MatteResult:
     """Train `checkpoint`'s face matte on the cache it was trained from (`cache`, or found under `cache_dir` by
     its crop settings), score it on the held-out crops, and write the checkpoint with it to `out` (default
-    `matte_path`)."""
+    `matte_checkpoint_path`)."""
     started = time.perf_counter()
     checkpoint = Path(checkpoint)
-    out = Path(out) if out else matte_path(checkpoint)
+    out = Path(out) if out else matte_checkpoint_path(checkpoint)
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
-    cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
+    cache = model_cache(cache, cache_dir, CropSettings(**info["crop"]))
     check_outputs([out], [checkpoint, cache], overwrite, key="output")
     names = list(info["identities"])
     spec = dict(resolution=options.resolution, quantity=10**6, holdout=options.holdout)

@@ -3,10 +3,10 @@
 Labelled occlusion data without hand-painting. An occluder is a shape (an
 ellipse, a polygon, a hand-like palm with fingers, a bar such as a microphone
 or a pen, strands such as hair, a glasses frame, or the horse silhouette that
-ships with scikit-image) filled with a texture: a flat colour, a gradient,
+ships with scikit-image) filled with a texture: a flat color, a gradient,
 noise, a patch of a sample image shipped with scikit-image or matplotlib, or
 skin cut from another person's crop (the hard case: a hand has a face's
-colours). The train and test banks use different images, so a held-out score
+colors). The train and test banks use different images, so a held-out score
 measures occluders the network never saw.
 """
 

@@ -1,5 +1,5 @@
 """The decode stage of a swap: a batch of frames' faces warped to crops, decoded as the chosen identity,
-harmonised with their plates' colours and, with a learned matte, told where they are visible.
+harmonised with their plates' colors and, with a learned matte, told where they are visible.
 
 The faces of a batch go through the network together; frames without a face
 get None and keep their place, so the composite stage can zip decoded faces
@@ -16,7 +16,7 @@ from fusion.faces.hull import polygon_mask
 from fusion.io.image import encode
 from fusion.model.matte_net import MatteNet
 from fusion.stopwatch import Stopwatch
-from fusion.swap.colour import ColourStep
+from fusion.swap.color import ColorStep
 from fusion.swap.frames import Face, PlateFrame
 from fusion.swap.loader import SwapModel
 
@@ -37,19 +37,19 @@ def face_crops(frames: list[PlateFrame], size: int) -> torch.Tensor:
 
 
 def face_masks(faces: list[Face], size: int) -> torch.Tensor:
-    """(B, 1, size, size) float32 masks in [0, 1] of the faces' hulls in crop space: where the colour step
-    measures the plate's colours."""
+    """(B, 1, size, size) float32 masks in [0, 1] of the faces' hulls in crop space: where the color step
+    measures the plate's colors."""
     masks = np.stack([polygon_mask(transform_points(face.polygon, face.matrix), size) for face in faces])
     return torch.from_numpy(masks / np.float32(255))[:, None]
 
 
 class FaceDecoder:
-    """The decode stage: `model`'s network as identity number `identity`, then the colour step `colour` and
+    """The decode stage: `model`'s network as identity number `identity`, then the color step `color` and
     the learned matte `matte` where they run (None: not); each timed by `watch` (align, network, color, matte)."""
 
-    def __init__(self, model: SwapModel, identity: int, colour: ColourStep | None, matte: MatteNet | None,
+    def __init__(self, model: SwapModel, identity: int, color: ColorStep | None, matte: MatteNet | None,
                  watch: Stopwatch):
-        self.model, self.identity, self.colour, self.matte, self.watch = model, identity, colour, matte, watch
+        self.model, self.identity, self.color, self.matte, self.watch = model, identity, color, matte, watch
         self.size = model.net.output_resolution
 
     def __call__(self, frames: list[PlateFrame]) -> list[DecodedFace | None]:
@@ -61,9 +61,9 @@ class FaceDecoder:
             crops = face_crops(with_face, self.size)
         with self.watch("network"):
             decoded = self.model.decode(crops, self.identity)
-        if self.colour is not None:
+        if self.color is not None:
             with self.watch("color"):
-                decoded = self.colour(decoded, crops, face_masks([frame.face for frame in with_face], self.size))
+                decoded = self.color(decoded, crops, face_masks([frame.face for frame in with_face], self.size))
         visible = [None] * len(with_face)
         if self.matte is not None:
             with self.watch("matte"):

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.faces.align import alignment_matrix
 from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
@@ -64,7 +64,7 @@ def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: 
         return stabilise(track, smooth_window)
 
 
-def align_face(points: np.ndarray, crop: CacheSettings, size: int) -> Face | None:
+def align_face(points: np.ndarray, crop: CropSettings, size: int) -> Face | None:
     """The align stage for one frame: where the face with these (68, 2) landmarks lies, laid out as the
     checkpoint's `size` px crops were (`crop`); None where the landmarks are NaN (no face found)."""
     if np.isnan(points[0, 0]):
@@ -74,7 +74,7 @@ def align_face(points: np.ndarray, crop: CacheSettings, size: int) -> Face | Non
     return Face(matrix, hull_polygon(points, crop.mask_enlarge))
 
 
-def align_frames(frames: Iterable[PlateFrame], landmarks: np.ndarray, crop: CacheSettings,
+def align_frames(frames: Iterable[PlateFrame], landmarks: np.ndarray, crop: CropSettings,
                  size: int) -> Iterator[PlateFrame]:
     """Each frame with its face aligned from its row of `landmarks` (`align_face`)."""
     for frame in frames:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError
 from fusion.hardware import pick_device, resolve_precision
 from fusion.model import FusionNet
@@ -23,12 +23,12 @@ class SwapModel:
 
     net: FusionNet
     identities: list[str]
-    crop: CacheSettings
+    crop: CropSettings
     #: fp32 or bf16 (autocast), as resolved for the network's device
     precision: str = "fp32"
     #: the learned occlusion-aware face matte where the checkpoint holds one (matte.py), on the same device
     matte: MatteNet | None = None
-    #: the colour-harmonisation LUT network where the checkpoint holds one (color.py), on the same device
+    #: the color-harmonisation LUT network where the checkpoint holds one (color.py), on the same device
     color: ColorNet | None = None
 
     def identity_index(self, name: str) -> int:
@@ -52,7 +52,7 @@ class SwapModel:
 def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp32") -> SwapModel:
     """The network of a fusion training checkpoint, grown to its depth, in eval mode on `device` (or `auto`),
     to run at `precision` (fp32, bf16, or auto: bf16 where the device has it natively), with its learned
-    matte and colour LUT network where it has them."""
+    matte and color LUT network where it has them."""
     picked = pick_device(device)
     precision = resolve_precision(precision, picked)
     saved = read_checkpoint(path)
@@ -62,5 +62,5 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
                               "saved); train again or resume the run once to write a new checkpoint")
     net, matte, color = load_network(saved), load_matte(saved, path), load_color(saved, path)
     on_device = lambda extra: extra.to(picked) if extra is not None else None  # noqa: E731
-    return SwapModel(net.eval().to(picked), list(info["identities"]), CacheSettings(**info["crop"]), precision,
+    return SwapModel(net.eval().to(picked), list(info["identities"]), CropSettings(**info["crop"]), precision,
                      on_device(matte), on_device(color))

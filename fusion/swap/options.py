@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError
-from fusion.swap.colour import check_color
+from fusion.swap.color import check_color
 from fusion.swap.composite import check_blend
 from fusion.swap.matte import check_matte
 
@@ -11,7 +11,7 @@ from fusion.swap.matte import check_matte
 @dataclass
 class SwapOptions:
     """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them). Unknown choices are refused here,
-    before any work; what needs the checkpoint (a learned matte, a colour network) when it is loaded."""
+    before any work; what needs the checkpoint (a learned matte, a color network) when it is loaded."""
 
     #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"

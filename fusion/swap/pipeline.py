@@ -4,7 +4,7 @@ the chosen identity's face out.
 `swap` runs named stages a reader follows top to bottom: read the plate's
 frames and find the face in each (a landmarks pass over the whole shot, then
 stabilised: `fusion.swap.frames`), then a second pass that aligns each face,
-decodes the faces a batch at a time (network, colour, learned matte:
+decodes the faces a batch at a time (network, color, learned matte:
 `fusion.swap.decode`), composites each back into its frame and writes it
 (`fusion.swap.writer`). Frames where no face is found pass through unchanged
 and are listed in the report, with the seconds spent in each stage.
@@ -21,7 +21,7 @@ from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import source_from_path
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
-from fusion.swap.colour import colour_step
+from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
@@ -78,13 +78,13 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     check_swap_outputs(output_path, source, checkpoint, options)
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
-    colour = colour_step(options.color, model.color, checkpoint)
+    color = color_step(options.color, model.color, checkpoint)
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
     tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
     landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch)
 
-    decode = FaceDecoder(model, number, colour, matte, watch)
+    decode = FaceDecoder(model, number, color, matte, watch)
     with SwapOutputs(output_path, source, options) as outputs:
         plates = progress(read_plates(source, watch), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):

@@ -1,6 +1,6 @@
 """The training loss: how the blended prediction differs from the blended target.
 
-(1 - SSIM) judges structure, L1 keeps colours honest, and MS-SSIM (from
+(1 - SSIM) judges structure, L1 keeps colors honest, and MS-SSIM (from
 `MS_SSIM_MIN_SIZE`, where four of its scales fit the window) judges structure
 at several sizes. All are measured inside the face mask, dilated by half an
 SSIM window so the seam region counts too; outside it both images are the

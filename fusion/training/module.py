@@ -8,7 +8,7 @@ or "composite" (the swap's rule, `fusion.blend.face_composite`: depth from the
 face's size, cut by the eroded, feathered matte).
 
 The blend takes its coarse levels from the template, so a blended loss alone
-never supervises the decoder's low frequencies and the colour and shape
+never supervises the decoder's low frequencies and the color and shape
 learned at low resolution drift once blending starts. A raw term, the
 decoded face against the source inside the mask (`raw_weight`), keeps every
 band supervised; below `blend_min_resolution` (64 px) there is nothing to
@@ -79,7 +79,7 @@ class FusionModule(L.LightningModule):
         self.betas = tuple(betas)
         self.preview_count = preview_count
         self.run_dir = Path(run_dir) if run_dir else None
-        #: the cache's crop layout (CacheSettings as a dict), saved so a swap aligns faces alike
+        #: the cache's crop layout (CropSettings as a dict), saved so a swap aligns faces alike
         self.crop_settings: dict = {}
         self.lr = 1e-3
         self.phase = None

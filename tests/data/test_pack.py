@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.data.pack import PackSpec, build_pack
 from fusion.errors import UserError
 from fusion.data.prepare import PrepareOptions, prepare
@@ -15,7 +15,7 @@ from fusion.io.image import srgb_decode, write_image
 def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("pack")
     footage = make_demo_footage(root / "footage", frames=20)
-    prepare(footage, root / "cache", CacheSettings(resolution=64, landmarks="dlib", jitter=1),
+    prepare(footage, root / "cache", CropSettings(resolution=64, landmarks="dlib", jitter=1),
             PrepareOptions(workers=1, contact_sheet=0))
     return root / "cache"
 
@@ -63,7 +63,7 @@ def test_8bit_and_exr_footage_share_one_pack(tmp_path, photos):
     hopper = photos["hopper"]
     write_image(tmp_path / "footage" / "ldr" / "f0.png", hopper)
     write_image(tmp_path / "footage" / "hdr" / "f0.exr", srgb_decode(hopper / np.float32(255)))
-    prepare(tmp_path / "footage", tmp_path / "cache", CacheSettings(resolution=64, landmarks="dlib", jitter=1),
+    prepare(tmp_path / "footage", tmp_path / "cache", CropSettings(resolution=64, landmarks="dlib", jitter=1),
             PrepareOptions(workers=1, contact_sheet=0))
     pack = build_pack(tmp_path / "cache", ["ldr", "hdr"], PackSpec(32, 1, holdout=0))
     assert pack.images.dtype == np.float16

@@ -4,7 +4,7 @@ a folder of its own, the first to finish puts the pack in place, the other takes
 import numpy as np
 
 import fusion.data.pack as packs
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.demo.footage import make_demo_footage
@@ -14,7 +14,7 @@ IDENTITIES = ["astronaut", "hopper"]
 
 def test_a_pack_another_job_finished_meanwhile_is_taken_not_broken(tmp_path, monkeypatch):
     footage = make_demo_footage(tmp_path / "footage", frames=8)
-    prepare(footage, tmp_path / "cache", CacheSettings(resolution=32, landmarks="dlib", jitter=1),
+    prepare(footage, tmp_path / "cache", CropSettings(resolution=32, landmarks="dlib", jitter=1),
             PrepareOptions(workers=1, contact_sheet=0))
     spec, real = PackSpec(resolution=16, quantity=4), packs.staging_beside
     stagings = []

@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion.data.cache import CacheSettings, IdentityCache, cache_location
+from fusion.data.cache import CropSettings, IdentityCache, cache_location
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.io.image import read_image, write_image
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = CacheSettings(resolution=128, landmarks="dlib", jitter=2)
+SETTINGS = CropSettings(resolution=128, landmarks="dlib", jitter=2)
 OPTIONS = PrepareOptions(workers=1, chunk=4, contact_sheet=4, detect_size=640)
 
 
@@ -197,7 +197,7 @@ def test_settings_mismatch_is_an_error(prepared, tmp_path, photos):
 
     cache = prepared[0]
     with pytest.raises(CacheMismatchError, match="resolution"):
-        IdentityCache(cache, "good").claim(CacheSettings(resolution=256, landmarks="dlib", jitter=2))
+        IdentityCache(cache, "good").claim(CropSettings(resolution=256, landmarks="dlib", jitter=2))
 
 
 def test_command_exit_codes(tmp_path, photos, compose, capsys):
@@ -205,7 +205,7 @@ def test_command_exit_codes(tmp_path, photos, compose, capsys):
     from fusion.commands.command import execute
     from fusion.commands.prepare import PREPARE
 
-    base = [f"paths.root_dir={tmp_path}", "cache.landmarks=dlib", "cache.resolution=64", "workers=1", "contact_sheet=0"]
+    base = [f"paths.root_dir={tmp_path}", "crop.landmarks=dlib", "crop.resolution=64", "workers=1", "contact_sheet=0"]
     write_image(tmp_path / "nothing" / "noface" / "f0.png", np.zeros((64, 64, 3), np.uint8))
     assert execute(PREPARE, compose("prepare", base + [f"footage={tmp_path / 'nothing'}"])) == 1
     assert capsys.readouterr().err == "no usable face in any identity: nothing to train on\n"
@@ -215,7 +215,7 @@ def test_command_exit_codes(tmp_path, photos, compose, capsys):
     write_image(tmp_path / "some" / "a" / "f0.png", photos["hopper"])
     assert execute(PREPARE, compose("prepare", base + [f"footage={tmp_path / 'some'}"])) == 0
     next_step = capsys.readouterr().out.strip().splitlines()[-1]
-    assert next_step == f"next: python train.py footage={tmp_path / 'some'} cache.resolution=64 cache.landmarks=dlib"
+    assert next_step == f"next: python train.py footage={tmp_path / 'some'} crop.resolution=64 crop.landmarks=dlib"
 
 
 def test_config_typo_is_an_error(compose):
@@ -228,8 +228,8 @@ def test_config_typo_is_an_error(compose):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_cache(tmp_path):
     """SIGKILL part-way through, run again: same index as an uninterrupted run."""
-    settings = CacheSettings(resolution=96, landmarks="dlib")
-    command = [sys.executable, str(REPO / "prepare.py"), "cache.landmarks=dlib", "cache.resolution=96",
+    settings = CropSettings(resolution=96, landmarks="dlib")
+    command = [sys.executable, str(REPO / "prepare.py"), "crop.landmarks=dlib", "crop.resolution=96",
                "chunk=6", "workers=2", "contact_sheet=0"]
     reference = subprocess.run(command + [f"paths.root_dir={tmp_path / 'ref'}"], capture_output=True, text=True)
     assert reference.returncode == 0, reference.stderr
@@ -262,7 +262,7 @@ def test_killed_run_resumes_to_the_same_cache(tmp_path):
 @pytest.mark.slow
 def test_shared_clips_yield_aligned_faces(shared_clips, tmp_path):
     """The four real talking-head clips at 512 px: at least 95% of frames give a face."""
-    report = prepare(shared_clips, tmp_path, CacheSettings(resolution=512, landmarks="dlib"),
+    report = prepare(shared_clips, tmp_path, CropSettings(resolution=512, landmarks="dlib"),
                      PrepareOptions(contact_sheet=0))
     assert set(report["identities"]) == {"d3", "d9", "d10", "d14"}
     for name, result in report["identities"].items():
@@ -280,7 +280,7 @@ def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     for identity, photo in (("a", photos["hopper"]), ("b", photos["astronaut"])):
         for i in range(3):
             write_image(tmp_path / "footage" / identity / f"f{i}.png", np.roll(photo, 3 * i, axis=1))
-    shared = [f"footage={tmp_path / 'footage'}", "cache.resolution=64", "cache.landmarks=auto"]
+    shared = [f"footage={tmp_path / 'footage'}", "crop.resolution=64", "crop.landmarks=auto"]
     assert execute(PREPARE, compose("prepare", [f"paths.root_dir={tmp_path}", "workers=1", "contact_sheet=0", *shared])) == 0
     [folder] = (tmp_path / "data" / "cache").iterdir()
     assert folder.name.startswith("64px_dlib_")  # auto, resolved (no FAN weights here) and recorded as what ran

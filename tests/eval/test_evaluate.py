@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.data.cache import CacheSettings, cache_location
+from fusion.data.cache import CropSettings, cache_location
 from fusion.errors import ConfigError, UserError
 from fusion.io.image import read_image
 from fusion.swap.loader import SwapModel
@@ -22,7 +22,7 @@ def demo(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("demo")
     footage = make_demo_footage(root / "footage", frames=20)
-    settings = CacheSettings(resolution=64, landmarks="dlib")
+    settings = CropSettings(resolution=64, landmarks="dlib")
     prepare(footage, root / "cache", settings, PrepareOptions(contact_sheet=0))
     checkpoint = save_untrained(root / "last.ckpt", ["astronaut", "hopper"],
                                 {"resolution": 32, "width_multiplier": 0.125}, asdict(settings))
@@ -47,7 +47,7 @@ def takes(tmp_path_factory, photos):
                 write_image(root / "footage" / name / take / f"f{i:02d}.png", frame)
     for i in range(3):
         write_image(root / "footage" / "nobody" / f"f{i}.png", np.full((256, 256, 3), 90, np.uint8))
-    settings = CacheSettings(resolution=64, landmarks="dlib")
+    settings = CropSettings(resolution=64, landmarks="dlib")
     prepare(root / "footage", root / "cache", settings, PrepareOptions(contact_sheet=0))
     net = {"resolution": 32, "width_multiplier": 0.125}
     return (root / "cache", save_untrained(root / "two.ckpt", ["astronaut", "hopper"], net, asdict(settings)),
@@ -144,7 +144,7 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     from fusion.eval.evaluate import evaluate
 
     footage = make_demo_footage(tmp_path / "footage", frames=20)
-    settings = CacheSettings(resolution=64, landmarks="dlib")  # the checkpoint's crop settings
+    settings = CropSettings(resolution=64, landmarks="dlib")  # the checkpoint's crop settings
     prepare(footage, cache_location(tmp_path / "caches", settings), settings, PrepareOptions(contact_sheet=0))
     metrics = evaluate(checkpoint, None, tmp_path / "eval", cache_dir=tmp_path / "caches")  # found by the settings
     assert set(metrics["swaps"]) == {"astronaut->hopper", "hopper->astronaut"}
@@ -221,8 +221,8 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
     out = tmp_path / "eval"
     lines = ["held-out frames of 2 identities: masked SSIM 0.812",
              "swaps: identity retrieval 1.000, landmark error 0.071 (self-swap floor 0.043, detector on real frames "
-             "0.012), flicker ratio 1.235, sharpness ratio 0.600, colour error 3.142 (CIEDE2000 of the mean face "
-             "colour)",
+             "0.012), flicker ratio 1.235, sharpness ratio 0.600, color error 3.142 (CIEDE2000 of the mean face "
+             "color)",
              "landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
              "brows 0.050, nose 0.045, eyes 0.030, mouth n/a",
              "learned matte on 12 held-out crops: IoU with occluders 0.901 (the hull alone 0.700), without 0.988 of "

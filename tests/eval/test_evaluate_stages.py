@@ -123,7 +123,7 @@ def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measur
     assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
 
 
-def test_the_crop_swap_without_a_colour_step_composites_the_decoded_faces():
+def test_the_crop_swap_without_a_color_step_composites_the_decoded_faces():
     batch, options = held_out_batch(0, 2), {"blend": "alpha", "erode": 0.0, "feather": 1.0, "quality": "none"}
     faces = torch.zeros_like(batch.crops)
     plain = CropSwapper(None, None, None, options)

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from fusion.config.schemas import ExportConfig
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputError
 from fusion.export.face_model import FaceModel
 from fusion.export.write import FORMATS, export_model
@@ -43,7 +43,7 @@ def averaged(tmp_path_factory):
     weights = net.state_dict()
     state = {f"net.{k}": v for k, v in weights.items()}
     state |= {f"net_ema.{k}": v + 0.02 * torch.randn(v.shape, generator=generator) for k, v in weights.items()}
-    crop = asdict(CacheSettings(resolution=64, landmarks="dlib"))
+    crop = asdict(CropSettings(resolution=64, landmarks="dlib"))
     path = tmp_path_factory.mktemp("averaged") / "averaged.ckpt"
     torch.save({"state_dict": state, "fusion": fusion_section(net, ["astronaut", "hopper"], 1, crop)}, path)
     return path
@@ -129,7 +129,7 @@ def test_the_sidecar_says_what_the_model_takes_and_where_it_came_from(checkpoint
         assert layout == ("NCHW", "RGB", "float32", [0, 1])
         assert tensor["encoding"].startswith("sRGB-encoded")
     crop = info["crop"]
-    assert crop["resolution"] == size and crop["cache_settings"] == asdict(model.crop)
+    assert crop["resolution"] == size and crop["crop"] == asdict(model.crop)
     assert crop["reference_points"] == list(REFERENCE_POINTS) and len(crop["template"]) == 6
     for photo, points in faces:  # the template is where the swap's alignment puts the reference points
         aligned = align_face(photo, points, size, model.crop.face_scale, model.crop.alignment).landmarks

@@ -50,11 +50,11 @@ def test_the_teacher_is_the_ema_of_the_student():
 
 
 def test_painted_mattes_are_warped_into_their_crops(demo_cache, tmp_path):
-    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.cache import CropSettings, cache_location
     from fusion.data.pack import PackSpec, build_pack
     from fusion.occlusion.painted import painted_mattes
 
-    cache = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    cache = cache_location(demo_cache / "data" / "cache", CropSettings(resolution=64, landmarks="dlib"))
     pack = build_pack(cache, ["hopper"], PackSpec(64, 8), workers=1)
     identity, key = pack.keys[3].split("/", 1)
     record = json.loads((cache / identity / "records" / f"{key}.json").read_text())
@@ -102,10 +102,10 @@ def occluded_plate(tmp_path_factory, photos, dlib_backend):
 
 @pytest.mark.slow
 def test_the_matte_is_stored_in_a_new_checkpoint_and_scored(checkpoint, matte_checkpoint):
-    from fusion.occlusion.fit import matte_path
+    from fusion.occlusion.fit import matte_checkpoint_path
     from fusion.swap.loader import load_swap_model
 
-    assert matte_checkpoint.path == matte_path(checkpoint) and matte_checkpoint.path.is_file()
+    assert matte_checkpoint.path == matte_checkpoint_path(checkpoint) and matte_checkpoint.path.is_file()
     section = read_checkpoint(matte_checkpoint.path)[MATTE_SECTION]
     assert section["config"] == {"resolution": 64, "width": 8, "depth": 3}
     assert section["training"]["labelled"] == 40 and section["training"]["options"]["semi_supervised"] is True

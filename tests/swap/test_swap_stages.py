@@ -1,4 +1,4 @@
-"""The swap's stages one at a time: read, find, align, batch, decode (colour, matte), composite, write."""
+"""The swap's stages one at a time: read, find, align, batch, decode (color, matte), composite, write."""
 
 from types import SimpleNamespace
 
@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from fusion.data.cache import CacheSettings
+from fusion.data.cache import CropSettings
 from fusion.errors import ConfigError
 from fusion.faces.align import transform_points
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import source_from_path
 from fusion.io.image import encode, read_image
 from fusion.stopwatch import Stopwatch
-from fusion.swap.colour import colour_step
+from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import Face, PlateFrame, align_face, align_frames, batches, find_faces, read_plates
@@ -63,10 +63,10 @@ def test_batches_run_over_frames_in_order_and_decode_their_faces_together():
     assert decode(shot([False, False])) == [None, None] and len(model.batches) == 3  # no face: no network call
 
 
-def test_the_colour_step_is_the_identity_for_none_and_sees_each_face_with_its_plate_and_hull():
+def test_the_color_step_is_the_identity_for_none_and_sees_each_face_with_its_plate_and_hull():
     model, watch = IdentityModel(), Stopwatch()
     frames = shot([True, False, True])
-    plain = FaceDecoder(model, 0, colour_step("none", None), None, watch)(frames)
+    plain = FaceDecoder(model, 0, color_step("none", None), None, watch)(frames)
     assert "color" not in watch.seconds
     np.testing.assert_array_equal(plain[0].pixels, encode(frames[0].plate[:SIZE, :SIZE]))
     seen = []
@@ -84,12 +84,12 @@ def test_the_colour_step_is_the_identity_for_none_and_sees_each_face_with_its_pl
     assert graded[1] is None and watch.seconds["color"] > 0
 
 
-def test_the_checkpoint_decides_the_colour_step_and_the_matte():
-    assert colour_step("none", None) is None and learned_matte("hull", object()) is None
+def test_the_checkpoint_decides_the_color_step_and_the_matte():
+    assert color_step("none", None) is None and learned_matte("hull", object()) is None
     net = torch.nn.Linear(1, 1)
-    assert colour_step("lut", net).net is net and learned_matte("learned", net) is net
-    with pytest.raises(ConfigError, match=r"color=lut: last.ckpt holds no colour LUT; train one with python color.py"):
-        colour_step("lut", None, "last.ckpt")
+    assert color_step("lut", net).net is net and learned_matte("learned", net) is net
+    with pytest.raises(ConfigError, match=r"color=lut: last.ckpt holds no color LUT; train one with python color.py"):
+        color_step("lut", None, "last.ckpt")
     with pytest.raises(ConfigError, match=r"matte=learned: last.ckpt holds no learned matte"):
         learned_matte("learned", None, "last.ckpt")
 
@@ -121,7 +121,7 @@ def test_find_reads_every_frame_and_align_lays_out_each_face(plates, dlib_backen
     landmarks = find_faces(source, FaceTracker(dlib_backend, 1), 1, watch)
     assert landmarks.shape == (4, 68, 2) and not np.isnan(landmarks[:3]).any() and np.isnan(landmarks[3]).all()
     assert abs(np.median(landmarks[1, :, 0] - landmarks[0, :, 0]) - 4) < 1.5  # the plates shift 4 px a frame
-    crop = CacheSettings(resolution=64, landmarks="dlib")
+    crop = CropSettings(resolution=64, landmarks="dlib")
     frames = list(align_frames(read_plates(source, watch), landmarks, crop, 32))
     assert [frame.face is None for frame in frames] == [False, False, False, True]
     for frame in frames[:3]:

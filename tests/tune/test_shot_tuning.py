@@ -183,14 +183,14 @@ def test_a_kept_work_folder_is_reused_and_nothing_in_it_but_links_is_touched(che
 
 def test_evaluate_scores_the_shot_before_and_after_tuning(checkpoint, tuned, demo_cache, tmp_path):
     """The shot's crops beside another identity's make a cache evaluate can score, with and without the tuning."""
-    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.cache import CropSettings, cache_location
     from fusion.eval.evaluate import EvaluateOptions, evaluate
 
     result, work = tuned
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "hopper").symlink_to(work / "cache" / "hopper", target_is_directory=True)
-    demo = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    demo = cache_location(demo_cache / "data" / "cache", CropSettings(resolution=64, landmarks="dlib"))
     (cache / "astronaut").symlink_to(demo / "astronaut", target_is_directory=True)
     options = {"device": "cpu", "holdout": 0.25}
     plain = evaluate(checkpoint, cache, tmp_path / "plain", EvaluateOptions(**options))

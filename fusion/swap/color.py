@@ -1,6 +1,6 @@
-"""Colour harmonisation of a decoded face with its plate: `color=none|stats|lut`.
+"""Color harmonisation of a decoded face with its plate: `color=none|stats|lut`.
 
-- `stats`: classic colour-statistics transfer (`fusion.blend.colour_transfer`):
+- `stats`: classic color-statistics transfer (`fusion.blend.color_transfer`):
   the face's Lab mean and standard deviation set to those of the plate's face
   region. Simple, but it also carries over the plate actor's skin tone.
 - `lut`: the checkpoint's image-adaptive 3D LUT (`fusion.model.color_lut`,
@@ -8,7 +8,7 @@
   the plate's surround, so it follows the plate's grade, not its actor.
 Both work on batches of crops (crop space) before the face is warped back;
 the composite then uses the matte as usual. `check_color` refuses an unknown
-name when the options are made; `colour_step` is the one place that turns the
+name when the options are made; `color_step` is the one place that turns the
 name into the step that runs (none for `none`).
 """
 
@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from fusion.blend.colour_transfer import transfer_stats
+from fusion.blend.color_transfer import transfer_stats
 from fusion.errors import ConfigError, check_choice
 from fusion.model.color_lut import ColorNet, apply_lut
 
@@ -24,7 +24,7 @@ COLORS = ("none", "stats", "lut")
 
 #: Decoded faces (B, 3, H, W) in [0, 1], their plates' crops and face masks (B, 1, H, W) in [0, 1] -> the
 #: faces harmonised, on the faces' device.
-ColourStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+ColorStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def check_color(color: str) -> None:
@@ -50,12 +50,12 @@ class LutStep:
         return apply_lut(face.to(device), lut).to(face.device)
 
 
-def colour_step(color: str, net: ColorNet | None, checkpoint=None) -> ColourStep | None:
+def color_step(color: str, net: ColorNet | None, checkpoint=None) -> ColorStep | None:
     """The step `color` (already checked by `check_color`) runs on decoded faces: None for `none`, the
     statistics transfer for `stats`, the checkpoint's LUT network `net` for `lut`; a ConfigError naming the
-    fix for `lut` where the checkpoint holds no colour network (`net` None).
+    fix for `lut` where the checkpoint holds no color network (`net` None).
 
-    >>> colour_step("none", None) is None, colour_step("stats", None) is transfer_stats
+    >>> color_step("none", None) is None, color_step("stats", None) is transfer_stats
     (True, True)
     """
     if color == "none":
@@ -63,6 +63,6 @@ def colour_step(color: str, net: ColorNet | None, checkpoint=None) -> ColourStep
     if color == "stats":
         return transfer_stats
     if net is None:
-        raise ConfigError(f"color=lut: {checkpoint} holds no colour LUT; train one with python color.py "
+        raise ConfigError(f"color=lut: {checkpoint} holds no color LUT; train one with python color.py "
                           f"checkpoint={checkpoint} and pass the checkpoint it writes (<name>.color.ckpt)")
     return LutStep(net)

@@ -1,11 +1,11 @@
-"""Colour harmonisation: the LUT op, the grades, the LUT network learning a plate's grade, storing and swapping."""
+"""Color harmonisation: the LUT op, the grades, the LUT network learning a plate's grade, storing and swapping."""
 
 import numpy as np
 import pytest
 import torch
 from scipy.interpolate import RegularGridInterpolator
 
-from fusion.colour.grades import Grade
+from fusion.color.grades import Grade
 from fusion.errors import CheckpointError, ConfigError
 from fusion.model.color_lut import apply_lut, identity_lut
 
@@ -16,8 +16,8 @@ def test_apply_lut_matches_a_reference_trilinear_lookup():
     lut = identity_lut(size) + 0.1 * torch.randn(1, 3, size, size, size)
     image = torch.rand(1, 3, 16, 16)
     ramp = np.linspace(0, 1, size)
-    colours = image[0].permute(1, 2, 0).reshape(-1, 3).numpy()  # (r, g, b); the LUT is indexed [b, g, r]
-    expected = np.stack([RegularGridInterpolator((ramp, ramp, ramp), lut[0, c].numpy())(colours[:, ::-1])
+    colors = image[0].permute(1, 2, 0).reshape(-1, 3).numpy()  # (r, g, b); the LUT is indexed [b, g, r]
+    expected = np.stack([RegularGridInterpolator((ramp, ramp, ramp), lut[0, c].numpy())(colors[:, ::-1])
                          for c in range(3)], -1)
     got = apply_lut(image, lut)[0].permute(1, 2, 0).reshape(-1, 3).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -30,7 +30,7 @@ def test_gradients_reach_the_lut_and_the_image():
     assert lut.grad.abs().sum() > 0 and image.grad.abs().sum() > 0
 
 
-def test_grades_change_colours_monotonically_and_none_changes_nothing():
+def test_grades_change_colors_monotonically_and_none_changes_nothing():
     ramp = torch.linspace(0, 1, 64).view(1, 1, 1, 64).expand(8, 3, 1, 64)
     graded = Grade.random(8, torch.Generator().manual_seed(0))(ramp)
     assert (torch.diff(graded, dim=-1) >= -1e-6).all()  # brighter in, never darker out
@@ -58,12 +58,12 @@ def _swap_set(demo_cache, split):
     stand-in: aligned, another person), at 32 px."""
     import torch.nn.functional as F
 
-    from fusion.colour.fit import SwapSet
-    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.color.fit import SwapSet
+    from fusion.data.cache import CropSettings, cache_location
     from fusion.data.pack import PackSpec, build_pack
     from fusion.data.triplets import to_float
 
-    cache = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    cache = cache_location(demo_cache / "data" / "cache", CropSettings(resolution=64, landmarks="dlib"))
     pack = build_pack(cache, ["astronaut", "hopper"], PackSpec(64, 10**6, split=split, holdout=0.25), workers=1)
     a, b = (np.flatnonzero(pack.identity == i) for i in (0, 1))
     n = min(len(a), len(b))
@@ -80,7 +80,7 @@ def test_the_lut_learns_to_wear_the_plates_grade_and_beats_stats(demo_cache):
     3,000 steps: since exposure is graded in linear light (a milder change of the encoded values than the gain
     it was), 2,000 left the LUT at about half the ungraded error on this seed, 3,000 at under a quarter.
     """
-    from fusion.colour.fit import ColorOptions, color_scores, train_color
+    from fusion.color.fit import ColorOptions, color_scores, train_color
 
     options = ColorOptions(size=9, basis=8, resolution=32, width=16, steps=3000, batch_size=16, lr=3e-3, device="cpu")
     net, losses = train_color(_swap_set(demo_cache, "train"), options)
@@ -93,7 +93,7 @@ def test_the_lut_learns_to_wear_the_plates_grade_and_beats_stats(demo_cache):
 
 @pytest.fixture(scope="module")
 def color_checkpoint(checkpoint, demo_cache):
-    from fusion.colour.fit import ColorOptions, fit_color
+    from fusion.color.fit import ColorOptions, fit_color
 
     before = checkpoint.read_bytes()
     options = ColorOptions(size=5, basis=2, resolution=16, width=4, steps=3, faces=8, device="cpu")
@@ -104,10 +104,10 @@ def color_checkpoint(checkpoint, demo_cache):
 
 def test_the_fit_packs_only_the_crops_it_decodes(color_checkpoint, demo_cache):
     """faces=8 over two identities: 4 crops of each per split at the model's 32 px, not all 43 + 5 of each."""
-    from fusion.data.cache import CacheSettings, cache_location
+    from fusion.data.cache import CropSettings, cache_location
     from fusion.data.pack import StagePack
 
-    cache = cache_location(demo_cache / "data" / "cache", CacheSettings(resolution=64, landmarks="dlib"))
+    cache = cache_location(demo_cache / "data" / "cache", CropSettings(resolution=64, landmarks="dlib"))
     packs = [StagePack(folder) for folder in sorted((cache / "packs").glob("*_32px_*"))]
     assert sorted(pack.spec.split for pack in packs) == ["train", "val"]
     crop = 32 * 32 * (3 + 1 + 3) + 68 * 2 * 4 + 8  # bytes of a crop: image, hull, feature maps, landmarks, identity
@@ -118,8 +118,8 @@ def test_the_fit_packs_only_the_crops_it_decodes(color_checkpoint, demo_cache):
 
 
 @pytest.mark.slow
-def test_the_lut_network_is_stored_and_every_colour_option_swaps(checkpoint, color_checkpoint, plates, tmp_path):
-    from fusion.colour.fit import color_path
+def test_the_lut_network_is_stored_and_every_color_option_swaps(checkpoint, color_checkpoint, plates, tmp_path):
+    from fusion.color.fit import color_path
     from fusion.model.checkpoint import COLOR_SECTION
     from fusion.swap.loader import load_swap_model
     from fusion.swap.pipeline import SwapOptions, swap
@@ -133,7 +133,7 @@ def test_the_lut_network_is_stored_and_every_colour_option_swaps(checkpoint, col
              SwapOptions(color=color, device="cpu"))
         frames[color] = (tmp_path / f"{color}.png").read_bytes()
     assert frames["stats"] != frames["none"]
-    with pytest.raises(ConfigError, match="holds no colour LUT; train one with python color.py"):
+    with pytest.raises(ConfigError, match="holds no color LUT; train one with python color.py"):
         swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="lut"))
     with pytest.raises(ConfigError, match="color=warm: choose one of"):
         swap(plates / "plate.0001.png", tmp_path / "x.png", checkpoint, "hopper", SwapOptions(color="warm"))
@@ -160,10 +160,10 @@ def test_color_py_trains_and_says_how_to_swap_with_it(checkpoint, demo_cache, tm
     assert "under random grades, CIEDE2000" in result.stdout
 
 
-def test_the_closing_lines_give_the_colour_errors_and_the_swap_through_the_lut():
+def test_the_closing_lines_give_the_color_errors_and_the_swap_through_the_lut():
     from pathlib import Path
 
-    from fusion.colour.fit import ColorResult
+    from fusion.color.fit import ColorResult
 
     scores = {"crops": 80, "graded_none": 9.876, "graded_stats": 4.321, "graded_lut": 2.013, "ungraded_none": 0.0,
               "ungraded_stats": 1.234, "ungraded_lut": 0.5}

@@ -1,4 +1,4 @@
-"""Colour-statistics transfer (Reinhard et al. 2001) in CIE Lab (kornia): one image's colours moved to
+"""Color-statistics transfer (Reinhard et al. 2001) in CIE Lab (kornia): one image's colors moved to
 another's mean and standard deviation per channel, inside a mask."""
 
 import torch

@@ -1,4 +1,4 @@
-"""Random colour grades: what a plate's grade may have done to the footage a model was trained on.
+"""Random color grades: what a plate's grade may have done to the footage a model was trained on.
 
 A grade is exposure (up to 0.8 stops either way, a gain in linear light, as
 a stop is defined: the sRGB-encoded values are decoded, scaled by 2**stops and

@@ -1,4 +1,4 @@
-"""Colour error: CIEDE2000 (scikit-image) between faces inside their masks, per pixel or between mean colours."""
+"""Color error: CIEDE2000 (scikit-image) between faces inside their masks, per pixel or between mean colors."""
 
 import torch
 from kornia.color import rgb_to_lab
@@ -18,7 +18,7 @@ def delta_e(faces: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> flo
 
 
 def mean_color_error(faces: torch.Tensor, plates: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B,) CIEDE2000 between the mean Lab colour inside the mask of each face and of its plate: the overall
+    """(B,) CIEDE2000 between the mean Lab color inside the mask of each face and of its plate: the overall
     cast, not the features (a swap's face is another person's).
 
     >>> plate = torch.full((2, 3, 4, 4), 0.5)

@@ -1,4 +1,4 @@
-"""Training a model's colour-harmonisation LUT network; the `color.py` command's work.
+"""Training a model's color-harmonisation LUT network; the `color.py` command's work.
 
 The faces are the model's own swaps: each of up to `faces` training crops (an
 equal share from each identity, the only ones packed) is decoded once by
@@ -23,11 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fusion.colour.grades import Grade
+from fusion.color.grades import Grade
 from fusion.command_line import command_line
-from fusion.colour.scores import delta_e
-from fusion.blend.colour_transfer import transfer_stats
-from fusion.data.cache import CacheSettings, model_cache
+from fusion.color.scores import delta_e
+from fusion.blend.color_transfer import transfer_stats
+from fusion.data.cache import CropSettings, model_cache
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.triplets import to_float
 from fusion.errors import ConfigError
@@ -81,7 +81,7 @@ class ColorOptions:
 
 @dataclass
 class ColorResult:
-    """What a colour training did: where the checkpoint went, the held-out colour errors and the seconds."""
+    """What a color training did: where the checkpoint went, the held-out color errors and the seconds."""
 
     path: Path
     scores: dict[str, float]
@@ -90,7 +90,7 @@ class ColorResult:
     losses: list[float] = field(default_factory=list)
 
     def summary(self) -> list[str]:
-        """The closing lines: what it trained on and for how long, the held-out colour errors with no
+        """The closing lines: what it trained on and for how long, the held-out color errors with no
         harmonisation, the statistics transfer and the LUT (under random grades, and ungraded), the checkpoint
         it wrote and the swap through it."""
         s = self.scores
@@ -105,7 +105,7 @@ class ColorResult:
 
 @dataclass
 class SwapSet:
-    """Plate crops, the model's swapped faces and hull masks, all (N, C, R, R) float32 at the colour resolution."""
+    """Plate crops, the model's swapped faces and hull masks, all (N, C, R, R) float32 at the color resolution."""
 
     plates: torch.Tensor
     faces: torch.Tensor
@@ -113,7 +113,7 @@ class SwapSet:
 
 
 def color_path(checkpoint: str | Path) -> Path:
-    """Where a checkpoint with a colour LUT network goes by default: beside the checkpoint.
+    """Where a checkpoint with a color LUT network goes by default: beside the checkpoint.
 
     >>> color_path("run/checkpoints/last.matte.ckpt").as_posix()
     'run/checkpoints/last.matte.color.ckpt'
@@ -206,7 +206,7 @@ def color_scores(net: ColorNet, held_out: SwapSet, seed: int = 0) -> dict[str, f
 def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOptions = ColorOptions(),
               out: str | Path | None = None, overwrite: bool = False, *, cache_dir: str | Path | None = None
               ) -> ColorResult:
-    """Train `checkpoint`'s colour LUT network on its swaps of the cache it was trained from (`cache`, or found
+    """Train `checkpoint`'s color LUT network on its swaps of the cache it was trained from (`cache`, or found
     under `cache_dir`), score it on the held-out crops, and write the checkpoint with it to `out` (default
     `color_path`)."""
     started = time.perf_counter()
@@ -214,7 +214,7 @@ def fit_color(checkpoint: str | Path, cache: str | Path | None, options: ColorOp
     out = Path(out) if out else color_path(checkpoint)
     saved = read_checkpoint(checkpoint)
     info = saved["fusion"]
-    cache = model_cache(cache, cache_dir, CacheSettings(**info["crop"]))
+    cache = model_cache(cache, cache_dir, CropSettings(**info["crop"]))
     check_outputs([out], [checkpoint, cache], overwrite, key="output")
     device = pick_device(options.device)
     net = load_network(saved).eval().to(device)

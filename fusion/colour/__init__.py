@@ -1,1 +1,0 @@
-"""Colour harmonisation learned per model: random grades, the image-adaptive 3D LUT's training, colour error."""
