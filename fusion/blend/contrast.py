@@ -14,7 +14,11 @@ at the coarse resolution instead of an upsampling to the fine one.
   frequencies while leaving the finest ones flat;
 - per channel, so the chroma detail follows the template as well as the luma;
 - inside the mask only: outside it the template shows anyway, and background
-  texture would skew the statistics.
+  texture would skew the statistics;
+- bounded, and never raised where the source has nothing to raise: a band the
+  source does not resolve (finer than its own sampling, once warped up) holds
+  only interpolation residue, which a gain would turn into a grid of streaks
+  (the caller lowers `max_gain` to 1 there: `fusion.blend.multiband`).
 
 Without autograd on CPU float32, `detail_contrast_gain` takes its statistics in
 numpy: fewer and cheaper calls than torch's, whose dispatch outweighs the
@@ -45,7 +49,13 @@ def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor,
     return mean, variance.clamp_min_(0)
 
 
-def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: float = 4.0) -> tuple[Tensor, Tensor]:
+#: The gain's bounds: a caller may lower the upper one (`max_gain`).
+MAX_GAIN = 4.0
+MIN_GAIN = 1 / MAX_GAIN
+
+
+def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: float = MAX_GAIN
+                  ) -> tuple[Tensor, Tensor]:
     """Per-channel `gain` and `offset` such that ``gain * detail + offset`` has `reference`'s weighted std.
 
     The detail is scaled about its weighted mean, which stays put: only its
@@ -55,8 +65,9 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
         detail: (B, C, H, W) band to adjust (the source's).
         reference: (B, C, H, W) band with the wanted contrast (the template's).
         weight: (B, 1, H, W) weights in [0, 1], e.g. the blend mask at this level.
-        max_gain: the gain is clamped to [1 / max_gain, max_gain], so a nearly
-            flat band (an early, blurry decoder output) is not blown up into noise.
+        max_gain: the gain is clamped to [`MIN_GAIN`, max_gain], so a nearly flat
+            band (an early, blurry decoder output) is not blown up into noise; a
+            `max_gain` of 1 only ever lowers the detail's contrast.
 
     Returns:
         gain, offset: (B, C, 1, 1) in `detail`'s dtype. The statistics are taken
@@ -86,13 +97,13 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
     mean, variance = _weighted_moments(detail.to(stats_dtype), weight, total)
     _, reference_variance = _weighted_moments(reference.to(stats_dtype), weight, total)
     eps = torch.finfo(stats_dtype).eps ** 2
-    gain = ((reference_variance + eps) / variance.add_(eps)).sqrt_().clamp(1 / max_gain, max_gain)
+    gain = ((reference_variance + eps) / variance.add_(eps)).sqrt_().clamp(MIN_GAIN, max_gain)
     offset = torch.addcmul(mean, mean, gain, value=-1)
     return gain[..., None, None].to(detail.dtype), offset[..., None, None].to(detail.dtype)
 
 
 def detail_contrast_gain(source: Tensor, coarse_source: Tensor, template: Tensor, coarse_template: Tensor,
-                         weight: Tensor, max_gain: float = 4.0) -> tuple[Tensor, Tensor]:
+                         weight: Tensor, max_gain: float = MAX_GAIN) -> tuple[Tensor, Tensor]:
     """`contrast_gain` of the source's detail at one pyramid level against the template's.
 
     A level's detail is its even samples minus the next coarser level (module docstring), weighted by
@@ -147,6 +158,6 @@ def _numpy_detail_gain(source: np.ndarray, coarse_source: np.ndarray, template: 
     mean = np.vecdot(detail, weight) / total
     variance = np.maximum(np.vecdot(np.square(detail, out=detail), weight) / total - mean * mean, 0)
     eps = np.finfo(np.float32).eps ** 2
-    gain = np.clip(np.sqrt((variance[:, channels:] + eps) / (variance[:, :channels] + eps)), 1 / max_gain, max_gain)
+    gain = np.clip(np.sqrt((variance[:, channels:] + eps) / (variance[:, :channels] + eps)), MIN_GAIN, max_gain)
     offset = mean[:, :channels] - mean[:, :channels] * gain
     return torch.from_numpy(gain).view(batch, channels, 1, 1), torch.from_numpy(offset).view(batch, channels, 1, 1)

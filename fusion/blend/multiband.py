@@ -9,7 +9,8 @@ frequencies. Collapsed from coarse to fine, the image at level k is
 
 (G the Gaussian levels; the coarsest mixed level has O_k+1 = Gt_k+1), with
 gain_k * S_k + offset_k the source band at the template's contrast
-(`fusion.blend.contrast`). Since S_k = Gs_k - pyr_up(Gs_k+1) and pyr_up is
+(`fusion.blend.contrast`; at most 1 on the bands finer than the source
+resolves, `source_scale`). Since S_k = Gs_k - pyr_up(Gs_k+1) and pyr_up is
 linear and keeps constants, the bracket is
 gain_k * Gs_k + pyr_up(Gt_k+1 - gain_k * Gs_k+1 + offset_k):
 two upsamplings per level instead of the three of building both Laplacian
@@ -20,17 +21,19 @@ mask, and the template is copied around it; without autograd on large images eac
 blended too only where the next finer one reads it, and each coarse difference is taken only there.
 """
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fusion.blend.contrast import contrast_gain, detail_contrast_gain
+from fusion.blend.contrast import MAX_GAIN, contrast_gain, detail_contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.opencv import uses_opencv
 from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, window_source
 from fusion.checks import check_shape
 
-__all__ = ["MultiBandBlend", "multiband_blend"]
+__all__ = ["MultiBandBlend", "multiband_blend", "unresolved_levels"]
 
 #: On CPU the batch is blended in chunks of about this many elements per image
 #: tensor (2 MB in float32): torch allocates every intermediate afresh, and
@@ -49,6 +52,19 @@ _WINDOW_SHARE = 0.9
 #: Without autograd, images of at least this many pixels blend their coarse levels too inside each image's
 #: windows, one image at a time; on smaller ones those extra calls cost more than the pixels they skip.
 _COARSE_WINDOWS_FROM = 2**17
+
+
+def unresolved_levels(source_scale: float) -> int:
+    """How many of the finest pyramid bands lie beyond a source warped up by `source_scale`: those whose
+    middle frequency passes the source's own Nyquist frequency (level k's band is centred on a period of
+    about 2^(k + 1.5) pixels, the Nyquist period is 2 * source_scale).
+
+    >>> [unresolved_levels(scale) for scale in (0.5, 1, 1.4, 2, 3, 4, 8)]
+    [0, 0, 0, 1, 2, 2, 3]
+    """
+    if not source_scale > 0:
+        raise ValueError(f"source_scale must be a positive number of pixels per source sample, got {source_scale}")
+    return max(0, math.ceil(math.log2(source_scale) - 0.5))
 
 
 def _check_inputs(source: Tensor, template: Tensor, mask: Tensor) -> None:
@@ -118,9 +134,10 @@ def _erode_within(mask: Tensor, radius: int, box: tuple[int, int, int, int]) -> 
     return eroded
 
 
-def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[int, int, int, int], match: bool,
-          out: Tensor | None = None) -> Tensor:
-    """Level `k` of the blended pyramid inside `box` (its top and left even): O_k of the module docstring."""
+def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[int, int, int, int],
+          ceilings: tuple[float, ...] | None, out: Tensor | None = None) -> Tensor:
+    """Level `k` of the blended pyramid inside `box` (its top and left even): O_k of the module docstring, the
+    source's contrast matched with a gain of at most ``ceilings[k]`` (None: not matched)."""
     size = pyramid[k][0].shape[-2:]
     top, left, rows, cols = box
     # Slicing costs about as much as a small operation: a whole level is used as it is.
@@ -128,15 +145,16 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
     face, template, weight = (x if whole else x[_inside(box)] for x in pyramid[k])
     if k + 1 < depth:
         coarse_source, coarse_template, _ = pyramid[k + 1]
-        if match:
+        if ceilings is not None:
             # Only the samples where the weight can be nonzero (inside the box) count.
             half = (..., slice(top // 2, (top + rows + 1) // 2), slice(left // 2, (left + cols + 1) // 2))
-            gain, offset = detail_contrast_gain(face, coarse_source[half], template, coarse_template[half], weight)
+            gain, offset = detail_contrast_gain(face, coarse_source[half], template, coarse_template[half], weight,
+                                                ceilings[k])
             face = _upsampled_difference(coarse_template, coarse_source, size, box, gain, offset).addcmul_(face, gain)
         else:
             face = face + _upsampled_difference(coarse_template, coarse_source, size, box)
-    elif match:
-        gain, offset = contrast_gain(face, template, weight)
+    elif ceilings is not None:
+        gain, offset = contrast_gain(face, template, weight, ceilings[k])
         face = (face * gain).add_(offset)
     blended = torch.lerp(template, face, weight, out=out)
     if finer is not None:
@@ -180,8 +198,8 @@ def _pyramids(source: Tensor, template: Tensor, mask: Tensor, box: tuple[int, in
     return pyramid
 
 
-def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int, match: bool,
-           out: Tensor | None = None) -> Tensor:
+def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: int, radius: int,
+           ceilings: tuple[float, ...] | None, out: Tensor | None = None) -> Tensor:
     """The blend of one chunk: into `out` (its slice of the result) without autograd, else a new tensor."""
     height, width = source.shape[-2:]
     depth = min(mixed + 1, levels)
@@ -201,7 +219,7 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
     alone = out is not None and height * width >= _COARSE_WINDOWS_FROM
     finer = None
     for k in reversed(range(1, 1 if alone else mixed)):
-        finer = _band(k, pyramid, depth, finer, (0, 0, *pyramid[k][0].shape[-2:]), match).sub_(pyramid[k][1])
+        finer = _band(k, pyramid, depth, finer, (0, 0, *pyramid[k][0].shape[-2:]), ceilings).sub_(pyramid[k][1])
     rows = []
     for j, window in enumerate(windows):
         row = None if out is None else out[j:j + 1]
@@ -210,12 +228,12 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
             continue
         image = [tuple(x[j:j + 1] for x in level) for level in pyramid[:None if alone else 2]]
         if alone:
-            image_finer = _coarse_bands(image, window, depth, mixed, match)
+            image_finer = _coarse_bands(image, window, depth, mixed, ceilings)
         else:
             image_finer = None if finer is None else finer[j:j + 1]
         if row is not None and window != whole:
             row.copy_(template[j:j + 1])
-        band = _band(0, image, depth, image_finer, window, match, None if row is None else row[_inside(window)])
+        band = _band(0, image, depth, image_finer, window, ceilings, None if row is None else row[_inside(window)])
         if row is None:
             row = band if window == whole else _placed(template[j:j + 1], band, window)
         rows.append(row)
@@ -224,7 +242,8 @@ def _blend(source: Tensor, template: Tensor, mask: Tensor, levels: int, mixed: i
     return rows[0] if len(rows) == 1 else torch.cat(rows)
 
 
-def _coarse_bands(image: list, window: tuple[int, int, int, int], depth: int, mixed: int, match: bool) -> Tensor | None:
+def _coarse_bands(image: list, window: tuple[int, int, int, int], depth: int, mixed: int,
+                  ceilings: tuple[float, ...] | None) -> Tensor | None:
     """O_1 - Gt_1 of one image, each coarse level blended only inside the part of it that the next finer
     level reads for `window` (the rest of each level is left unwritten: nothing reads it).
     """
@@ -234,7 +253,7 @@ def _coarse_bands(image: list, window: tuple[int, int, int, int], depth: int, mi
     finer = None
     for k in reversed(range(1, mixed)):
         level, inside = torch.empty_like(image[k][1]), _inside(chain[k])
-        _band(k, image, depth, finer, chain[k], match, level[inside]).sub_(image[k][1][inside])
+        _band(k, image, depth, finer, chain[k], ceilings, level[inside]).sub_(image[k][1][inside])
         finer = level
     return finer
 
@@ -260,6 +279,7 @@ def multiband_blend(
     keep_coarse: int = 2,
     erode: int | None = None,
     match_contrast: bool = True,
+    source_scale: float = 1.0,
 ) -> Tensor:
     """Blend `source` into `template` where `mask` is 1, band by band.
 
@@ -282,6 +302,10 @@ def multiband_blend(
             detail contrast inside the mask before mixing (the measure and why:
             `fusion.blend.contrast`); this also acts on the coarsest, low-pass
             level when keep_coarse is 0.
+        source_scale: how many pixels of `source` one sample of its own spans
+            (a 128 px face warped into a plate at 512 px: 4). The
+            `unresolved_levels` finest bands hold no detail of the source's,
+            only interpolation residue, so contrast matching never raises them.
 
     Returns:
         (B, C, H, W) blend in the inputs' dtype.
@@ -305,19 +329,23 @@ def multiband_blend(
     if keep_coarse < 0 or mixed < 1:
         raise ValueError(f"need 0 <= keep_coarse < levels, got keep_coarse={keep_coarse}, levels={levels}")
     radius = leak_radius(mixed) if erode is None else erode
+    ceilings = None
+    if match_contrast:
+        unresolved = unresolved_levels(source_scale)
+        ceilings = tuple(1.0 if k < unresolved else MAX_GAIN for k in range(levels))
     step = source.shape[0]
     if source.device.type == "cpu":
         step = max(1, _CPU_CHUNK_ELEMENTS // source[0].numel())
     chunks = zip(source.split(step), template.split(step), mask.split(step))
     if torch.is_grad_enabled() and any(x.requires_grad for x in (source, template, mask)):
         if step >= source.shape[0]:
-            return _blend(source, template, mask, levels, mixed, radius, match_contrast)
-        return torch.cat([_blend(s, t, m, levels, mixed, radius, match_contrast) for s, t, m in chunks])
+            return _blend(source, template, mask, levels, mixed, radius, ceilings)
+        return torch.cat([_blend(s, t, m, levels, mixed, radius, ceilings) for s, t, m in chunks])
     # Without autograd each chunk's last level lands in its slice of the
     # result: no concatenation copy of the whole batch at the end.
     out = _result_like(source)
     for rows, (s, t, m) in zip(out.split(step), chunks):
-        _blend(s, t, m, levels, mixed, radius, match_contrast, out=rows)
+        _blend(s, t, m, levels, mixed, radius, ceilings, out=rows)
     return out
 
 

@@ -82,7 +82,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
         levels = face_levels(face_width, hard.shape)
         face = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(hard)[None, None],
-                               levels=levels, keep_coarse=KEEP_COARSE, erode=0)[0].permute(1, 2, 0).numpy()
+                               levels=levels, keep_coarse=KEEP_COARSE, erode=0, source_scale=1 / np.hypot(*matrix[0, :2]))[0].permute(1, 2, 0).numpy()
     if quality == "match":
         mixed = match_quality(face, region, mask, (x0, y0), seed)
     else:
