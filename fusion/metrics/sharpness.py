@@ -4,7 +4,7 @@ The fine band (the image less a Gaussian blur of 2 px) is split, pixel by
 pixel, into its gradient along and across the local orientation of the
 coarse image (the blurred image's structure tensor, summed over channels):
 at a real edge the fine detail steepens the coarse edge, so its gradient
-lies along the coarse one. Noise, colour noise and a grid of streaks put
+lies along the coarse one. Noise, color noise and a grid of streaks put
 about as much energy across as along, so
 
 - the **aligned detail** (along minus across) leaves them out, and

@@ -17,12 +17,12 @@ def sharp_face() -> torch.Tensor:
     rng = np.random.default_rng(0)
     image = np.tile(np.linspace(0.3, 0.6, SIZE, dtype=np.float32)[:, None, None], (1, SIZE, 3))
     for _ in range(40):
-        colour = tuple(float(c) for c in rng.uniform(0.3, 0.6, 3))
+        color = tuple(float(c) for c in rng.uniform(0.3, 0.6, 3))
         x, y = (int(v) for v in rng.integers(0, SIZE, 2))
         if rng.random() < 0.5:
-            cv2.circle(image, (x, y), int(rng.integers(3, 20)), colour, -1, cv2.LINE_AA)
+            cv2.circle(image, (x, y), int(rng.integers(3, 20)), color, -1, cv2.LINE_AA)
         else:
-            cv2.line(image, (x, y), tuple(int(v) for v in rng.integers(0, SIZE, 2)), colour, 1, cv2.LINE_AA)
+            cv2.line(image, (x, y), tuple(int(v) for v in rng.integers(0, SIZE, 2)), color, 1, cv2.LINE_AA)
     return torch.from_numpy(image).permute(2, 0, 1)[None]
 
 
