@@ -34,8 +34,8 @@ class FaceDataModule(L.LightningDataModule):
         if footage is None and demo_footage is None:
             raise ConfigError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
         #: the crop settings, landmark backend resolved: what the cache holds and checkpoints record
-        self.settings = crop.resolved()
-        self.cache = Path(cache_folder) if cache_folder is not None else cache_location(cache_dir, self.settings)
+        self.crop = crop.resolved()
+        self.cache = Path(cache_folder) if cache_folder is not None else cache_location(cache_dir, self.crop)
         self.footage = Path(footage) if footage is not None else None
         self.demo_footage = Path(demo_footage) if demo_footage is not None else None
         if not 0 <= holdout < 1:
@@ -79,7 +79,7 @@ class FaceDataModule(L.LightningDataModule):
         """Prepare (or check) the face cache once per process."""
         if self._cache_ready:
             return
-        report = prepare(self.footage_root(), self.cache, self.settings, PrepareOptions(), self.identities)
+        report = prepare(self.footage_root(), self.cache, self.crop, PrepareOptions(), self.identities)
         empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
         if empty:
             raise UserError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")

@@ -80,7 +80,7 @@ class FusionModule(L.LightningModule):
         self.preview_count = preview_count
         self.run_dir = Path(run_dir) if run_dir else None
         #: the cache's crop layout (CropSettings as a dict), saved so a swap aligns faces alike
-        self.crop_settings: dict = {}
+        self.crop: dict = {}
         self.lr = 1e-3
         self.phase = None
         self.val_ssim = nn.ModuleDict({name: MeanMetric() for name in self.identities})
@@ -214,7 +214,7 @@ class FusionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Add the `fusion` section (growth, phase, identities, net, crop) that resume, swap and evaluate rebuild from."""
         phase = self.phase.index if self.phase else None
-        checkpoint["fusion"] = fusion_section(self.net, self.identities, phase, self.crop_settings)
+        checkpoint["fusion"] = fusion_section(self.net, self.identities, phase, self.crop)
 
     def with_average(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A checkpoint's state dict fitted to this module's averaging: a checkpoint written

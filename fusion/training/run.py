@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
@@ -145,6 +146,32 @@ class TrainResult:
                 f"try: {swap}"]
 
 
+def _phase_saver(cfg: DictConfig, checkpoints: Path, phase: Phase) -> ModelCheckpoint:
+    """The phase's periodic checkpoints (`checkpoint_every` steps, the latest kept) and last.ckpt."""
+    return ModelCheckpoint(dirpath=checkpoints, filename=f"{phase.label}-step{{step:06d}}", auto_insert_metric_name=False,
+                           every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
+                           enable_version_counter=False)
+
+
+def _hand_on(trainer: Trainer, module, datamodule, phase: Phase, plan: list[Phase], guard: list,
+             checkpoints: Path, preemption: PreemptionWatch) -> dict:
+    """A phase's end: validate the weights it hands on (unless its last step just did), stop on divergence,
+    check that the ranks agree, save `<phase>.ckpt` and last.ckpt, stop if a signal came; its metrics."""
+    if trainer.global_step % trainer.val_check_interval and not (guard and guard[0].reason):
+        with contextlib.suppress(ValidationStopped):  # a signal: the phase's end is saved first
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+    if guard and guard[0].reason:
+        raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, checkpoints))
+    check_ranks_agree(module, phase.label)
+    trainer.save_checkpoint(checkpoints / f"{phase.label}.ckpt")
+    trainer.save_checkpoint(checkpoints / "last.ckpt")
+    preemption.check_all(trainer)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    log.info("%s done: held-out masked SSIM %.3f, PSNR %.1f dB", phase.label, metrics.get("val/ssim", float("nan")),
+             metrics.get("val/psnr", float("nan")))
+    return metrics
+
+
 def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     """Run (or resume) the configured curriculum; returns where it left the model and how it scored.
 
@@ -166,7 +193,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     warn_if_out_of_memory(cfg, world, precision, identities=len(datamodule.identities))
     module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                    net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
-    module.crop_settings = asdict(datamodule.settings)
+    module.crop = asdict(datamodule.crop)
     logger = build(cfg.logger, save_dir=str(run_dir)) if cfg.get("logger") else False
     if logger:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
@@ -182,36 +209,20 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
             datamodule.phase = phase
             if isinstance(logger, CurriculumWandbLogger):
                 logger.step_offset = sum(earlier.steps for earlier in plan[:phase.index])
-            interval = min(cfg.val_every, phase.steps)
-            saver = ModelCheckpoint(dirpath=checkpoints, filename=f"{phase.label}-step{{step:06d}}",
-                                    auto_insert_metric_name=False,
-                                    every_n_train_steps=cfg.checkpoint_every, save_top_k=1, save_last=True,
-                                    enable_version_counter=False)
             progress = PhaseProgress(phase, measured)
-            callbacks = [CurriculumCallback(phase), saver, preemption, progress, *guard, *(extra_callbacks or [])]
+            callbacks = [CurriculumCallback(phase), _phase_saver(cfg, checkpoints, phase), preemption, progress,
+                         *guard, *(extra_callbacks or [])]
             trainer = build(cfg.trainer, max_steps=phase.steps, logger=logger, default_root_dir=str(run_dir),
                             precision=precision, callbacks=callbacks,
-                            val_check_interval=interval, check_val_every_n_epoch=None,
+                            val_check_interval=min(cfg.val_every, phase.steps), check_val_every_n_epoch=None,
                             # no_grad, not inference mode: metric states made in a phase-end validate
                             # are updated in place by the next fit
                             inference_mode=False, plugins=[*cluster_plugins(), AtomicCheckpointIO()],
                             enable_progress_bar=False)
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-            if trainer.global_step % interval and not (guard and guard[0].reason):
-                # The weights this phase hands on: judged by the guard, logged, previewed.
-                with contextlib.suppress(ValidationStopped):  # a signal: the phase's end is saved first
-                    trainer.validate(module, datamodule=datamodule, verbose=False)
-            if guard and guard[0].reason:
-                raise TrainingDiverged(_diverged_message(phase, plan, guard[0].reason, checkpoints))
             ckpt_path = None
-            check_ranks_agree(module, phase.label)
-            trainer.save_checkpoint(checkpoints / f"{phase.label}.ckpt")
-            trainer.save_checkpoint(checkpoints / "last.ckpt")
-            preemption.check_all(trainer)
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            metrics = _hand_on(trainer, module, datamodule, phase, plan, guard, checkpoints, preemption)
             if progress.seconds_per_step:
                 measured = (phase, progress.seconds_per_step)
-            log.info("%s done: held-out masked SSIM %.3f, PSNR %.1f dB", phase.label, metrics.get("val/ssim", float("nan")),
-                     metrics.get("val/psnr", float("nan")))
     return TrainResult(run_dir, checkpoints / "last.ckpt", metrics, list(datamodule.identities),
                        datamodule.footage_root(), time.monotonic() - started)

@@ -287,7 +287,7 @@ def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
     datamodule = build(compose("train", shared, root=tmp_path).data, _convert_="all")
-    assert datamodule.cache == folder and datamodule.settings.landmarks == "dlib"
+    assert datamodule.cache == folder and datamodule.crop.landmarks == "dlib"
     datamodule.prepare_cache()
     after = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
     landmarks = {p for p in after if p.parent.name == "landmarks"}

@@ -29,7 +29,7 @@ def test_weight_average_follows_the_ramped_decay_and_grows_with_the_net(tmp_path
     weight = next(module.net_ema.parameters())
     torch.testing.assert_close(weight, torch.full_like(weight, expected))
     assert 0.99 < expected < 1  # the ramp let the average reach the trained weights within a short phase
-    module.crop_settings = {"resolution": 64, "landmarks": "dlib"}
+    module.crop = {"resolution": 64, "landmarks": "dlib"}
     saved = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(saved)
     torch.save(saved, tmp_path / "ema.ckpt")

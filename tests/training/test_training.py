@@ -401,7 +401,7 @@ def test_a_resumed_run_continues_its_wandb_run(demo_cache, tmp_path, compose, fa
         records = finished_wandb_records(run)
         assert {r.run.run_id for r in records if r.WhichOneof("record_type") == "run"} == {run_id}
         config = {u.key for r in records if r.WhichOneof("record_type") == "config" for u in r.config.update}
-        assert {"curriculum", "model", "trainer", "cache"} <= config
+        assert {"curriculum", "model", "trainer", "crop"} <= config
         keys = {i.key or "/".join(i.nested_key) for r in records if r.WhichOneof("record_type") == "history"
                 for i in r.history.item}
         assert {"train/loss", "val/ssim", "val/ssim/astronaut", "curriculum/resolution", "preview/captions"} <= keys
