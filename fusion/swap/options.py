@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError
+from fusion.io.plate import frame_range
 from fusion.swap.colour import check_color
 from fusion.swap.composite import check_blend
 from fusion.swap.matte import check_matte
@@ -26,6 +27,10 @@ class SwapOptions:
     #: none | match: the face gets the plate's blur, noise and compression (`fusion.swap.quality`)
     quality: str = "none"
     write_matte: bool = False
+    #: also put the matte into each EXR frame as a channel of this name (e.g. `matte`); None: not
+    matte_channel: str | None = None
+    #: the plate's frame numbers to swap, `1001-1100` or `1001`; None: every frame
+    frames: str | None = None
     preview: bool = False
     preview_height: int = 540
     overwrite: bool = False
@@ -42,5 +47,7 @@ class SwapOptions:
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
+        if self.frames is not None:
+            frame_range(self.frames)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: decode at least 1 frame at a time")

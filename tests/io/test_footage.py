@@ -48,4 +48,4 @@ def test_video_chunks_match_sequential_decode(tmp_path):
     chunked = dict(read_frames(source, 17, 29))
     assert sorted(chunked) == list(range(17, 29))
     for index, frame in chunked.items():
-        np.testing.assert_array_equal(frame, whole[index])
+        np.testing.assert_array_equal(frame.pixels, whole[index].pixels)
