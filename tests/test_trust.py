@@ -127,7 +127,7 @@ def test_a_shorter_render_leaves_exactly_its_own_frames(checkpoint, plates, two_
     for frame in out.iterdir():
         frame.rename(frame.with_name("v1_" + frame.name))
     with pytest.raises(OutputError, match=r"exists: .*swapped/v1_plate\.0001\.png, .*swapped/v1_plate\.0002\.png, "
-                                          r".*swapped_matte/plate\.0001\.png and 1 more; pass overwrite=true"):
+                                          r".*swapped_matte/plate\.0001\.png and 2 more; pass overwrite=true"):
         swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True))
     assert sorted(digest(out)) == ["v1_plate.0001.png", "v1_plate.0002.png"]
 

@@ -32,8 +32,8 @@ FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tif
 IMAGE_EXTENSIONS = tuple(FORMATS)
 #: The pixel types each format holds, narrowest first: a frame is written in its own type, else the
 #: narrowest wider one of its kind (half into float); never across kinds (float into 8-bit PNG).
-FORMAT_TYPES = {"png": ("uint8", "uint16"), "jpeg": ("uint8",), "tiff": ("uint8", "uint16", "half", "float"),
-                "dpx": ("uint8", "uint16", "half", "float"), "openexr": ("half", "float")}
+FORMAT_TYPES = {"png": ("uint8", "uint16"), "jpeg": ("uint8",), "tiff": ("uint8", "uint16", "float"),
+                "dpx": ("uint8", "uint16", "float"), "openexr": ("half", "float")}
 _WIDER = {"uint8": ("uint8", "uint16"), "uint16": ("uint16",), "half": ("half", "float"), "float": ("float",)}
 #: Attributes that belong to one file format: kept when the format is, dropped when it changes.
 _FORMAT_PREFIXES = ("oiio:", "openexr:", "exr:", "dpx:", "png:", "tiff:", "jpeg:", "Exif:", "IPTC:", "XMP:")
@@ -331,8 +331,8 @@ def output_type(pixel_type: str, format: str, path: str | os.PathLike) -> str:
     """The pixel type a frame stored as `pixel_type` is written in as `format` (to `path`): its own where the
     format holds it, else the narrowest wider one; a ConfigError where the format cannot hold it without loss.
 
-    >>> output_type("half", "tiff", "out.tif"), output_type("half", "dpx", "out.dpx")
-    ('half', 'half')
+    >>> output_type("half", "openexr", "out.exr"), output_type("half", "tiff", "out.tif")
+    ('half', 'float')
     >>> output_type("half", "png", "out.png")
     Traceback (most recent call last):
     ...
@@ -341,7 +341,7 @@ def output_type(pixel_type: str, format: str, path: str | os.PathLike) -> str:
     own = pixel_type if pixel_type in _WIDER else "float"
     held = [kind for kind in _WIDER[own] if kind in FORMAT_TYPES[format]]
     if not held:
-        fits = ", ".join(suffix for suffix, name in FORMATS.items() if own in FORMAT_TYPES[name])
+        fits = ", ".join(suffix for suffix, name in FORMATS.items() if set(_WIDER[own]) & set(FORMAT_TYPES[name]))
         raise ConfigError(f"{path}: {format} cannot hold {own} pixels without loss; write them as {fits}")
     return held[0]
 
@@ -374,9 +374,9 @@ def output_spec(frame: Frame, path: str | os.PathLike) -> oiio.ImageSpec:
         spec.x, spec.y = source.x, source.y
         spec.full_x, spec.full_y, spec.full_width, spec.full_height = (source.full_x, source.full_y,
                                                                        source.full_width, source.full_height)
-        for name, value in header.attributes.items():
-            if name != "compression" and not name.startswith(_FORMAT_PREFIXES):
-                spec.attribute(name, value)
+        for attribute in source.extra_attribs:
+            if attribute.name != "compression" and not attribute.name.startswith(_FORMAT_PREFIXES):
+                spec.attribute(attribute.name, attribute.type, attribute.value)
     return spec
 
 
