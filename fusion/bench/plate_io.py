@@ -1,6 +1,7 @@
 """`python -m fusion.bench plate-io`: a 4K half PIZ EXR plate, made from a real photo, written back by the old
 writer (`fusion.io.image.write_image`: float32, ZIP) and by the plate writer (`fusion.io.plate.write_frame`: like
-its input); bytes in and out, and seconds to read and to write each way.
+its input); bytes in and out, and seconds to read and to write each way; and the same photo as a 16-bit PNG,
+read by OpenCV (the old reader) and by OpenImageIO.
 """
 
 import argparse
@@ -58,6 +59,10 @@ def main(argv: list[str]) -> dict:
                               "new": _seconds(lambda: write_frame(new, frame), args.repeats)},
         }
         result["bytes"].update(old=old.stat().st_size, new=new.stat().st_size)
+        png = Path(folder) / "plate.png"
+        write_image(png, (np.clip(rgb, 0, 1) * 65535 + 0.5).astype(np.uint16))
+        result["png16_read_seconds"] = {"old": _seconds(lambda: read_image(png), args.repeats),
+                                        "new": _seconds(lambda: read_frame(png), args.repeats)}
         result["output_over_input"] = {name: round(result["bytes"][name] / result["bytes"]["input"], 3)
                                        for name in ("old", "new")}
         result["new_equals_input"] = bool(np.array_equal(read_frame(new).pixels, frame.pixels))
