@@ -61,6 +61,8 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
                     model: SwapModel, report: "SwapReport", fps: float) -> dict:
     """The manifest of a finished render of `source` with `identity` from `checkpoint` (see the module)."""
     numbers = [source.number(index) for index in range(source.frames)]
+    matte = model.trained.get("matte") if options.matte == "learned" else None
+    color = model.trained.get("color") if options.color == "lut" else None
     header = read_header(source.images[0]).describe() if source.images else {"format": "video", "fps": fps}
     return {
         "manifest_format": MANIFEST_FORMAT,
@@ -68,8 +70,8 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
         "identity": identity,
         "checkpoint": _file(checkpoint),
         "tuning": _file(options.tuning),
-        "matte": {"kind": options.matte, "training": model.trained.get("matte") if options.matte == "learned" else None},
-        "color": {"kind": options.color, "training": model.trained.get("color") if options.color == "lut" else None},
+        "matte": {"kind": options.matte, "training": matte},
+        "color": {"kind": options.color, "training": color},
         "options": resolved_options(options, model, fps),
         "versions": package_versions(),
         "plate": {"path": str(Path(source.path).absolute()), "name": source.name, "header": header},

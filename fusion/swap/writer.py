@@ -223,7 +223,8 @@ def check_swap_outputs(output: Path, source: Source, checkpoint: str | Path, opt
     one whose format cannot hold the plate (`_check_frames_fit`), and outputs that `check_outputs` refuses
     (existing without `overwrite`, or among the swap's inputs)."""
     suffix = output.suffix.lower()
-    if suffix not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",) or FramePattern.parse(output) and suffix not in IMAGE_EXTENSIONS:
+    kinds = IMAGE_EXTENSIONS if FramePattern.parse(output) else VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",)
+    if suffix not in kinds:
         raise ConfigError(f"output={output}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image, a numbered "
                           "sequence (out/shot.####.exr) or a folder")
     _check_frames_fit(output, source, options.matte_channel)

@@ -58,7 +58,8 @@ def test_a_format_that_cannot_hold_the_pixels_is_refused(tmp_path):
 
 def test_sequences_by_pattern_keep_their_numbers_and_frames_cuts_them(tmp_path):
     for number in (1001, 1002, 1003, 1010):
-        write_oiio(tmp_path / f"plate.{number:04d}.exr", np.full((4, 4, 3), number, np.float16), ("R", "G", "B"), "half")
+        write_oiio(tmp_path / f"plate.{number:04d}.exr", np.full((4, 4, 3), number, np.float16), ("R", "G", "B"),
+                   "half")
     write_oiio(tmp_path / "plate.101.exr", np.zeros((4, 4, 3), np.float16), ("R", "G", "B"), "half")  # not ####
     for pattern in ("plate.####.exr", "plate.%04d.exr"):
         source = source_from_path(tmp_path / pattern)

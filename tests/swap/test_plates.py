@@ -82,7 +82,8 @@ def test_an_exr_swap_keeps_every_pixel_outside_the_matte_and_its_frame_numbers(c
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"sc01.{n}.exr" for n in (1002, 1003, 1004)]
     assert sorted(p.name for p in (tmp_path / "out_matte").iterdir()) == [f"sc01.{n}.png" for n in (1002, 1003, 1004)]
     for number in (1002, 1003, 1004):
-        plate, out = read_frame(exr_plates / f"sc01_plate.{number}.exr"), read_frame(tmp_path / "out" / f"sc01.{number}.exr")
+        plate = read_frame(exr_plates / f"sc01_plate.{number}.exr")
+        out = read_frame(tmp_path / "out" / f"sc01.{number}.exr")
         assert out.channels == ("R", "G", "B", "A", "matte") and out.header.compression == "piz"
         assert out.header.pixel_type == "half" and out.header.data_window == plate.header.data_window
         matte = out.pixels[..., 4]
