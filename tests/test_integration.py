@@ -35,7 +35,7 @@ def test_clips_train_swap_evaluate(shared_clips, tmp_path):
     for template, identity in [("d3", "d9"), ("d9", "d3")]:
         plate = tmp_path / f"{template}_plate"
         for index, frame in read_frames(source_from_path(shared_clips / f"{template}.mp4"), 0, PLATE_FRAMES):
-            write_image(plate / f"{template}.{index:04d}.png", frame)
+            write_image(plate / f"{template}.{index:04d}.png", frame.rgb)
         out = tmp_path / f"{identity}_into_{template}"
         report = swap(plate, out, checkpoint, identity, SwapOptions(write_matte=True))
         assert report.frames == PLATE_FRAMES and report.swapped >= PLATE_FRAMES - 1, report

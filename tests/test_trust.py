@@ -123,11 +123,11 @@ def test_a_shorter_render_leaves_exactly_its_own_frames(checkpoint, plates, two_
     names = ["plate.0001.png", "plate.0002.png"]
     assert sorted(digest(out)) == names and sorted(digest(tmp_path / "swapped_matte")) == names
     assert digest(out)["plate.0001.png"] != first["plate.0001.png"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped.json", "swapped_matte"]
     for frame in out.iterdir():
         frame.rename(frame.with_name("v1_" + frame.name))
     with pytest.raises(OutputError, match=r"exists: .*swapped/v1_plate\.0001\.png, .*swapped/v1_plate\.0002\.png, "
-                                          r".*swapped_matte/plate\.0001\.png and 1 more; pass overwrite=true"):
+                                          r".*swapped_matte/plate\.0001\.png and 2 more; pass overwrite=true"):
         swap(two_plates, out, checkpoint, "hopper", SwapOptions(write_matte=True))
     assert sorted(digest(out)) == ["v1_plate.0001.png", "v1_plate.0002.png"]
 
@@ -174,7 +174,7 @@ def test_the_next_run_removes_a_killed_runs_staging(checkpoint, two_plates, tmp_
             swap(two_plates, tmp_path / "swapped", checkpoint, "hopper")
         finally:
             live.kill()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [rendering.name, "swapped"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rendering.name, "swapped", "swapped.json"]
     assert sorted(digest(tmp_path / "swapped")) == ["plate.0001.png", "plate.0002.png"]
 
 
@@ -205,13 +205,13 @@ def test_a_failed_render_leaves_every_previous_output_untouched(checkpoint, two_
         patch.setattr(pipeline, "composite_face", second_frame_fails)
         swap(two_plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True, overwrite=True))
     assert (digest(out), digest(mattes)) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped.json", "swapped_matte"]
     with monkeypatch.context() as patch, pytest.raises(OSError, match="Input/output error"):
         for module, name in ((os, "rename"), (os, "replace"), (atomic, "exchange")):
             patch.setattr(module, name, fails_into(mattes, getattr(module, name, None)), raising=False)
         swap(two_plates, out, checkpoint, "astronaut", SwapOptions(write_matte=True, overwrite=True))
     assert (digest(out), digest(mattes)) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped_matte"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped", "swapped.json", "swapped_matte"]
 
 
 def test_evaluate_and_prepare_keep_out_of_their_inputs(checkpoint, tmp_path):

@@ -9,7 +9,7 @@ import torch
 from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.eval.degrade import degrade
 from fusion.io.footage import read_frames, source_from_path
-from fusion.io.image import as_rgb, decode, to_uint8, write_image
+from fusion.io.image import decode, to_uint8, write_image
 
 
 def degraded(frame: np.ndarray, grade: str = "none", blur: float = 0.0, jpeg: int = 0) -> np.ndarray:
@@ -22,8 +22,8 @@ def write_last_frames(plate: Path, folder: Path, count: int, grade: str = "none"
                       jpeg: int = 0) -> None:
     """Write the plate's last `count` frames, `degraded`, as `folder/frame.NNNN.png`."""
     source = source_from_path(plate)
-    for index, image in read_frames(source, source.frames - count, source.frames):
-        write_image(folder / f"frame.{index:04d}.png", degraded(to_uint8(as_rgb(image)[0]), grade, blur, jpeg))
+    for index, frame in read_frames(source, source.frames - count, source.frames):
+        write_image(folder / f"frame.{index:04d}.png", degraded(to_uint8(frame.rgb), grade, blur, jpeg))
 
 
 def add_plate_arguments(parser: argparse.ArgumentParser, checkpoint_help: str | None = None) -> None:

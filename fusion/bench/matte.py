@@ -23,7 +23,7 @@ import numpy as np
 from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.faces.landmarks import load_backend
 from fusion.io.footage import read_frames, source_from_path
-from fusion.io.image import as_rgb, read_image, to_uint8, write_image
+from fusion.io.image import read_image, to_uint8, write_image
 from fusion.occlusion.fit import MatteOptions, fit_matte
 from fusion.occlusion.occluders import OccluderBank
 from fusion.swap.pipeline import SwapOptions, swap
@@ -36,10 +36,10 @@ def occluded_frames(plate: Path, folder: Path, count: int, seed: int) -> list[np
     first = source.frames - source.frames // 10
     picks = set(np.linspace(first, source.frames - 1, count).round().astype(int).tolist())
     backend, bank, alphas = load_backend("dlib"), OccluderBank("test"), []
-    for index, image in read_frames(source, first, source.frames):
+    for index, plate in read_frames(source, first, source.frames):
         if index not in picks:
             continue
-        frame = to_uint8(as_rgb(image)[0])
+        frame = to_uint8(plate.rgb)
         points = backend.landmarks(frame, backend.detect(frame)[0])
         width = np.ptp(points[:, 0])
         side = int(width * 2)  # a square the face fills half of, as an aligned crop

@@ -45,9 +45,12 @@ class SwapConfig(CheckpointCommand, SwapOptions):
     """`swap.py`: a trained identity's face into a plate, with a compositor's options."""
 
     identity: str = MISSING
-    #: a video, a folder holding an image sequence, or one image
+    #: a video, a folder holding an image sequence, a numbered sequence (plate.%04d.exr, or plate.####.exr
+    #: quoted on the command line: 'input="plate.####.exr"'; EXR, DPX, TIFF, PNG, JPEG) or one image
     input: str = MISSING
-    #: a video (.mp4 ...), an image file, or a folder (keeps the input's format and bit depth)
+    #: a video (.mp4 ...), an image file, a folder, or a numbered sequence (out/sc01.####.exr: its folder
+    #: holds exactly this render's frames); images keep the plate's format, pixel type, compression,
+    #: windows, channels and header. <output>.json records how the render was made
     output: str = MISSING
 
 

@@ -32,7 +32,7 @@ from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
 from fusion.io.footage import IdentityFootage, Source, find_identities, read_frames, scan_identity
-from fusion.io.image import as_rgb, to_uint8, write_image
+from fusion.io.image import to_uint8, write_image
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -128,15 +128,15 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict], Counter]:
     settings, options, watch = task.settings, task.options, Stopwatch()
     tracker = FaceTracker(_backend, settings.jitter, watch)
     entries = []
-    for index, image in watch.iterate(read_frames(task.source, task.start, task.stop), "decode"):
+    for index, frame in watch.iterate(read_frames(task.source, task.start, task.stop), "decode"):
         entry = {"frame": index, "status": "ok"}
         entries.append(entry)
-        if isinstance(image, Exception):
-            entry.update(status="unreadable_frame", message=str(image))
+        if isinstance(frame, Exception):
+            entry.update(status="unreadable_frame", message=str(frame))
             continue
-        image, note = as_rgb(image)
-        if note:
-            entry["note"] = note
+        image = frame.rgb
+        if frame.note:
+            entry["note"] = frame.note
         entry["dtype"] = image.dtype.name
         entry["faces"], points = tracker(to_uint8(image))
         if points is None:
@@ -161,10 +161,10 @@ def _crop_chunk(task: CropTask) -> Counter:
     todo = {f: p for f, p in task.landmarks.items() if not cache.record_path(frame_key(source.key, f)).is_file()}
     if not todo:
         return watch.seconds
-    for index, image in watch.iterate(read_frames(source, min(todo), max(todo) + 1), "decode"):
-        if index not in todo or isinstance(image, Exception):
+    for index, frame in watch.iterate(read_frames(source, min(todo), max(todo) + 1), "decode"):
+        if index not in todo or isinstance(frame, Exception):
             continue
-        image, _ = as_rgb(image)
+        image = frame.rgb
         with watch("warp"):
             face = align_face(image, todo[index], settings.resolution, settings.face_scale, settings.alignment, settings.mask_enlarge)
         with watch("quality"):

@@ -1,16 +1,18 @@
-"""Finding and decoding an identity's footage: videos and image sequences.
+"""Finding and decoding an identity's footage or a plate: videos and image sequences.
 
 Layout: `footage/<identity>/` holds video files and/or image sequences; every
 folder of images (the identity folder itself or any subfolder) is one sequence
 in natural order (`f2.png` before `f10.png`). A video directly in the footage
 folder (`footage/<identity>.mp4`) is an identity of its own, named by its stem. A source is split into frame
-ranges so that workers can decode it in parallel.
+ranges so that workers can decode it in parallel. A plate (`source_from_path`) is also a sequence named by
+pattern (`plate.####.exr`), optionally cut to a range of frame numbers. Image frames are read through
+`fusion.io.plate` (every channel and the header kept), video frames through OpenCV.
 """
 
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256
-from fusion.io.image import IMAGE_EXTENSIONS, read_image
+from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, frame_numbers, frame_range, read_frame
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
 #: Source names that are their own key (`source_key`).
@@ -30,7 +32,8 @@ _SAFE_NAME = re.compile(r"[a-z0-9_.-]+")
 class Source:
     """One video file or one folder of images, with its frame count.
 
-    `path` is where it is; `name` is how reports and the cache refer to it.
+    `path` is where it is (a sequence named by pattern: its folder); `name` is how reports and the cache
+    refer to it; `numbers` are its frames' numbers (none given: their positions from 0).
     """
 
     identity: str
@@ -38,6 +41,7 @@ class Source:
     name: str
     frames: int
     images: tuple[Path, ...] = ()
+    numbers: tuple[int, ...] = ()
 
     @property
     def is_video(self) -> bool:
@@ -48,6 +52,10 @@ class Source:
     def key(self) -> str:
         """A file-name-safe id, unique within the identity folder (`source_key` of its name)."""
         return source_key(self.name)
+
+    def number(self, index: int) -> int:
+        """The frame number of the frame at `index`: the plate's own (`plate.1001.exr`), else its position."""
+        return self.numbers[index] if self.numbers else index
 
     def content_sha256(self) -> str:
         """The SHA-256 of its frames' files and names (`files_sha256`): which shot this is, wherever it lies."""
@@ -150,19 +158,29 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
     return found
 
 
-def source_from_path(path: str | os.PathLike) -> Source:
-    """A video file, a folder holding one image sequence, or a single image, as a Source."""
-    path = Path(path)
+def _sequence(path: Path, name: str, images: list[Path]) -> Source:
+    images = tuple(sorted(images, key=_natural_key))
+    return Source("", path, name, len(images), images, frame_numbers(images))
+
+
+def _plate(path: Path) -> Source:
+    pattern = FramePattern.parse(path)
+    if pattern is not None:
+        found = pattern.frames()
+        if not found:
+            raise FileNotFoundError(f"{path}: no frames named {pattern.name} in {pattern.folder}")
+        images = tuple(file for _, file in found)
+        return Source("", pattern.folder, pattern.name, len(images), images, tuple(number for number, _ in found))
     if path.is_dir():
-        images = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
+        images = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
         if not images:
             raise FileNotFoundError(f"{path} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-        return Source("", path, path.name, len(images), tuple(images))
+        return _sequence(path, path.name, images)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
-        return Source("", path, path.name, 1, (path,))
+        return Source("", path, path.name, 1, (path,), frame_numbers((path,)))
     if suffix in VIDEO_EXTENSIONS:
         frames = video_frame_count(path) if path.stat().st_size else 0
         if not frames:
@@ -170,11 +188,32 @@ def source_from_path(path: str | os.PathLike) -> Source:
                                     "re-export it as H.264 mp4 or an image sequence")
         return Source("", path, path.name, frames)
     raise ConfigError(f"{path}: '{suffix or path.name}' is not footage; give a video ({', '.join(VIDEO_EXTENSIONS)}), "
-                      f"an image or a folder of images ({', '.join(IMAGE_EXTENSIONS)})")
+                      f"an image, a folder of images ({', '.join(IMAGE_EXTENSIONS)}) or a numbered sequence "
+                      "(plate.####.exr)")
 
 
-def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | Exception]]:
-    """Yield (frame index, image) for frames [start, stop) of a source.
+def select_frames(source: Source, frames: str | int) -> Source:
+    """`source` cut to the frame numbers `frames` names (`1001-1100`, see `frame_range`), their numbers kept;
+    ConfigError naming the numbers it has where it has none of them."""
+    first, last = frame_range(frames)
+    numbers = [source.number(index) for index in range(source.frames)]
+    kept = [index for index, number in enumerate(numbers) if first <= number <= last]
+    if not kept:
+        raise ConfigError(f"frames={frames}: {source.path} has frames {numbers[0]}-{numbers[-1]}; "
+                          "choose frames among them")
+    images = tuple(source.images[index] for index in kept) if source.images else ()
+    return replace(source, frames=len(kept), images=images, numbers=tuple(numbers[index] for index in kept))
+
+
+def source_from_path(path: str | os.PathLike, frames: str | int | None = None) -> Source:
+    """A plate as a Source: a video file, a folder holding one image sequence, a sequence named by pattern
+    (`plate.####.exr`, `plate.%04d.exr`) or a single image; with `frames` (`1001-1100`), only those frames."""
+    source = _plate(Path(path))
+    return source if frames is None else select_frames(source, frames)
+
+
+def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, Frame | Exception]]:
+    """Yield (frame index, Frame) for frames [start, stop) of a source, numbered as the source numbers them.
 
     A frame that cannot be decoded yields the exception instead, so that one
     bad file in a sequence is reported without losing the others.
@@ -182,18 +221,18 @@ def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, np
     if not source.is_video:
         for index in range(start, min(stop, source.frames)):
             try:
-                yield index, read_image(source.images[index])
+                yield index, read_frame(source.images[index], source.number(index))
             except Exception as error:
                 yield index, error
         return
     capture = cv2.VideoCapture(str(source.path))
     try:
-        if start:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        for index in range(start, stop):
+        if start or source.numbers:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, source.number(start))
+        for index in range(start, min(stop, source.frames)):
             ok, frame = capture.read()
             if not ok:
                 return
-            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            yield index, Frame(source.number(index), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
     finally:
         capture.release()

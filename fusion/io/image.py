@@ -1,8 +1,10 @@
-"""Reading and writing single images at their native bit depth.
+"""Reading and writing fusion's own images (crops, mattes, contact sheets) at their native bit depth, and
+the colour encoding the network sees.
 
-8-bit, 16-bit (PNG/TIFF) and float (EXR/TIFF) data keep their dtype end to end:
-a 16-bit plate must come back out as 16-bit, so nothing here converts to uint8
-except `to_uint8`, which detectors use on a copy. Arrays are RGB, (H, W, 3).
+8-bit, 16-bit (PNG/TIFF) and float (EXR/TIFF) data keep their dtype end to end,
+so nothing here converts to uint8 except `to_uint8`, which detectors use on a
+copy. Arrays are RGB, (H, W, 3). Plates, whose every channel and header must
+survive a swap, are read and written by `fusion.io.plate`.
 """
 
 import os
@@ -14,8 +16,6 @@ import OpenEXR
 
 from fusion.errors import UserError, WriteError
 from fusion.io.atomic import atomic_path, write_bytes
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
 
 
 class ImageReadError(UserError, OSError):
@@ -58,24 +58,6 @@ def _read_exr(path: Path) -> np.ndarray:
     except Exception as error:
         raise ImageReadError(f"{path}: cannot decode this EXR ({error}); re-export it or remove it") from error
     return np.ascontiguousarray(image, dtype=np.float32)
-
-
-def as_rgb(image: np.ndarray) -> tuple[np.ndarray, str | None]:
-    """Bring any channel layout to (H, W, 3); say what was changed, if anything.
-
-    >>> rgb, note = as_rgb(np.zeros((4, 5), np.uint16))
-    >>> rgb.shape, rgb.dtype.name, note
-    ((4, 5, 3), 'uint16', 'grayscale: replicated to RGB')
-    """
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2), "grayscale: replicated to RGB"
-    if image.ndim == 3 and image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2), "grayscale: replicated to RGB"
-    if image.ndim == 3 and image.shape[2] == 4:
-        return np.ascontiguousarray(image[:, :, :3]), "RGBA: alpha ignored"
-    if image.ndim == 3 and image.shape[2] == 3:
-        return image, None
-    raise ValueError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {image.shape}")
 
 
 def white_level(dtype: np.dtype) -> float:

@@ -2,9 +2,10 @@
 
 Faces are found in a pass of their own over the whole shot (`find_faces`), so
 that their landmarks can be stabilised over it before any frame is aligned.
-A frame then travels as a `PlateFrame`: its pixels and, where a face was
-found, where that face lies (`Face`); frames without one travel too, so every
-frame is written in order.
+A frame then travels as a `PlateFrame`: its colour pixels, the frame as
+stored (every channel and the header, which the writer keeps) and, where a
+face was found, where that face lies (`Face`); frames without one travel too,
+so every frame is written in order.
 """
 
 from dataclasses import dataclass, replace
@@ -19,7 +20,8 @@ from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import Source, read_frames
-from fusion.io.image import as_rgb, to_uint8
+from fusion.io.image import to_uint8
+from fusion.io.plate import Frame
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -35,21 +37,23 @@ class Face:
 
 @dataclass(frozen=True)
 class PlateFrame:
-    """One frame of the plate: its index in the shot, its pixels (RGB, the plate's dtype) and its face
-    (None: none found, the frame passes through unchanged)."""
+    """One frame of the plate: its index in the shot, its colour pixels (RGB: uint8, uint16 or float32), its
+    face (None: none found, the frame passes through unchanged) and the frame as `stored` (every channel,
+    the header; None: `plate` is all there is)."""
 
     index: int
     plate: np.ndarray
     face: Face | None = None
+    stored: Frame | None = None
 
 
 def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
     """The read stage: every frame of `source` in order, timed as `read`; a frame that cannot be decoded
     raises its error."""
-    for index, image in watch.iterate(read_frames(source, 0, source.frames), "read"):
-        if isinstance(image, Exception):
-            raise image
-        yield PlateFrame(index, as_rgb(image)[0])
+    for index, frame in watch.iterate(read_frames(source, 0, source.frames), "read"):
+        if isinstance(frame, Exception):
+            raise frame
+        yield PlateFrame(index, frame.rgb, stored=frame)
 
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Loading a trained network for swapping, with errors that say what to do."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -9,7 +9,8 @@ from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError
 from fusion.hardware import pick_device, resolve_precision
 from fusion.model import FusionNet
-from fusion.model.checkpoint import load_color, load_matte, load_network, read_checkpoint
+from fusion.model.checkpoint import (COLOR_SECTION, MATTE_SECTION, load_color, load_matte, load_network,
+                                     read_checkpoint)
 from fusion.model.color_lut import ColorNet
 from fusion.model.matte_net import MatteNet
 from fusion.model.decode import decode_faces
@@ -30,6 +31,9 @@ class SwapModel:
     matte: MatteNet | None = None
     #: the color-harmonisation LUT network where the checkpoint holds one (color.py), on the same device
     color: ColorNet | None = None
+    #: how the learned matte and the colour network were trained (`matte`, `color`: their sections' plain
+    #: `training` data), for a render's manifest
+    trained: dict[str, dict] = field(default_factory=dict)
 
     def identity_index(self, name: str) -> int:
         """The decoder index of identity `name`; a CheckpointError listing the model's identities if it has no such one."""
@@ -62,5 +66,7 @@ def load_swap_model(path: str | Path, device: str = "cpu", precision: str = "fp3
                               "saved); train again or resume the run once to write a new checkpoint")
     net, matte, color = load_network(saved), load_matte(saved, path), load_color(saved, path)
     on_device = lambda extra: extra.to(picked) if extra is not None else None  # noqa: E731
+    trained = {name: saved[key].get("training", {}) for name, key in (("matte", MATTE_SECTION),
+                                                                       ("color", COLOR_SECTION)) if key in saved}
     return SwapModel(net.eval().to(picked), list(info["identities"]), CropSettings(**info["crop"]), precision,
-                     on_device(matte), on_device(color))
+                     on_device(matte), on_device(color), trained)

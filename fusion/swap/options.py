@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError
+from fusion.io.plate import frame_range
 from fusion.swap.color import check_color
 from fusion.swap.composite import check_blend
 from fusion.swap.matte import check_matte
@@ -10,7 +11,8 @@ from fusion.swap.matte import check_matte
 
 @dataclass
 class SwapOptions:
-    """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them). Unknown choices are refused here,
+    """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them).
+    Unknown choices are refused here,
     before any work; what needs the checkpoint (a learned matte, a color network) when it is loaded."""
 
     #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
@@ -36,6 +38,10 @@ class SwapOptions:
     quality: str = "none"
     #: 16-bit PNG mattes in <output>_matte/ (the matte the face was composited through)
     write_matte: bool = False
+    #: also put the matte into each EXR frame as a channel of this name (e.g. `matte`); None: not
+    matte_channel: str | None = None
+    #: the plate's frame numbers to swap, `1001-1100` or `1001`; None: every frame
+    frames: str | None = None
     #: plate | swap side by side in <output>_preview.mp4, for review
     preview: bool = False
     preview_height: int = 540
@@ -55,5 +61,7 @@ class SwapOptions:
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
+        if self.frames is not None:
+            frame_range(self.frames)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: decode at least 1 frame at a time")

@@ -6,8 +6,9 @@ frames and find the face in each (a landmarks pass over the whole shot, then
 stabilised: `fusion.swap.frames`), then a second pass that aligns each face,
 decodes the faces a batch at a time (network, color, learned matte:
 `fusion.swap.decode`), composites each back into its frame and writes it
-(`fusion.swap.writer`). Frames where no face is found pass through unchanged
-and are listed in the report, with the seconds spent in each stage.
+(`fusion.swap.writer`), and beside the render its manifest (`fusion.swap.manifest`).
+Frames where no face is found pass through unchanged and are listed in the
+report, with the seconds spent in each stage.
 """
 
 import logging
@@ -26,6 +27,7 @@ from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
 from fusion.swap.loader import load_swap_model
+from fusion.swap.manifest import render_manifest
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
 from fusion.swap.tuned_encoder import load_tuning
@@ -73,8 +75,9 @@ def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOp
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
          options: SwapOptions = SwapOptions()) -> SwapReport:
-    """Swap `identity`'s face into every frame of `input_path`; write to `output_path`."""
-    source, output_path = source_from_path(input_path), Path(output_path)
+    """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
+    `output_path`, with its manifest beside it."""
+    source, output_path = source_from_path(input_path, options.frames), Path(output_path)
     check_swap_outputs(output_path, source, checkpoint, options)
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
@@ -92,9 +95,10 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                 with watch("composite"):
                     swapped, matte = composite_frame(frame, face, options)
                 with watch("write"):
-                    outputs.write(frame.plate, swapped, matte)
+                    outputs.write(frame, swapped, matte)
                 report.count(frame)
-    report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
+        report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
+        outputs.write_manifest(render_manifest(source, checkpoint, identity, options, model, report, outputs.fps))
     if report.no_face:
         log.warning("%d frames had no face and pass through unchanged: %s", len(report.no_face), report.no_face[:20])
     return report

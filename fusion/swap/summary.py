@@ -1,10 +1,11 @@
-"""What `swap` prints when it ends: frames and faces, speed and where the time went, what it wrote, its
-warnings, and the command that scores the model next."""
+"""What `swap` prints when it ends: frames and faces, speed and where the time went, what it wrote and its
+manifest, its warnings, and the command that scores the model next."""
 
 from pathlib import Path
 
 from fusion.command_line import command_line
 from fusion.swap.pipeline import SwapReport, preview_path
+from fusion.swap.writer import manifest_path
 
 
 def swap_summary(report: SwapReport, output: str | Path, checkpoint: str | Path, preview: bool) -> list[str]:
@@ -17,6 +18,7 @@ def swap_summary(report: SwapReport, output: str | Path, checkpoint: str | Path,
     return [f"{report.frames} frames, {report.swapped} swapped, no face in {len(faceless)}: {faceless[:20]}",
             f"{report.frames_per_second:.1f} frames/s ({shares})",
             f"wrote {output}",
+            f"how it was made: {manifest_path(Path(output))}",
             *(f"warning: {warning}" for warning in report.warnings),
             *([f"side by side: {preview_path(Path(output))}"] if preview else []),
             f"to score the model on held-out frames: {evaluate}"]

@@ -16,6 +16,7 @@ from fusion.errors import CheckpointError
 from fusion.io.atomic import atomic_path
 from fusion.io.digest import file_sha256
 from fusion.io.footage import Source
+from fusion.io.plate import FramePattern
 from fusion.swap.loader import SwapModel
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,12 @@ def tuning_path(checkpoint: str | Path, shot: str | Path) -> Path:
 
     >>> tuning_path("run/checkpoints/last.ckpt", "plates/sc12_tk3.mov").as_posix()
     'run/checkpoints/last.tuned-sc12_tk3.pt'
+    >>> tuning_path("run/checkpoints/last.ckpt", "plates/sc12_tk3.####.exr").name
+    'last.tuned-sc12_tk3.pt'
     """
-    return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.tuned-{Path(shot).stem}.pt")
+    pattern = FramePattern.parse(shot)
+    name = pattern.stem if pattern else Path(shot).stem
+    return Path(checkpoint).with_name(f"{Path(checkpoint).stem}.tuned-{name}.pt")
 
 
 def save_tuned_encoder(path: str | Path, section: dict, state: dict[str, torch.Tensor]) -> Path:

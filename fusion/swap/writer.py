@@ -1,26 +1,32 @@
-"""Writing swapped frames: a video, an image sequence in the input's format and
-bit depth, or a single image; optionally the face matte beside them.
+"""Writing swapped frames: a video, an image sequence (a folder, or numbered by a pattern such as
+`out/sc01.####.exr`) or a single image, each frame like its plate's file (`fusion.io.plate.write_frame`:
+format, pixel type, compression, windows, channels, header); optionally the face matte beside them, and
+always a manifest saying how the render was made.
 
 Every file is staged and moved into place only when the whole render (and
 whatever else shares its StagedOutputs, such as the preview) succeeded: a
 swap that fails on frame 900 of 1000 leaves the previous render intact. A
-sequence and the matte folder are each replaced whole, so after a render they
-hold exactly its frames, named after the plate's: a render shorter than the
-last leaves none of the last one's frames behind. `SwapOutputs` is the
-swap's write stage: the frames, their mattes and the preview, staged together.
+sequence's folder and the matte folder are each replaced whole, so after a render they
+hold exactly its frames, named after the plate's (or by the pattern, with the plate's frame numbers): a
+render shorter than the last leaves none of the last one's frames behind. `SwapOutputs` is the
+swap's write stage: the frames, their mattes, the preview and the manifest, staged together.
 """
 
+import json
+import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from fusion.errors import ConfigError, DiskFullError, OutputError
-from fusion.io.atomic import StagedOutputs, disk_full
+from fusion.io.atomic import StagedOutputs, disk_full, write_bytes
 from fusion.io.footage import VIDEO_EXTENSIONS, Source
-from fusion.io.image import IMAGE_EXTENSIONS, write_image
+from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs, replaced_files
+from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, format_of, output_type, read_header, write_frame
 from fusion.io.video import VideoWriter, frame_rate
+from fusion.swap.frames import PlateFrame
 from fusion.swap.options import SwapOptions
 from fusion.swap.review_video import PreviewWriter
 
@@ -28,9 +34,28 @@ from fusion.swap.review_video import PreviewWriter
 MATTE_SUFFIXES = (".png",)
 
 
+def render_base(output: Path) -> Path:
+    """What the files beside a render are named after: a pattern output's folder, else the output itself.
+
+    >>> render_base(Path("renders/shot.mov")).as_posix(), render_base(Path("/renders/v1/sc01.####.exr")).as_posix()
+    ('renders/shot.mov', '/renders/v1')
+    """
+    pattern = FramePattern.parse(output)
+    return Path(os.path.abspath(pattern.folder)) if pattern else output
+
+
+def sequence_folder(output: Path) -> Path | None:
+    """The folder a render to `output` fills with frames and replaces whole (an output folder, or a pattern
+    output's folder); None for a video or an image."""
+    if FramePattern.parse(output):
+        return render_base(output)
+    return None if output.suffix else output
+
+
 def matte_folder(output: Path) -> Path:
     """Where `write_matte=true` puts the mattes: beside the output, `<name>_matte/`."""
-    return output.with_name(output.stem + "_matte")
+    base = render_base(output)
+    return base.with_name(base.stem + "_matte")
 
 
 def preview_path(output: Path) -> Path:
@@ -39,27 +64,49 @@ def preview_path(output: Path) -> Path:
     >>> preview_path(Path("renders/shot.mov")).as_posix()
     'renders/shot_preview.mp4'
     """
-    return output.with_name(output.stem + "_preview.mp4")
+    base = render_base(output)
+    return base.with_name(base.stem + "_preview.mp4")
+
+
+def manifest_path(output: Path) -> Path:
+    """Where a render's manifest goes: `<output>.json`, for a pattern output `<its folder>.json`.
+
+    >>> manifest_path(Path("renders/shot.mov")).as_posix(), manifest_path(Path("/renders/v1/sc01.####.exr")).as_posix()
+    ('renders/shot.mov.json', '/renders/v1.json')
+    """
+    base = render_base(output)
+    return base.with_name(base.name + ".json")
 
 
 def matte_path(output: Path, source: Source, index: int) -> Path:
-    """Frame `index`'s matte: named after its plate image (`<plate stem>.png`), or for a video `matte.<index>.png`.
+    """Frame `index`'s matte: for a pattern output, named by the pattern with the plate's frame number
+    (`.png`); else after its plate image (`<plate stem>.png`), or for a video `matte.<frame number>.png`.
 
-    >>> plates = Source("", Path("shot"), "shot", 1, (Path("shot/plate.0101.exr"),))
+    >>> plates = Source("", Path("shot"), "shot", 1, (Path("shot/plate.0101.exr"),), (101,))
     >>> matte_path(Path("out"), plates, 0).as_posix(), matte_path(Path("out.mp4"), plates, 0).as_posix()
     ('out_matte/plate.0101.png', 'out_matte/plate.0101.png')
+    >>> matte_path(Path("/r/out/sc01.####.exr"), plates, 0).as_posix()
+    '/r/out_matte/sc01.0101.png'
     >>> matte_path(Path("out.mp4"), Source("", Path("plate.mov"), "plate.mov", 10), 7).as_posix()
     'out_matte/matte.000007.png'
     """
-    name = source.images[index].stem if source.images else f"matte.{index:06d}"
+    pattern = FramePattern.parse(output)
+    if pattern:
+        name = Path(pattern.path(source.number(index)).name).stem
+    else:
+        name = source.images[index].stem if source.images else f"matte.{source.number(index):06d}"
     return matte_folder(output) / f"{name}.png"
 
 
-def frame_path(folder: Path, source: Source, index: int) -> Path:
-    """A sequence output's frame: the input image's own name, or `<video stem>.<index>.png`."""
+def frame_path(output: Path, source: Source, index: int) -> Path:
+    """A sequence output's frame: by the pattern with the plate's frame number, else the input image's own
+    name, or `<video stem>.<frame number>.png`."""
+    pattern = FramePattern.parse(output)
+    if pattern:
+        return render_base(output) / pattern.path(source.number(index)).name
     if source.images:
-        return folder / source.images[index].name
-    return folder / f"{source.path.stem}.{index:06d}.png"
+        return output / source.images[index].name
+    return output / f"{source.path.stem}.{source.number(index):06d}.png"
 
 
 def _with_replaced(files: list[Path], folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -80,30 +127,57 @@ def _mattes(output: Path, source: Source) -> list[Path]:
 
 
 def output_files(output: Path, source: Source, write_matte: bool) -> list[Path]:
-    """Every file a swap of `source` to `output` writes (frames, mattes) or removes (a previous render's frames
-    in a folder it replaces), for checks before any work; a folder holding anything else is refused."""
-    if output.suffix:
+    """Every file a swap of `source` to `output` writes (frames, mattes, the manifest) or removes (a previous
+    render's frames in a folder it replaces), for checks before any work; a folder holding anything else is
+    refused."""
+    folder = sequence_folder(output)
+    if folder is None:
         files = [output]
     else:
-        files = _with_replaced([frame_path(output, source, index) for index in range(source.frames)], output,
+        files = _with_replaced([frame_path(output, source, index) for index in range(source.frames)], folder,
                                IMAGE_EXTENSIONS)
     if write_matte:
         files += _with_replaced(_mattes(output, source), matte_folder(output), MATTE_SUFFIXES)
-    return files
+    return files + [manifest_path(output)]
+
+
+def _check_frames_fit(output: Path, source: Source, matte_channel: str | None) -> None:
+    """Refuse, before any work, an image output whose format cannot hold the plate's pixels (a float EXR into
+    PNG), a multi-part plate (fusion writes one part), and a `matte_channel` it cannot take."""
+    if output.suffix.lower() in VIDEO_EXTENSIONS:
+        return
+    header = read_header(source.images[0]) if source.images else None
+    if header is not None and header.parts > 1:
+        raise ConfigError(f"{source.images[0]} has {header.parts} parts; fusion writes only the first, which would "
+                          "drop the others: write a video, or export the plate's parts as files of their own")
+    into = format_of(output) if sequence_folder(output) is None or FramePattern.parse(output) else None
+    own = header.format if header is not None else "png"
+    if into is not None and into != own:
+        output_type(header.pixel_type if header is not None else "uint8", into, output)
+    if matte_channel is not None:
+        if (into or own) != "openexr":
+            raise ConfigError(f"matte_channel={matte_channel}: a matte channel goes into an EXR, but {output} is "
+                              f"written as {into or own}; write .exr, or use write_matte=true")
+        if header is not None and matte_channel in header.channels:
+            raise ConfigError(f"matte_channel={matte_channel}: the plate {source.images[0]} already has that channel; "
+                              "choose another name")
 
 
 class FrameWriter:
     """Context manager taking frames in order. Video goes through ffmpeg
-    (H.264, 8-bit) at the plate's frame rate; images keep their dtype. A
+    (H.264, 8-bit) at the plate's frame rate; images are written like their
+    plate's files, with `matte_channel` the matte as one more channel. A
     sequence's folder and the matte folder are staged whole (`StagedOutputs.folder`)."""
 
     def __init__(self, output: Path, source: Source, staged: StagedOutputs, write_matte: bool = False,
-                 fps: float = 24.0):
+                 fps: float = 24.0, matte_channel: str | None = None):
         self.output, self.source, self.write_matte, self.staged = output, source, write_matte, staged
+        self.matte_channel = matte_channel
         self.count = 0
         self.bytes = 0
-        if not output.suffix:
-            staged.folder(output, IMAGE_EXTENSIONS)
+        self.folder = sequence_folder(output)
+        if self.folder is not None:
+            staged.folder(self.folder, IMAGE_EXTENSIONS)
         if write_matte:
             staged.folder(matte_folder(output), MATTE_SUFFIXES)
         self._video = (VideoWriter(output, fps, staged=staged, frames=source.frames)
@@ -112,29 +186,31 @@ class FrameWriter:
     def __enter__(self) -> "FrameWriter":
         return self
 
-    def _image(self, path: Path, image: np.ndarray) -> None:
+    def _stage(self, path: Path, write) -> None:
+        """`write(staged path)` for the file that becomes `path`; a full disk says what the rest needs."""
         staged = self.staged.path(path)
         try:
-            write_image(staged, image)
+            write(staged)
         except DiskFullError as error:
             remaining = self.source.frames - self.count
             needed = self.bytes // self.count * remaining if self.count else None
             raise disk_full(path.parent, needed) from error
         self.bytes += staged.stat().st_size
 
-    def write(self, frame: np.ndarray, matte: np.ndarray) -> None:
+    def write(self, frame: Frame, matte: np.ndarray) -> None:
         """Stage the next swapped frame in the output's format (and, with `write_matte`, its matte as a
         16-bit PNG); a full disk is reported with the space the rest of the render needs.
         """
         if self._video is not None:
-            self._video.write(frame)
-        elif self.output.suffix:
-            self._image(self.output, frame)
+            self._video.write(frame.rgb)
         else:
-            self._image(frame_path(self.output, self.source, self.count), frame)
+            if self.matte_channel is not None:
+                frame = frame.with_channel(self.matte_channel, matte)
+            path = self.output if self.folder is None else frame_path(self.output, self.source, self.count)
+            self._stage(path, lambda staged: write_frame(staged, frame))
         if self.write_matte:
             matte16 = (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16)
-            self._image(matte_path(self.output, self.source, self.count), matte16)
+            self._stage(matte_path(self.output, self.source, self.count), lambda staged: write_image(staged, matte16))
         self.count += 1
 
     def __exit__(self, *exc) -> None:
@@ -143,10 +219,15 @@ class FrameWriter:
 
 
 def check_swap_outputs(output: Path, source: Source, checkpoint: str | Path, options: SwapOptions) -> None:
-    """Refuse, before any work, an output that is neither a video, an image nor a folder, and outputs that
-    `check_outputs` refuses (existing without `overwrite`, or among the swap's inputs)."""
-    if output.suffix.lower() not in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",):
-        raise ConfigError(f"output={output}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder")
+    """Refuse, before any work, an output that is neither a video, an image, a numbered sequence nor a folder,
+    one whose format cannot hold the plate (`_check_frames_fit`), and outputs that `check_outputs` refuses
+    (existing without `overwrite`, or among the swap's inputs)."""
+    suffix = output.suffix.lower()
+    kinds = IMAGE_EXTENSIONS if FramePattern.parse(output) else VIDEO_EXTENSIONS + IMAGE_EXTENSIONS + ("",)
+    if suffix not in kinds:
+        raise ConfigError(f"output={output}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image, a numbered "
+                          "sequence (out/shot.####.exr) or a folder")
+    _check_frames_fit(output, source, options.matte_channel)
     outputs = output_files(output, source, options.write_matte) + ([preview_path(output)] if options.preview else [])
     inputs = [source.path, Path(checkpoint)] + ([Path(options.tuning)] if options.tuning else [])
     check_outputs(outputs, inputs, options.overwrite)
@@ -154,33 +235,43 @@ def check_swap_outputs(output: Path, source: Source, checkpoint: str | Path, opt
 
 class SwapOutputs:
     """The swap's write stage, a context manager: each swapped frame (and its matte with `write_matte`) through
-    a `FrameWriter`, and beside it the side-by-side preview with `preview`, at `options.fps` (None: the plate's
-    frame rate, 24 for images). All are staged together and moved into place only when the whole render
-    succeeded."""
+    a `FrameWriter`, beside it the side-by-side preview with `preview`, at `options.fps` (None: the plate's
+    frame rate, 24 for images), and at the end the manifest (`write_manifest`). All are staged together and
+    moved into place only when the whole render succeeded."""
 
     def __init__(self, output: Path, source: Source, options: SwapOptions):
         self.output, self.source, self.options = output, source, options
         self.fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
         self._stack = ExitStack()
+        self._staged: StagedOutputs | None = None
         self.frames: FrameWriter | None = None
         self.preview: PreviewWriter | None = None
 
     def __enter__(self) -> "SwapOutputs":
         with ExitStack() as stack:
-            staged = stack.enter_context(StagedOutputs())
-            self.frames = stack.enter_context(FrameWriter(self.output, self.source, staged, self.options.write_matte,
-                                                          self.fps))
+            self._staged = stack.enter_context(StagedOutputs())
+            self.frames = stack.enter_context(FrameWriter(self.output, self.source, self._staged,
+                                                          self.options.write_matte, self.fps,
+                                                          self.options.matte_channel))
             if self.options.preview:
                 self.preview = stack.enter_context(PreviewWriter(preview_path(self.output),
-                                                                 self.options.preview_height, self.fps, staged))
+                                                                 self.options.preview_height, self.fps, self._staged))
             self._stack = stack.pop_all()
         return self
 
-    def write(self, plate: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:
-        """Stage the next swapped `frame` with its `matte`, and `plate` | `frame` in the preview."""
-        self.frames.write(frame, matte)
+    def write(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
+        """Stage `frame` with its colour `swapped` (every other channel and its header as read) and its `matte`,
+        and its plate | swapped in the preview."""
+        stored = frame.stored if frame.stored is not None else Frame(frame.index, frame.plate)
+        self.frames.write(stored.with_rgb(swapped), matte)
         if self.preview is not None:
-            self.preview.write_pair(plate, frame)
+            self.preview.write_pair(frame.plate, swapped)
+
+    def write_manifest(self, manifest: dict) -> Path:
+        """Stage the render's manifest (`manifest_path`), to be put in place with its frames; returns its path."""
+        path = manifest_path(self.output)
+        write_bytes(self._staged.path(path), json.dumps(manifest, indent=1, default=str).encode())
+        return path
 
     def __exit__(self, *exc) -> bool | None:
         return self._stack.__exit__(*exc)

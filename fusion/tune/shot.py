@@ -145,9 +145,11 @@ def _shot_crops(shot: Path, identity: str, model: SwapModel, work: Path, holdout
         (footage / identity).symlink_to(shot.resolve(), target_is_directory=True)
     elif shot.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
         (footage / identity).mkdir()
-        (footage / identity / shot.name).symlink_to(shot.resolve())
+        for path in source_from_path(shot).images or (shot,):  # a numbered sequence (shot.####.exr): its frames
+            (footage / identity / path.name).symlink_to(path.resolve())
     else:
-        raise ConfigError(f"shot={shot}: give a video ({', '.join(VIDEO_EXTENSIONS)}), an image or a folder of images")
+        raise ConfigError(f"shot={shot}: give a video ({', '.join(VIDEO_EXTENSIONS)}), an image, a numbered sequence "
+                          "or a folder of images")
     prepare(footage, work / "cache", model.crop, PrepareOptions(workers=workers or 1, contact_sheet=0), [identity])
     size = model.net.output_resolution
     packs = [build_pack(work / "cache", [identity], PackSpec(size, 10**6, split=split, holdout=holdout), workers=1)

@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from fusion.io.footage import find_identities, read_frames, scan_identity
+from fusion.io.footage import find_identities, read_frames, scan_identity, source_from_path
 
 
 def write_video(path, frames, fps=24):
@@ -48,4 +48,15 @@ def test_video_chunks_match_sequential_decode(tmp_path):
     chunked = dict(read_frames(source, 17, 29))
     assert sorted(chunked) == list(range(17, 29))
     for index, frame in chunked.items():
-        np.testing.assert_array_equal(frame, whole[index])
+        np.testing.assert_array_equal(frame.pixels, whole[index].pixels)
+
+
+def test_frames_cuts_a_video_by_frame_number(tmp_path):
+    rng = np.random.default_rng(1)
+    write_video(tmp_path / "v.mp4", [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(12)])
+    whole = dict(read_frames(source_from_path(tmp_path / "v.mp4"), 0, 12))
+    cut = source_from_path(tmp_path / "v.mp4", frames="4-6")
+    read = list(read_frames(cut, 0, cut.frames))
+    assert [(index, frame.number) for index, frame in read] == [(0, 4), (1, 5), (2, 6)]
+    for _, frame in read:
+        np.testing.assert_array_equal(frame.pixels, whole[frame.number].pixels)

@@ -1,10 +1,12 @@
-"""fusion.io.image and fusion.io.atomic: round trips keep dtype and values, errors name the file."""
+"""fusion.io.image and fusion.io.atomic: round trips keep dtype and values, errors name the file; a frame's
+colour channels (fusion.io.plate.Frame)."""
 
 import numpy as np
 import pytest
 
 from fusion.io.atomic import atomic_path
-from fusion.io.image import ImageReadError, as_rgb, read_image, write_image
+from fusion.io.image import ImageReadError, read_image, write_image
+from fusion.io.plate import Frame
 
 
 @pytest.mark.parametrize("suffix,dtype", [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint16), (".exr", np.float32)])
@@ -33,10 +35,13 @@ def test_corrupt_file_error_names_file(tmp_path):
 def test_channel_layouts():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., 3] = 255
-    rgb, note = as_rgb(rgba)
-    assert rgb.shape == (4, 4, 3) and "alpha" in note
-    with pytest.raises(ValueError, match="shape"):
-        as_rgb(np.zeros((4, 4, 2)))
+    frame = Frame(0, rgba, ("R", "G", "B", "A"))
+    assert frame.rgb.shape == (4, 4, 3) and "alpha" in frame.note
+    grey = Frame(0, np.arange(16, dtype=np.uint16).reshape(4, 4, 1), ("Y",))
+    assert grey.rgb.shape == (4, 4, 3) and (grey.rgb[..., 2] == grey.pixels[..., 0]).all()
+    np.testing.assert_array_equal(grey.with_rgb(grey.rgb).pixels, grey.pixels)  # grey back as it was
+    with pytest.raises(ValueError, match="shape|pixels"):
+        Frame(0, np.zeros((4, 4, 2)))
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

@@ -15,6 +15,7 @@ def test_swap_py_says_what_it_wrote_and_what_comes_next(checkpoint, two_plates, 
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[-1] == f"to score the model on held-out frames: python evaluate.py checkpoint={checkpoint}"
+    assert f"how it was made: {output}.json" in lines
     assert f"wrote {output}" in lines and sorted(p.name for p in output.iterdir()) == ["plate.0001.png", "plate.0002.png"]
     assert "swap: 2/2 (100%) frame" in result.stdout and "\r" not in result.stdout + result.stderr
 
@@ -30,6 +31,7 @@ def test_the_closing_lines_give_frames_speed_warnings_the_preview_and_the_next_c
         "50 frames, 47 swapped, no face in 3: [3, 4, 40]",
         "10.0 frames/s (read 20%, decode 60%, write 20%)",
         f"wrote {output}",
+        f"how it was made: {tmp_path / 'shot.mp4.json'}",
         "warning: the tuning was made on another shot",
         f"side by side: {tmp_path / 'shot_preview.mp4'}",
         "to score the model on held-out frames: python evaluate.py checkpoint=run/last.ckpt"]

@@ -153,7 +153,7 @@ def test_write_stages_frames_mattes_and_preview_together(tmp_path, plates):
     options = SwapOptions(write_matte=True, preview=True, preview_height=64)
     with SwapOutputs(tmp_path / "out", source, options) as outputs:
         for frame in frames:
-            outputs.write(frame.plate, frame.plate, np.full(frame.plate.shape[:2], 0.5, np.float32))
+            outputs.write(frame, frame.plate, np.full(frame.plate.shape[:2], 0.5, np.float32))
         assert not (tmp_path / "out").exists()  # staged until the render is whole
     names = sorted(path.name for path in plates.iterdir())
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == names

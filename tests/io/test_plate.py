@@ -1,0 +1,75 @@
+"""fusion.io.plate on real files made with OpenImageIO: what a frame's file holds comes back as it was, sequences
+are found by pattern and cut by frame number, and what cannot work is refused naming the file and the fix."""
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from fusion.errors import ConfigError
+from fusion.io.footage import read_frames, source_from_path
+from fusion.io.image import ImageReadError
+from fusion.io.plate import Frame, read_frame, read_header, write_frame
+
+
+def write_oiio(path, pixels, channels, pixel_type, **attributes):
+    """`pixels` (H, W, C) written as they are by OpenImageIO, with `attributes` in the header."""
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
+    spec.channelnames = channels
+    for name, value in attributes.items():
+        spec.attribute(name.replace("__", ":"), value)
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec) and output.write_image(pixels) and output.close(), output.geterror()
+    return path
+
+
+def test_every_channel_and_attribute_survives_a_write_like_the_input(tmp_path, photos):
+    """An RGBAZ half EXR (DWAB, lossy, is not used: lossless ZIP) read and written back: the same file content."""
+    rgb = photos["hopper"][:64, :96].astype(np.float32) / 255
+    pixels = np.concatenate([rgb, np.full((64, 96, 1), 0.5, np.float32), rgb[..., :1] * 100], axis=2).astype(np.float16)
+    plate = write_oiio(tmp_path / "plate.0007.exr", pixels, ("R", "G", "B", "A", "Z"), "half", compression="zip",
+                       facility__shot="sc01")
+    frame = read_frame(plate)
+    assert frame.number == 7 and frame.channels == ("R", "G", "B", "A", "Z") and frame.pixels.dtype == np.float32
+    assert frame.rgb.shape == (64, 96, 3) and frame.note == "channels A, Z ignored"
+    write_frame(tmp_path / "out.exr", frame.with_rgb(frame.rgb))
+    back = read_header(tmp_path / "out.exr")
+    assert (back.pixel_type, back.compression, back.channels) == ("half", "zip", frame.channels)
+    assert back.attributes["facility:shot"] == "sc01"
+    np.testing.assert_array_equal(read_frame(tmp_path / "out.exr").pixels, frame.pixels)
+
+
+def test_a_plate_with_no_colour_or_a_broken_file_is_named(tmp_path):
+    depth = write_oiio(tmp_path / "depth.exr", np.zeros((4, 4, 2), np.float32), ("Z", "N"), "float")
+    with pytest.raises(ImageReadError, match=r"depth\.exr: no R, G, B or Y channels \(found Z, N\)"):
+        read_frame(depth)
+    (tmp_path / "broken.dpx").write_bytes(b"SDPX not really")
+    with pytest.raises(ImageReadError, match=r"broken\.dpx: cannot decode"):
+        read_frame(tmp_path / "broken.dpx")
+
+
+def test_a_format_that_cannot_hold_the_pixels_is_refused(tmp_path):
+    half = Frame(0, np.zeros((4, 4, 3), np.float32), header=read_header(
+        write_oiio(tmp_path / "a.exr", np.zeros((4, 4, 3), np.float16), ("R", "G", "B"), "half")))
+    with pytest.raises(ConfigError, match=r"b\.png: png cannot hold half pixels without loss; write them as .*\.exr"):
+        write_frame(tmp_path / "b.png", half)
+    write_frame(tmp_path / "b.tif", half)
+    assert read_header(tmp_path / "b.tif").pixel_type == "float" and not (tmp_path / "b.png").exists()
+
+
+def test_sequences_by_pattern_keep_their_numbers_and_frames_cuts_them(tmp_path):
+    for number in (1001, 1002, 1003, 1010):
+        write_oiio(tmp_path / f"plate.{number:04d}.exr", np.full((4, 4, 3), number, np.float16), ("R", "G", "B"),
+                   "half")
+    write_oiio(tmp_path / "plate.101.exr", np.zeros((4, 4, 3), np.float16), ("R", "G", "B"), "half")  # not ####
+    for pattern in ("plate.####.exr", "plate.%04d.exr"):
+        source = source_from_path(tmp_path / pattern)
+        assert source.numbers == (1001, 1002, 1003, 1010) and source.path == tmp_path
+    cut = source_from_path(tmp_path / "plate.####.exr", frames="1002-1010")
+    assert [(index, frame.number, float(frame.pixels[0, 0, 0])) for index, frame in read_frames(cut, 0, cut.frames)] \
+        == [(0, 1002, 1002.0), (1, 1003, 1003.0), (2, 1010, 1010.0)]
+    with pytest.raises(ConfigError, match=r"frames=2000-2100: .* has frames 1001-1010; choose frames among them"):
+        source_from_path(tmp_path / "plate.####.exr", frames="2000-2100")
+    with pytest.raises(ConfigError, match=r"frames=1100-1001: give the first and last frame numbers"):
+        source_from_path(tmp_path / "plate.####.exr", frames="1100-1001")
+    with pytest.raises(FileNotFoundError, match=r"no frames named shot\.####\.dpx in"):
+        source_from_path(tmp_path / "shot.####.dpx")

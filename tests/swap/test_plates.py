@@ -1,0 +1,145 @@
+"""Plates as a facility has them, through the swap: EXR with overscan, half, PIZ and its own attributes; a 10-bit
+DPX sequence; numbered outputs (`out/sc01.####.exr`) keeping the plate's frame numbers; `frames=`; the manifest."""
+
+import json
+
+import cv2
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+import torch
+
+from fusion.errors import ConfigError
+from fusion.io.digest import file_sha256
+from fusion.io.footage import source_from_path
+from fusion.io.image import read_image
+from fusion.io.plate import read_frame, read_header
+from fusion.stopwatch import Stopwatch
+from fusion.swap.frames import read_plates
+from fusion.swap.pipeline import SwapOptions, swap
+from fusion.swap.writer import SwapOutputs
+
+#: The overscan of the EXR plates: 16 px of picture beyond the 512 px display window on every side.
+OVERSCAN = 16
+
+
+def write_oiio(path, pixels, pixel_type, channels=("R", "G", "B"), origin=(0, 0), display=None, **attributes):
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
+    spec.channelnames = channels
+    spec.x, spec.y = origin
+    if display is not None:
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = display
+    for name, value in attributes.items():
+        spec.attribute(name, value)
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec) and output.write_image(pixels) and output.close(), output.geterror()
+    return path
+
+
+@pytest.fixture(scope="module")
+def exr_plates(plates, tmp_path_factory):
+    """The four-plate shot as a facility's EXRs, frames 1001-1004: scene-linear half RGBA, PIZ, the picture
+    extending 16 px beyond the display window, a custom string attribute."""
+    folder = tmp_path_factory.mktemp("exr") / "sc01"
+    folder.mkdir()
+    for number, png in zip(range(1001, 1005), sorted(plates.iterdir())):
+        picture = cv2.copyMakeBorder(read_image(png), *(OVERSCAN,) * 4, cv2.BORDER_REFLECT101)
+        linear = (picture.astype(np.float32) / 255) ** 2.2
+        alpha = np.linspace(0, 1, linear.shape[1], dtype=np.float32)[None, :, None].repeat(linear.shape[0], 0)
+        write_oiio(folder / f"sc01_plate.{number}.exr", np.concatenate([linear, alpha], 2).astype(np.float16), "half",
+                   ("R", "G", "B", "A"), (-OVERSCAN, -OVERSCAN), (0, 0, 512, 512), compression="piz",
+                   **{"facility:shot": "sc01", "facility:take": 3})
+    return folder
+
+
+def test_the_swap_writer_gives_back_an_exr_as_it_came(exr_plates, tmp_path):
+    """Read and written back unchanged: pixel type, compression, windows, channels, attributes and pixels as the
+    input's, and the file within 10% of its size."""
+    source = source_from_path(exr_plates / "sc01_plate.####.exr", frames="1001-1002")
+    with SwapOutputs(tmp_path / "out" / "sc01.####.exr", source, SwapOptions()) as outputs:
+        for frame in read_plates(source, Stopwatch()):
+            outputs.write(frame, frame.plate, np.zeros(frame.plate.shape[:2], np.float32))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sc01.1001.exr", "sc01.1002.exr"]
+    plate, out = read_header(exr_plates / "sc01_plate.1001.exr"), read_header(tmp_path / "out" / "sc01.1001.exr")
+    assert (out.pixel_type, out.compression, out.channels) == ("half", "piz", ("R", "G", "B", "A"))
+    assert out.data_window == plate.data_window != out.display_window == plate.display_window
+    assert {name: out.attributes[name] for name in ("facility:shot", "facility:take")} == {"facility:shot": "sc01",
+                                                                                          "facility:take": 3}
+    assert plate.attributes.keys() <= out.attributes.keys()
+    for number in (1001, 1002):
+        written, given = tmp_path / "out" / f"sc01.{number}.exr", exr_plates / f"sc01_plate.{number}.exr"
+        np.testing.assert_array_equal(read_frame(written).pixels, read_frame(given).pixels)
+        assert abs(written.stat().st_size / given.stat().st_size - 1) < 0.1
+
+
+def test_an_exr_swap_keeps_every_pixel_outside_the_matte_and_its_frame_numbers(checkpoint, exr_plates, tmp_path):
+    """A swap of frames 1002-1004 to `out/sc01.####.exr` with the matte as a channel: the plate's frame numbers in
+    every output, all four channels bit for bit outside the matte, alpha everywhere; the manifest says how."""
+    output = tmp_path / "out" / "sc01.####.exr"
+    report = swap(exr_plates / "sc01_plate.%04d.exr", output, checkpoint, "hopper",
+                  SwapOptions(frames="1002-1004", write_matte=True, matte_channel="matte", device="cpu"))
+    assert (report.frames, report.swapped, report.no_face) == (3, 2, [2])  # the third, 1004, is the grey frame
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"sc01.{n}.exr" for n in (1002, 1003, 1004)]
+    assert sorted(p.name for p in (tmp_path / "out_matte").iterdir()) == [f"sc01.{n}.png" for n in (1002, 1003, 1004)]
+    for number in (1002, 1003, 1004):
+        plate = read_frame(exr_plates / f"sc01_plate.{number}.exr")
+        out = read_frame(tmp_path / "out" / f"sc01.{number}.exr")
+        assert out.channels == ("R", "G", "B", "A", "matte") and out.header.compression == "piz"
+        assert out.header.pixel_type == "half" and out.header.data_window == plate.header.data_window
+        matte = out.pixels[..., 4]
+        png = read_image(tmp_path / "out_matte" / f"sc01.{number}.png") / 65535
+        np.testing.assert_allclose(matte, png, atol=1e-3)  # the same matte, in half and in 16 bits
+        np.testing.assert_array_equal(matte == 0, png == 0)
+        outside = matte == 0
+        np.testing.assert_array_equal(out.pixels[outside][:, :4], plate.pixels[outside])  # bit for bit
+        np.testing.assert_array_equal(out.pixels[..., 3], plate.pixels[..., 3])
+        assert (number == 1004) == outside.all()
+    manifest = json.loads((tmp_path / "out.json").read_text())
+    assert manifest["checkpoint"] == {"path": str(checkpoint), "sha256": file_sha256(checkpoint)}
+    assert manifest["frames"] == {"first": 1002, "last": 1004, "count": 3, "swapped": 2, "no_face": [1004]}
+    assert manifest["options"]["device"] == "cpu" and manifest["options"]["precision"] in ("fp32", "bf16")
+    assert manifest["options"]["frames"] == "1002-1004" and manifest["options"]["landmarks"] == "dlib"
+    assert manifest["versions"]["torch"] == torch.__version__ and manifest["versions"]["OpenImageIO"]
+    assert manifest["plate"]["header"]["pixel_type"] == "half" and manifest["plate"]["name"] == "sc01_plate.####.exr"
+    assert manifest["tuning"] is None and manifest["matte"] == {"kind": "hull", "training": None}
+    assert set(manifest["seconds"]) >= {"read", "network", "composite", "write"}
+
+
+def test_a_10_bit_dpx_sequence_stays_10_bit(tmp_path, photos):
+    """Frames 0101-0103 of a 10-bit DPX: written back through the swap writer as 10-bit DPX, the codes outside
+    a changed square as they were, inside it the new values at 10 bits."""
+    codes = photos["astronaut"][:96, :128].astype(np.uint16) * 4 + 3  # 10-bit codes, not 8-bit ones scaled
+    for number in (101, 102, 103):
+        write_oiio(tmp_path / f"plate.{number:04d}.dpx", (codes << 6 | codes >> 4).astype(np.uint16), "uint16",
+                   **{"oiio:BitsPerSample": 10, "dpx:Transfer": "Printing density"})
+    source = source_from_path(tmp_path / "plate.%04d.dpx")
+    with SwapOutputs(tmp_path / "out" / "sc01.####.dpx", source, SwapOptions()) as outputs:
+        for frame in read_plates(source, Stopwatch()):
+            swapped = frame.plate.copy()
+            swapped[20:40, 30:60] = 40000
+            outputs.write(frame, swapped, np.zeros(frame.plate.shape[:2], np.float32))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sc01.0101.dpx", "sc01.0102.dpx", "sc01.0103.dpx"]
+    out = read_frame(tmp_path / "out" / "sc01.0102.dpx")
+    assert (out.header.bits, out.header.attributes["dpx:Transfer"]) == (10, "Printing density")
+    back = out.pixels >> 6
+    assert (back[20:40, 30:60] == 625).all()  # 40000 lies nearest 625's 16-bit value, 625 << 6 | 625 >> 4 = 40009
+    back[20:40, 30:60] = codes[20:40, 30:60]
+    np.testing.assert_array_equal(back, codes)
+    assert (tmp_path / "out" / "sc01.0102.dpx").stat().st_size == (tmp_path / "plate.0102.dpx").stat().st_size
+
+
+def test_a_numbered_png_output_keeps_the_plate_numbers(checkpoint, plates, tmp_path):
+    """The PNG plates 0001-0004 cut to 2-3 into `renders/sc01.%04d.png`: frames 0002 and 0003, the manifest beside."""
+    swap(plates, tmp_path / "renders" / "sc01.%04d.png", checkpoint, "hopper", SwapOptions(frames="2-3"))
+    assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["sc01.0002.png", "sc01.0003.png"]
+    assert json.loads((tmp_path / "renders.json").read_text())["frames"]["first"] == 2
+
+
+def test_outputs_that_cannot_hold_the_plate_are_refused_before_any_work(checkpoint, exr_plates, plates, tmp_path):
+    with pytest.raises(ConfigError, match=r"out\.####\.png: png cannot hold half pixels without loss"):
+        swap(exr_plates / "sc01_plate.####.exr", tmp_path / "out.####.png", checkpoint, "hopper")
+    with pytest.raises(ConfigError, match=r"matte_channel=matte: a matte channel goes into an EXR"):
+        swap(plates, tmp_path / "out", checkpoint, "hopper", SwapOptions(matte_channel="matte"))
+    with pytest.raises(ConfigError, match=r"matte_channel=A: the plate .* already has that channel"):
+        swap(exr_plates, tmp_path / "out", checkpoint, "hopper", SwapOptions(matte_channel="A"))
+    assert list(tmp_path.iterdir()) == []
