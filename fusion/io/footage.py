@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Iterator
 
 import cv2
-import numpy as np
 
 from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256

@@ -1,5 +1,5 @@
 """Reading and writing fusion's own images (crops, mattes, contact sheets) at their native bit depth, and
-the colour encoding the network sees.
+the color encoding the network sees.
 
 8-bit, 16-bit (PNG/TIFF) and float (EXR/TIFF) data keep their dtype end to end,
 so nothing here converts to uint8 except `to_uint8`, which detectors use on a

@@ -106,12 +106,12 @@ class Header:
                 "compression": self.compression}
 
 
-def colour_channels(channels: tuple[str, ...]) -> tuple[tuple[int, int, int], str | None] | None:
+def color_channels(channels: tuple[str, ...]) -> tuple[tuple[int, int, int], str | None] | None:
     """Which channels are R, G and B (a grey image's one channel thrice) and what that leaves out; None if none are.
 
-    >>> colour_channels(("R", "G", "B", "A")), colour_channels(("R", "G", "B", "A", "Z"))
+    >>> color_channels(("R", "G", "B", "A")), color_channels(("R", "G", "B", "A", "Z"))
     (((0, 1, 2), 'RGBA: alpha ignored'), ((0, 1, 2), 'channels A, Z ignored'))
-    >>> colour_channels(("Y",)), colour_channels(("Z", "N"))
+    >>> color_channels(("Y",)), color_channels(("Z", "N"))
     (((0, 0, 0), 'grayscale: replicated to RGB'), None)
     """
     if {"R", "G", "B"} <= set(channels):
@@ -142,16 +142,16 @@ class Frame:
                              f"got {self.pixels.shape}")
 
     @property
-    def _colour(self) -> tuple[tuple[int, int, int], str | None]:
-        found = colour_channels(self.channels)
+    def _color(self) -> tuple[tuple[int, int, int], str | None]:
+        found = color_channels(self.channels)
         if found is None:
             raise ValueError(f"no R, G, B or Y channels in {', '.join(self.channels)}")
         return found
 
     @property
     def rgb(self) -> np.ndarray:
-        """The (H, W, 3) colour the swap works on (the pixels themselves when they are exactly R, G, B)."""
-        picked = self._colour[0]
+        """The (H, W, 3) color the swap works on (the pixels themselves when they are exactly R, G, B)."""
+        picked = self._color[0]
         if picked == (0, 1, 2) and len(self.channels) == 3:
             return self.pixels
         return np.ascontiguousarray(self.pixels[:, :, list(picked)])
@@ -159,12 +159,12 @@ class Frame:
     @property
     def note(self) -> str | None:
         """What `rgb` leaves out or makes up (alpha, other channels, grey replicated); None: nothing."""
-        return self._colour[1]
+        return self._color[1]
 
     def with_rgb(self, rgb: np.ndarray) -> Frame:
-        """This frame with its colour channels replaced by `rgb` (H, W, 3), every other channel kept bit for bit;
+        """This frame with its color channels replaced by `rgb` (H, W, 3), every other channel kept bit for bit;
         a grey frame takes the mean of the three (its own grey, where `rgb` replicates it)."""
-        picked = self._colour[0]
+        picked = self._color[0]
         if rgb.shape != self.pixels.shape[:2] + (3,):
             raise ValueError(f"expected rgb {self.pixels.shape[:2] + (3,)}, got {rgb.shape}")
         if picked == (0, 1, 2) and len(self.channels) == 3:
@@ -305,7 +305,7 @@ def _open(path: Path) -> oiio.ImageInput:
 def read_frame(path: str | os.PathLike, number: int | None = None) -> Frame:
     """Read a frame file as stored: every channel of its first part's data window, and its header.
     `number` defaults to the digits ending its name (else 0). ImageReadError names the file it cannot
-    decode, or that holds no colour (no R, G, B or Y channel) or deep data."""
+    decode, or that holds no color (no R, G, B or Y channel) or deep data."""
     path = Path(path)
     image = _open(path)
     try:
@@ -321,7 +321,7 @@ def read_frame(path: str | os.PathLike, number: int | None = None) -> Frame:
     finally:
         image.close()
     channels = tuple(spec.channelnames)
-    if colour_channels(channels) is None:
+    if color_channels(channels) is None:
         raise ImageReadError(f"{path}: no R, G, B or Y channels (found {', '.join(channels)}); export a beauty pass")
     number = _number_in(path.name) if number is None else number
     return Frame(0 if number is None else number, pixels.reshape(spec.height, spec.width, spec.nchannels),

@@ -2,7 +2,7 @@
 
 Faces are found in a pass of their own over the whole shot (`find_faces`), so
 that their landmarks can be stabilised over it before any frame is aligned.
-A frame then travels as a `PlateFrame`: its colour pixels, the frame as
+A frame then travels as a `PlateFrame`: its color pixels, the frame as
 stored (every channel and the header, which the writer keeps) and, where a
 face was found, where that face lies (`Face`); frames without one travel too,
 so every frame is written in order.
@@ -37,7 +37,7 @@ class Face:
 
 @dataclass(frozen=True)
 class PlateFrame:
-    """One frame of the plate: its index in the shot, its colour pixels (RGB: uint8, uint16 or float32), its
+    """One frame of the plate: its index in the shot, its color pixels (RGB: uint8, uint16 or float32), its
     face (None: none found, the frame passes through unchanged) and the frame as `stored` (every channel,
     the header; None: `plate` is all there is)."""
 

@@ -31,7 +31,7 @@ class SwapModel:
     matte: MatteNet | None = None
     #: the color-harmonisation LUT network where the checkpoint holds one (color.py), on the same device
     color: ColorNet | None = None
-    #: how the learned matte and the colour network were trained (`matte`, `color`: their sections' plain
+    #: how the learned matte and the color network were trained (`matte`, `color`: their sections' plain
     #: `training` data), for a render's manifest
     trained: dict[str, dict] = field(default_factory=dict)
 

@@ -1,7 +1,7 @@
 """The manifest beside every render (`<output>.json`): how it was made, to trace it and to make it again.
 
 It names the checkpoint with its SHA-256 and the shot tuning with its own; the learned matte's and the
-colour network's training where the render used them; every option as resolved, the device and the
+color network's training where the render used them; every option as resolved, the device and the
 precision that actually ran among them; the versions of the packages that ran; the plate (its frame
 numbers and its first frame's header); the frames swapped and those without a face, by frame number; and
 the seconds per stage.

@@ -12,8 +12,8 @@ from fusion.swap.matte import check_matte
 @dataclass
 class SwapOptions:
     """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them).
-    Unknown choices are refused here,
-    before any work; what needs the checkpoint (a learned matte, a color network) when it is loaded."""
+    Unknown choices are refused here, before any work; what needs the checkpoint (a learned matte, a color
+    network) when it is loaded."""
 
     #: auto (a CUDA GPU if there is one) | cpu | cuda | cuda:1 ...
     device: str = "auto"

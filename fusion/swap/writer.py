@@ -260,7 +260,7 @@ class SwapOutputs:
         return self
 
     def write(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
-        """Stage `frame` with its colour `swapped` (every other channel and its header as read) and its `matte`,
+        """Stage `frame` with its color `swapped` (every other channel and its header as read) and its `matte`,
         and its plate | swapped in the preview."""
         stored = frame.stored if frame.stored is not None else Frame(frame.index, frame.plate)
         self.frames.write(stored.with_rgb(swapped), matte)

@@ -1,5 +1,5 @@
 """fusion.io.image and fusion.io.atomic: round trips keep dtype and values, errors name the file; a frame's
-colour channels (fusion.io.plate.Frame)."""
+color channels (fusion.io.plate.Frame)."""
 
 import numpy as np
 import pytest

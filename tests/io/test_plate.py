@@ -38,7 +38,7 @@ def test_every_channel_and_attribute_survives_a_write_like_the_input(tmp_path, p
     np.testing.assert_array_equal(read_frame(tmp_path / "out.exr").pixels, frame.pixels)
 
 
-def test_a_plate_with_no_colour_or_a_broken_file_is_named(tmp_path):
+def test_a_plate_with_no_color_or_a_broken_file_is_named(tmp_path):
     depth = write_oiio(tmp_path / "depth.exr", np.zeros((4, 4, 2), np.float32), ("Z", "N"), "float")
     with pytest.raises(ImageReadError, match=r"depth\.exr: no R, G, B or Y channels \(found Z, N\)"):
         read_frame(depth)
