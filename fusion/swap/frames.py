@@ -15,11 +15,12 @@ import numpy as np
 
 from fusion.data.cache import CacheSettings
 from fusion.faces.align import alignment_matrix
+from fusion.faces.eight_bit import eight_bit
 from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import Source, read_frames
-from fusion.io.image import as_rgb, to_uint8
+from fusion.io.image import as_rgb
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -54,10 +55,12 @@ def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
-    stabilised over `smooth_window` frames; NaN in frames where no face was found."""
+    stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
+    8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
+    sRGB curve)."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
-        _, points = tracker(to_uint8(frame.plate))
+        _, points = tracker(eight_bit(frame.plate))
         if points is not None:
             track[frame.index] = points
     with watch("landmarks"):
