@@ -16,11 +16,11 @@ import numpy as np
 
 from fusion.data.cache import CropSettings
 from fusion.faces.align import alignment_matrix
+from fusion.faces.eight_bit import eight_bit
 from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import Source, read_frames
-from fusion.io.image import to_uint8
 from fusion.io.plate import Frame
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
@@ -58,10 +58,14 @@ def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
-    stabilised over `smooth_window` frames; NaN in frames where no face was found."""
+    stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
+    8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
+    sRGB curve), timed as `detect`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
-        _, points = tracker(to_uint8(frame.plate))
+        with watch("detect"):
+            image8 = eight_bit(frame.plate)
+        _, points = tracker(image8)
         if points is not None:
             track[frame.index] = points
     with watch("landmarks"):
