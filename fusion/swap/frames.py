@@ -22,6 +22,7 @@ from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import Source, read_frames
 from fusion.io.plate import Frame
+from fusion.io.read_ahead import read_ahead
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -48,9 +49,9 @@ class PlateFrame:
 
 
 def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
-    """The read stage: every frame of `source` in order, timed as `read`; a frame that cannot be decoded
-    raises its error."""
-    for index, frame in watch.iterate(read_frames(source, 0, source.frames), "read"):
+    """The read stage: every frame of `source` in order, decoded a frame ahead in a thread (`read_ahead`), timed
+    as `read` (the wait for it); a frame that cannot be decoded raises its error."""
+    for index, frame in watch.iterate(read_ahead(read_frames(source, 0, source.frames)), "read"):
         if isinstance(frame, Exception):
             raise frame
         yield PlateFrame(index, frame.rgb, stored=frame)
