@@ -228,6 +228,29 @@ def remove_stale_staging(final: Path) -> list[Path]:
     return stale
 
 
+#: In a folder staged for resuming: which render it holds the frames of (`StagedOutputs.folder`).
+RESUME_FILE = ".fusion-resume"
+
+
+def adopt_stale_staging(final: Path, key: str) -> Path | None:
+    """The staging folder of `final` that a killed run on this host left holding the render `key` (its
+    finished files; any half-written one, an `atomic_path` partial, removed), renamed as this process's own;
+    None if there is none."""
+    prefix = f".{final.name}.fusion.partial-"
+    for path in sorted(final.parent.glob(glob.escape(prefix) + "*")):
+        tail = _STAGING_TAIL.fullmatch(path.name[len(prefix):])
+        if not tail or tail["host"] != _host() or _alive(int(tail["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if (path / RESUME_FILE).read_text() == key:
+                for part in path.rglob(".*.partial*"):
+                    part.unlink()
+                adopted = Path(tempfile.mkdtemp(prefix=f"{prefix}{_host()}-{os.getpid()}-", dir=final.parent))
+                os.replace(path, adopted)
+                return adopted
+    return None
+
+
 def staging_beside(final: Path) -> Path:
     """A new staging folder beside `final` (whose folder must exist), named after it and this process, once
     the stale ones of killed runs are gone: each writer of `final` stages in a folder of its own."""
@@ -288,18 +311,22 @@ class StagedOutputs:
             self._created.append(missing[-1])
         return staging_beside(final)
 
-    def folder(self, final: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+    def folder(self, final: str | os.PathLike, suffixes: tuple[str, ...], resume: str | None = None) -> Path:
         """Stage the folder `final` whole: at the commit it holds exactly what was staged in it.
 
         The folder it replaces may hold only files ending in `suffixes` (a
         previous render's frames); anything else refuses the commit
         (`replaced_files`). A symlinked folder is replaced where it points.
+        With `resume` (a key naming the render), the staging of a killed run
+        of the same render is taken over with the files it finished.
         Returns the staging folder; `path` maps files in `final` into it.
         """
         given = Path(os.path.abspath(final))
         if given not in self._folders:
             target = given.resolve() if given.is_symlink() else given
-            staging = self._stage_beside(target)
+            staging = (resume and adopt_stale_staging(target, resume)) or self._stage_beside(target)
+            if resume:
+                (staging / RESUME_FILE).write_text(resume)
             self._folders[given] = _Staged(target, staging, staging, tuple(suffixes))
             self._staged.append(self._folders[given])
         return self._folders[given].new
@@ -325,6 +352,7 @@ class StagedOutputs:
         for entry in self._staged:
             if entry.suffixes is not None:
                 replaced_files(entry.final, entry.suffixes)
+                (entry.new / RESUME_FILE).unlink(missing_ok=True)
                 os.chmod(entry.new, folder_mode())
         for staged in self._files:
             os.chmod(staged, mode)

@@ -7,6 +7,7 @@ numbers and its first frame's header); the frames swapped and those without a fa
 the seconds per stage.
 """
 
+import hashlib
 import json
 import platform
 import time
@@ -87,6 +88,21 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
     }
 
 
+def asked_options(options: SwapOptions) -> dict:
+    """The options as asked that decide a render's frames (`_NOT_ASKED` aside)."""
+    return {option.name: getattr(options, option.name) for option in fields(SwapOptions)
+            if option.name not in _NOT_ASKED}
+
+
+def render_key(source: Source, checkpoint: str | Path, identity: str, options: SwapOptions) -> str:
+    """A digest of what decides a render's frames: the checkpoint and tuning (SHA-256), the identity, the plate
+    and its frame numbers, the options as asked; a resumed render continues only a killed run of the same."""
+    numbers = [source.number(index) for index in range(source.frames)]
+    made = [_file(checkpoint), _file(options.tuning), identity, str(Path(source.path).absolute()), numbers,
+            asked_options(options)]
+    return hashlib.sha256(json.dumps(made, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def finished_render(manifest: Path, source: Source, checkpoint: str | Path, identity: str,
                     options: SwapOptions) -> bool:
     """Whether `manifest` (written last, so only by a render that finished) records this very render: the
@@ -100,8 +116,7 @@ def finished_render(manifest: Path, source: Source, checkpoint: str | Path, iden
         return False
     if made.get("manifest_format") != MANIFEST_FORMAT:
         return False
-    asked = {option.name: getattr(options, option.name) for option in fields(SwapOptions)
-             if option.name not in _NOT_ASKED}
+    asked = asked_options(options)
     numbers = [source.number(index) for index in range(source.frames)]
     return (made["identity"] == identity and made["checkpoint"] == _file(checkpoint)
             and made["tuning"] == _file(options.tuning)

@@ -27,7 +27,7 @@ from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
 from fusion.swap.loader import load_swap_model
-from fusion.swap.manifest import finished_render, render_manifest
+from fusion.swap.manifest import finished_render, render_key, render_manifest
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
 from fusion.swap.tuned_encoder import load_tuning
@@ -50,6 +50,8 @@ class SwapReport:
     warnings: list[str] = field(default_factory=list)
     #: the manifest of the same render, finished before: nothing was done (`overwrite=true` renders again)
     already: Path | None = None
+    #: frames a killed run of the same render had finished, taken over instead of swapped again
+    resumed: int = 0
 
     @property
     def frames_per_second(self) -> float:
@@ -75,6 +77,15 @@ def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOp
                           options.erode, options.feather, options.grain, frame.index, face.visible, options.quality)
 
 
+def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -> list[PlateFrame]:
+    """The frames of `batch` still to swap; those a killed run of this render finished count as written."""
+    finished = [frame for frame in batch if outputs.done(frame)]
+    for frame in finished:
+        report.count(frame)
+    report.resumed += len(finished)
+    return [frame for frame in batch if not any(frame is done for done in finished)]
+
+
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
          options: SwapOptions = SwapOptions()) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
@@ -93,9 +104,10 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch)
 
     decode = FaceDecoder(model, number, color, matte, watch)
-    with SwapOutputs(output_path, source, options) as outputs:
+    with SwapOutputs(output_path, source, options, render_key(source, checkpoint, identity, options)) as outputs:
         plates = progress(read_plates(source, watch), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
+            batch = to_swap(batch, outputs, report)
             for frame, face in zip(batch, decode(batch)):
                 with watch("composite"):
                     swapped, matte = composite_frame(frame, face, options)

@@ -18,7 +18,9 @@ def swap_summary(report: SwapReport, output: str | Path, checkpoint: str | Path,
     shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
     evaluate = command_line("evaluate.py", {"checkpoint": checkpoint})
     faceless = report.no_face
+    resumed = [f"resumed: {report.resumed} frames finished by a stopped run of this render"] if report.resumed else []
     return [f"{report.frames} frames, {report.swapped} swapped, no face in {len(faceless)}: {faceless[:20]}",
+            *resumed,
             f"{report.frames_per_second:.1f} frames/s ({shares})",
             f"wrote {output}",
             f"how it was made: {manifest_path(Path(output))}",

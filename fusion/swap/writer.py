@@ -175,24 +175,34 @@ class FrameWriter:
     sequence's folder and the matte folder are staged whole (`StagedOutputs.folder`)."""
 
     def __init__(self, output: Path, source: Source, staged: StagedOutputs, write_matte: bool = False,
-                 fps: float = 24.0, matte_channel: str | None = None):
+                 fps: float = 24.0, matte_channel: str | None = None, resume: str | None = None):
         self.output, self.source, self.write_matte, self.staged = output, source, write_matte, staged
         self.matte_channel = matte_channel
         self.count = 0
         self.bytes = 0
         self.folder = sequence_folder(output)
         if self.folder is not None:
-            staged.folder(self.folder, IMAGE_EXTENSIONS)
+            staged.folder(self.folder, IMAGE_EXTENSIONS, resume)
         if write_matte:
-            staged.folder(matte_folder(output), MATTE_SUFFIXES)
+            staged.folder(matte_folder(output), MATTE_SUFFIXES, resume if self.folder is not None else None)
         self._video = (VideoWriter(output, fps, staged=staged, frames=source.frames)
                        if output.suffix.lower() in VIDEO_EXTENSIONS else None)
 
     def __enter__(self) -> "FrameWriter":
         return self
 
+    def done(self, index: int) -> bool:
+        """Whether frame `index` (and its matte) is already staged: finished by a killed run this one resumes."""
+        if self.folder is None:
+            return False
+        paths = [frame_path(self.output, self.source, index)]
+        if self.write_matte:
+            paths.append(matte_path(self.output, self.source, index))
+        return all(self.staged.path(path).exists() for path in paths)
+
     def _stage(self, path: Path, write) -> None:
-        """`write(staged path)` for the file that becomes `path`; a full disk says what the rest needs."""
+        """`write(staged path)` for the file that becomes `path` (writers write whole files or none:
+        `atomic_path`); a full disk says what the rest needs."""
         staged = self.staged.path(path)
         try:
             write(staged)
@@ -202,20 +212,20 @@ class FrameWriter:
             raise disk_full(path.parent, needed) from error
         self.bytes += staged.stat().st_size
 
-    def write(self, frame: Frame, matte: np.ndarray) -> None:
-        """Stage the next swapped frame in the output's format (and, with `write_matte`, its matte as a
-        16-bit PNG); a full disk is reported with the space the rest of the render needs.
+    def write(self, index: int, frame: Frame, matte: np.ndarray) -> None:
+        """Stage the swapped frame `index` (the next, for a video) in the output's format (and, with
+        `write_matte`, its matte as a 16-bit PNG); a full disk is reported with the space the rest needs.
         """
         if self._video is not None:
             self._video.write(frame.rgb)
         else:
             if self.matte_channel is not None:
                 frame = frame.with_channel(self.matte_channel, matte)
-            path = self.output if self.folder is None else frame_path(self.output, self.source, self.count)
+            path = self.output if self.folder is None else frame_path(self.output, self.source, index)
             self._stage(path, lambda staged: write_frame(staged, frame))
         if self.write_matte:
             matte16 = (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16)
-            self._stage(matte_path(self.output, self.source, self.count), lambda staged: write_image(staged, matte16))
+            self._stage(matte_path(self.output, self.source, index), lambda staged: write_image(staged, matte16))
         self.count += 1
 
     def __exit__(self, *exc) -> None:
@@ -244,10 +254,14 @@ class SwapOutputs:
     frame rate, 24 for images), and at the end the manifest (`write_manifest`). All are staged together and
     moved into place only when the whole render succeeded. Frames are written in order by a thread of their
     own, at most `WRITE_BEHIND` behind the compute, so encoding overlaps the next frame's work; a write's
-    error is raised at the next `write`, or at the manifest, before anything is moved into place."""
+    error is raised at the next `write`, or at the manifest, before anything is moved into place.
 
-    def __init__(self, output: Path, source: Source, options: SwapOptions):
+    With `resume` (a key naming the render: `fusion.swap.manifest.render_key`), a sequence render without a
+    preview takes over the frames a killed run of the same render finished (`done`)."""
+
+    def __init__(self, output: Path, source: Source, options: SwapOptions, resume: str | None = None):
         self.output, self.source, self.options = output, source, options
+        self.resume = resume if not options.preview else None
         self.fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
         self._stack = ExitStack()
         self._staged: StagedOutputs | None = None
@@ -261,12 +275,16 @@ class SwapOutputs:
             self._staged = stack.enter_context(StagedOutputs())
             self.frames = stack.enter_context(FrameWriter(self.output, self.source, self._staged,
                                                           self.options.write_matte, self.fps,
-                                                          self.options.matte_channel))
+                                                          self.options.matte_channel, self.resume))
             if self.options.preview:
                 self.preview = stack.enter_context(PreviewWriter(preview_path(self.output),
                                                                  self.options.preview_height, self.fps, self._staged))
             self._stack = stack.pop_all()
         return self
+
+    def done(self, frame: PlateFrame) -> bool:
+        """Whether `frame` was finished by the killed run this render resumes (then it is not swapped again)."""
+        return self.resume is not None and self.frames.done(frame.index)
 
     def write(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
         """Stage `frame` with its color `swapped` (every other channel and its header as read) and its `matte`,
@@ -281,7 +299,7 @@ class SwapOutputs:
 
     def _write_now(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
         stored = frame.stored if frame.stored is not None else Frame(frame.index, frame.plate)
-        self.frames.write(stored.with_rgb(swapped), matte)
+        self.frames.write(frame.index, stored.with_rgb(swapped), matte)
         if self.preview is not None:
             self.preview.write_pair(frame.plate, swapped)
 
