@@ -10,7 +10,7 @@ so every frame is written in order.
 
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -56,12 +56,14 @@ def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
         yield PlateFrame(index, frame.rgb, stored=frame)
 
 
-def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:
-    """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
-    stabilised over `smooth_window` frames; NaN in frames where no face was found."""
+def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
+               to_display: Callable[[np.ndarray], np.ndarray] = to_uint8) -> np.ndarray:
+    """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot
+    (seeing each frame as `to_display` makes it 8-bit sRGB), stabilised over `smooth_window` frames; NaN in
+    frames where no face was found."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
-        _, points = tracker(to_uint8(frame.plate))
+        _, points = tracker(to_display(frame.plate))
         if points is not None:
             track[frame.index] = points
     with watch("landmarks"):
