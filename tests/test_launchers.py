@@ -16,11 +16,11 @@ from fusion.config import CONF, register_configs
 from fusion.training.preemption import preemption_signal
 
 
-def launcher(overrides: list[str]) -> dict:
-    """The resolved `hydra.launcher` of `train` composed with `overrides`."""
+def launcher(overrides: list[str], command: str = "train") -> dict:
+    """The resolved `hydra.launcher` of `command` composed with `overrides`."""
     register_configs()
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(command, overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     return OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
 
@@ -55,6 +55,16 @@ def test_slurm_asks_for_one_task_per_gpu_on_the_trainers_nodes(tmp_path, fake_sr
     for line in ("--nodes=2", "--ntasks-per-node=8", "--gpus-per-node=8", "--partition=gpu", "--time=2880",
                  "--signal=USR2@120"):
         assert f"#SBATCH {line}" in script, line
+
+
+@pytest.mark.parametrize("preset, gpus", [("slurm_shot", 1), ("slurm", 8)])
+def test_a_shot_list_runs_on_slurm_as_a_job_array(tmp_path, fake_srun, preset, gpus):
+    """swap.py -m ... hydra/launcher=slurm_shot: one GPU a shot, 32 at once; the training preset composes too."""
+    params = launcher([f"hydra/launcher={preset}", "hydra.launcher.partition=gpu", "checkpoint=x.ckpt",
+                       "identity=a", "input=a.mov", "output=b.mov"], command="swap")
+    assert (params["nodes"], params["gpus_per_node"]) == (1, gpus)
+    script = sbatch_script({**params, "max_num_timeout": 0}, tmp_path / "submitit")
+    assert f"#SBATCH --gpus-per-node={gpus}" in script and "#SBATCH --nodes=1" in script
 
 
 def test_one_owner_of_the_requeue_signal():

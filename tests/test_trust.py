@@ -110,6 +110,11 @@ def test_a_previous_output_is_replaced_only_with_overwrite(checkpoint, two_plate
     assert digest(out) == first
     swap(two_plates, out, checkpoint, "astronaut", SwapOptions(overwrite=True))
     assert digest(out).keys() == first.keys() and digest(out) != first
+    again = digest(out)
+    assert swap(two_plates, out, checkpoint, "astronaut").already == out.with_name("swapped.json")  # as asked: skipped
+    assert digest(out) == again
+    with pytest.raises(OutputError, match="exists: .*plate.0001.png.*overwrite=true"):  # asked otherwise: refused
+        swap(two_plates, out, checkpoint, "astronaut", SwapOptions(blend="alpha"))
 
 
 def test_a_shorter_render_leaves_exactly_its_own_frames(checkpoint, plates, two_plates, tmp_path):

@@ -1,15 +1,22 @@
-"""Plates degraded on purpose for the benchmarks: a plate's last frames through `fusion.eval.degrade`, as PNGs."""
+"""Plates for the benchmarks: a plate's last frames degraded on purpose (`fusion.eval.degrade`), as PNGs, and a
+4K close-up shot in the formats a facility hands over."""
 
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
+from skimage.data import astronaut
 
 from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.eval.degrade import degrade
 from fusion.io.footage import read_frames, source_from_path
-from fusion.io.image import decode, to_uint8, write_image
+from fusion.io.image import decode, srgb_decode, to_uint8, write_image
+from fusion.io.video import VideoWriter
+
+#: 4K UHD, (width, height).
+UHD = (3840, 2160)
 
 
 def degraded(frame: np.ndarray, grade: str = "none", blur: float = 0.0, jpeg: int = 0) -> np.ndarray:
@@ -37,3 +44,27 @@ def add_plate_arguments(parser: argparse.ArgumentParser, checkpoint_help: str | 
     parser.add_argument("--jpeg", type=int, default=30)
     parser.add_argument("--out", type=Path, required=True, help="folder for the contact sheets")
     parser.add_argument("--device", default="cpu")
+
+
+def close_up(frame: int) -> np.ndarray:
+    """(2160, 3840, 3) float32 in [0, 1], display-referred: scikit-image's astronaut, her face upscaled to ~1300 px
+    across (the size of a 4K close-up), moved 4 px right per `frame` so that no two frames are alike."""
+    face = astronaut()[50:216, 80:375].astype(np.float32) / 255
+    shift = np.float64([[1, 0, 4 * frame], [0, 1, 0]]) @ np.diag([UHD[0] / face.shape[1], UHD[1] / face.shape[0], 1])
+    image = cv2.warpAffine(face, shift, UHD, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    return np.clip(image, 0, 1)
+
+
+def write_4k_plates(folder: Path, frames: int) -> dict[str, Path]:
+    """The `close_up` shot of `frames` frames three ways: a 16-bit PNG sequence, a scene-linear float EXR sequence
+    and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "mp4": file}."""
+    plates = {"png16": folder / "png16", "exr": folder / "exr", "mp4": folder / "plate.mp4"}
+    plates["png16"].mkdir(parents=True)
+    plates["exr"].mkdir()
+    with VideoWriter(plates["mp4"], fps=24) as video:
+        for index in range(frames):
+            image = close_up(index)
+            write_image(plates["png16"] / f"plate.{index:04d}.png", decode(image, np.uint16))
+            write_image(plates["exr"] / f"plate.{index:04d}.exr", srgb_decode(image))
+            video.write(decode(image, np.uint8))
+    return plates

@@ -23,10 +23,12 @@ def register_configs() -> None:
                                        SwapConfig, TuneConfig)
     from fusion.data.cache import CropSettings
     from fusion.data.prepare_command import PrepareConfig
+    from fusion.io.plate import shot_name
     from fusion.training.run_folder import run_folder_name
     from fusion.training.schedule import Curriculum
 
     OmegaConf.register_new_resolver("fusion_run_name", run_folder_name, replace=True)
+    OmegaConf.register_new_resolver("fusion_shot", shot_name, replace=True)
     store = ConfigStore.instance()
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="swap_schema", node=SwapConfig)

@@ -264,6 +264,20 @@ class FramePattern:
         return sorted((number, path) for number, path in found if number is not None)
 
 
+def shot_name(path: str | os.PathLike) -> str:
+    """The name a shot goes by, to name its render in a shot list: a numbered sequence's stem, a video's or an
+    image's stem, a folder's name (`output='renders/${fusion_shot:${input}}.mov'`).
+
+    >>> [shot_name(p) for p in ("plates/sc01.####.exr", "plates/sc02.%04d.dpx", "sc03.mov", "plates/sc04", "sc05/")]
+    ['sc01', 'sc02', 'sc03', 'sc04', 'sc05']
+    """
+    pattern = FramePattern.parse(path)
+    if pattern is not None:
+        return pattern.stem
+    path = Path(path)
+    return path.stem if path.suffix and not path.is_dir() else path.name
+
+
 def frame_range(text: str | int) -> tuple[int, int]:
     """`frames=` as (first, last), both kept: `1001-1100` or one frame, `1001`.
 

@@ -6,7 +6,9 @@ pyramid depth from the face's size, the blend cut by the eroded, feathered
 matte, contrast aligned to the plate) or with a plain alpha. Only pixels where
 the face matte (`fusion.swap.matte`: the hull, cut by the learned matte where one is used) is
 non-zero can change: everything else
-is the plate's, bit for bit, whatever its dtype.
+is the plate's, bit for bit, whatever its dtype. The color conversions run
+where they are needed only: into the network's encoding inside the face box,
+back to the plate's pixels where the matte is non-zero.
 """
 
 import cv2
@@ -39,6 +41,28 @@ def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MA
     x0, y0 = np.maximum(np.floor(low - pad), 0).astype(int)
     x1, y1 = np.minimum(np.ceil(high + pad), [shape[1], shape[0]]).astype(int)
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def _planes(image: np.ndarray) -> torch.Tensor:
+    """An (H, W, C) image as a contiguous (1, C, H, W) tensor, one plane copied at a time (torch's own
+    channels-last copy is several times slower on a large face box).
+
+    >>> _planes(np.arange(12, dtype=np.float32).reshape(2, 2, 3))[0, 1].tolist()
+    [[1.0, 4.0], [7.0, 10.0]]
+    """
+    planes = np.empty((image.shape[2], *image.shape[:2]), image.dtype)
+    for channel, plane in enumerate(planes):
+        plane[...] = image[..., channel]
+    return torch.from_numpy(planes)[None]
+
+
+def _mix(face: np.ndarray, region: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`face` over `region` ((..., 3) each) by `mask` (...): the alpha composite.
+
+    >>> _mix(np.ones((1, 3), np.float32), np.zeros((1, 3), np.float32), np.array([0.25], np.float32)).tolist()
+    [[0.25, 0.25, 0.25]]
+    """
+    return face * mask[..., None] + region * (1 - mask[..., None])
 
 
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
@@ -80,18 +104,20 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     region = colors.to_working(plate[y0:y1, x0:x1])
     face = warped
     if blend == "multiband":
-        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
         levels = face_levels(face_width, hard.shape)
-        face = multiband_blend(as_tensor(warped), as_tensor(region), torch.from_numpy(hard)[None, None],
-                               levels=levels, keep_coarse=KEEP_COARSE, erode=0, source_scale=1 / np.hypot(*matrix[0, :2]))[0].permute(1, 2, 0).numpy()
+        blended = multiband_blend(_planes(warped), _planes(region), torch.from_numpy(hard)[None, None],
+                                  levels=levels, keep_coarse=KEEP_COARSE, erode=0,
+                                  source_scale=1 / np.hypot(*matrix[0, :2]))[0].numpy()
+        face = cv2.merge(list(blended))
+    inside = mask > 0  # only these pixels are mixed and go back through the color conversion
     if quality == "match":
-        mixed = match_quality(face, region, mask, (x0, y0), seed)
+        mixed = match_quality(face, region, mask, (x0, y0), seed)[inside]
+    elif grain:
+        mixed = add_grain(_mix(face, region, mask), region, mask, seed)[inside]
     else:
-        mixed = face * mask[..., None] + region * (1 - mask[..., None])
-        if grain:
-            mixed = add_grain(mixed, region, mask, seed)
+        mixed = _mix(face[inside], region[inside], mask[inside])
     out = plate.copy()
-    np.copyto(out[y0:y1, x0:x1], colors.from_working(mixed, plate.dtype), where=(mask > 0)[..., None])
+    out[y0:y1, x0:x1][inside] = colors.from_working(mixed, plate.dtype)
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte

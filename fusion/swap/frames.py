@@ -10,18 +10,20 @@ so every frame is written in order.
 
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from fusion.data.cache import CropSettings
 from fusion.faces.align import alignment_matrix
+from fusion.faces.eight_bit import eight_bit
 from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
+from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import Source, read_frames
-from fusion.io.image import to_uint8
 from fusion.io.plate import Frame
+from fusion.io.read_ahead import read_ahead
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -48,22 +50,25 @@ class PlateFrame:
 
 
 def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
-    """The read stage: every frame of `source` in order, timed as `read`; a frame that cannot be decoded
-    raises its error."""
-    for index, frame in watch.iterate(read_frames(source, 0, source.frames), "read"):
+    """The read stage: every frame of `source` in order, decoded a frame ahead in a thread (`read_ahead`), timed
+    as `read` (the wait for it); a frame that cannot be decoded raises its error."""
+    for index, frame in watch.iterate(read_ahead(read_frames(source, 0, source.frames)), "read"):
         if isinstance(frame, Exception):
             raise frame
         yield PlateFrame(index, frame.rgb, stored=frame)
 
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
-               to_display: Callable[[np.ndarray], np.ndarray] = to_uint8) -> np.ndarray:
-    """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot
-    (seeing each frame as `to_display` makes it 8-bit sRGB), stabilised over `smooth_window` frames; NaN in
-    frames where no face was found."""
+               colors: ColorConversion = ColorConversion()) -> np.ndarray:
+    """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
+    stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
+    8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
+    sRGB curve; a plate in a named colourspace through `colors.to_display`), timed as `detect`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
-        _, points = tracker(to_display(frame.plate))
+        with watch("detect"):
+            image8 = eight_bit(frame.plate) if colors.colorspace is None else colors.to_display(frame.plate)
+        _, points = tracker(image8)
         if points is not None:
             track[frame.index] = points
     with watch("landmarks"):

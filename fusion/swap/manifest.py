@@ -8,6 +8,7 @@ numbers and its first frame's header); the frames swapped and those without a fa
 the seconds per stage.
 """
 
+import json
 import platform
 import time
 from dataclasses import fields
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 #: The manifest's layout; raised when a key changes meaning.
 MANIFEST_FORMAT = 1
+
+#: Options a render resolves itself (`resolved_options`) or that do not change its frames.
+_NOT_ASKED = ("overwrite", "device", "precision", "fps", "landmarks", "jitter", "smooth_window", "batch_size")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -93,3 +97,27 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
         "frames_per_second": round(report.frames_per_second, 3),
         "warnings": report.warnings,
     }
+
+
+def finished_render(manifest: Path, source: Source, checkpoint: str | Path, identity: str,
+                    options: SwapOptions) -> bool:
+    """Whether `manifest` (written last, so only by a render that finished) records this very render: the
+    same checkpoint and tuning (by SHA-256), identity, plate and frames, and the same options as asked
+    (those the render resolves itself aside). A shot list run again skips such shots."""
+    if not manifest.is_file():
+        return False
+    try:
+        made = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    if made.get("manifest_format") != MANIFEST_FORMAT:
+        return False
+    asked = {option.name: getattr(options, option.name) for option in fields(SwapOptions)
+             if option.name not in _NOT_ASKED}
+    numbers = [source.number(index) for index in range(source.frames)]
+    return (made["identity"] == identity and made["checkpoint"] == _file(checkpoint)
+            and made["tuning"] == _file(options.tuning)
+            and made["plate"]["path"] == str(Path(source.path).absolute())
+            and [made["frames"]["first"], made["frames"]["last"], made["frames"]["count"]]
+            == [numbers[0], numbers[-1], len(numbers)]
+            and all(made["options"].get(key) == value for key, value in asked.items()))

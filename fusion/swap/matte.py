@@ -14,6 +14,7 @@ import numpy as np
 from fusion.errors import ConfigError, check_choice
 from fusion.faces.hull import polygon_mask
 from fusion.model.matte_net import MatteNet
+from fusion.swap.disc_erosion import dilate_disc, erode_disc
 
 #: hull: the landmarks' hull, whatever is in front of the face; learned: the hull where the checkpoint's
 #: learned matte (matte.py) says visible face, so an occluder stays the plate's.
@@ -55,7 +56,8 @@ def cut_occluders(hard: np.ndarray, visible: np.ndarray) -> np.ndarray:
 
 
 def hard_matte(polygon: np.ndarray, shape: tuple[int, int], erode: float = 0.0) -> np.ndarray:
-    """The polygon's (H, W) float32 mask (anti-aliased edge), shrunk by `erode` pixels (negative grows it).
+    """The polygon's (H, W) float32 mask (anti-aliased edge), shrunk by `erode` pixels (negative grows it)
+    through a disc (`fusion.swap.disc_erosion`: OpenCV's elliptic kernel, in linear time).
 
     >>> square = np.array([[10, 10], [50, 10], [50, 50], [10, 50]], np.float32)
     >>> hard = hard_matte(square, (60, 60))
@@ -67,8 +69,7 @@ def hard_matte(polygon: np.ndarray, shape: tuple[int, int], erode: float = 0.0) 
     mask = polygon_mask(polygon, shape)
     radius = int(round(abs(erode)))
     if radius:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.erode(mask, kernel) if erode > 0 else cv2.dilate(mask, kernel)
+        mask = erode_disc(mask, radius) if erode > 0 else dilate_disc(mask, radius)
     return mask.astype(np.float32) / 255
 
 

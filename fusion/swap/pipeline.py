@@ -28,11 +28,11 @@ from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
 from fusion.swap.loader import load_swap_model
-from fusion.swap.manifest import render_manifest
+from fusion.swap.manifest import finished_render, render_manifest
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
 from fusion.swap.tuned_encoder import load_tuning
-from fusion.swap.writer import SwapOutputs, check_swap_outputs, preview_path
+from fusion.swap.writer import SwapOutputs, check_swap_outputs, manifest_path, output_files, preview_path
 
 __all__ = ["SwapOptions", "SwapReport", "composite_frame", "preview_path", "swap"]
 
@@ -49,6 +49,8 @@ class SwapReport:
     seconds: dict[str, float] = field(default_factory=dict)
     #: what the user should know about this render (also logged), e.g. a tuning made on another shot
     warnings: list[str] = field(default_factory=list)
+    #: the manifest of the same render, finished before: nothing was done (`overwrite=true` renders again)
+    already: Path | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -81,6 +83,9 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
     `output_path`, with its manifest beside it."""
     source, output_path = source_from_path(input_path, options.frames), Path(output_path)
+    if not options.overwrite and finished_render(manifest_path(output_path), source, checkpoint, identity, options) \
+            and all(path.exists() for path in output_files(output_path, source, options.write_matte)):
+        return SwapReport(already=manifest_path(output_path))
     check_swap_outputs(output_path, source, checkpoint, options)
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
@@ -91,7 +96,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     if options.colorspace is None:
         note_default_colors(str(source.path))
     tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
-    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors.to_display)
+    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors)
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     with SwapOutputs(output_path, source, options) as outputs:

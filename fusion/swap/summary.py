@@ -10,7 +10,10 @@ from fusion.swap.writer import manifest_path
 
 def swap_summary(report: SwapReport, output: str | Path, checkpoint: str | Path, preview: bool) -> list[str]:
     """The closing lines of a swap with `checkpoint` that wrote `output` (and, with `preview`, its
-    side-by-side video); the frames without a face are listed up to the first 20."""
+    side-by-side video); the frames without a face are listed up to the first 20. A render skipped as
+    finished before says so."""
+    if report.already is not None:
+        return [f"{output} is already rendered as asked ({report.already}): skipped; overwrite=true renders it again"]
     total = sum(report.seconds.values())
     shares = ", ".join(f"{stage} {seconds / total:.0%}" for stage, seconds in report.seconds.items())
     evaluate = command_line("evaluate.py", {"checkpoint": checkpoint})

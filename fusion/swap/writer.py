@@ -14,6 +14,8 @@ swap's write stage: the frames, their mattes, the preview and the manifest, stag
 
 import json
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,6 +31,9 @@ from fusion.io.video import VideoWriter, frame_rate
 from fusion.swap.frames import PlateFrame
 from fusion.swap.options import SwapOptions
 from fusion.swap.review_video import PreviewWriter
+
+#: Frames a render may have handed to its writing thread and not yet seen written.
+WRITE_BEHIND = 2
 
 #: What a matte folder holds: 16-bit PNGs.
 MATTE_SUFFIXES = (".png",)
@@ -237,7 +242,9 @@ class SwapOutputs:
     """The swap's write stage, a context manager: each swapped frame (and its matte with `write_matte`) through
     a `FrameWriter`, beside it the side-by-side preview with `preview`, at `options.fps` (None: the plate's
     frame rate, 24 for images), and at the end the manifest (`write_manifest`). All are staged together and
-    moved into place only when the whole render succeeded."""
+    moved into place only when the whole render succeeded. Frames are written in order by a thread of their
+    own, at most `WRITE_BEHIND` behind the compute, so encoding overlaps the next frame's work; a write's
+    error is raised at the next `write`, or at the manifest, before anything is moved into place."""
 
     def __init__(self, output: Path, source: Source, options: SwapOptions):
         self.output, self.source, self.options = output, source, options
@@ -246,6 +253,8 @@ class SwapOutputs:
         self._staged: StagedOutputs | None = None
         self.frames: FrameWriter | None = None
         self.preview: PreviewWriter | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="fusion-write")
+        self._pending: deque[Future] = deque()
 
     def __enter__(self) -> "SwapOutputs":
         with ExitStack() as stack:
@@ -261,7 +270,16 @@ class SwapOutputs:
 
     def write(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
         """Stage `frame` with its color `swapped` (every other channel and its header as read) and its `matte`,
-        and its plate | swapped in the preview."""
+        and its plate | swapped in the preview, behind the compute (the class docstring)."""
+        self._settle(WRITE_BEHIND - 1)
+        self._pending.append(self._writer.submit(self._write_now, frame, swapped, matte))
+
+    def _settle(self, pending: int) -> None:
+        """Wait until at most `pending` writes are left, raising the first one's error."""
+        while len(self._pending) > pending:
+            self._pending.popleft().result()
+
+    def _write_now(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
         stored = frame.stored if frame.stored is not None else Frame(frame.index, frame.plate)
         self.frames.write(stored.with_rgb(swapped), matte)
         if self.preview is not None:
@@ -269,9 +287,22 @@ class SwapOutputs:
 
     def write_manifest(self, manifest: dict) -> Path:
         """Stage the render's manifest (`manifest_path`), to be put in place with its frames; returns its path."""
+        self._settle(0)
         path = manifest_path(self.output)
         write_bytes(self._staged.path(path), json.dumps(manifest, indent=1, default=str).encode())
         return path
 
     def __exit__(self, *exc) -> bool | None:
+        if exc[0] is None:
+            try:
+                self._settle(0)
+            except BaseException as error:
+                self._close((type(error), error, error.__traceback__))
+                raise
+        return self._close(exc)
+
+    def _close(self, exc: tuple) -> bool | None:
+        """Stop the writing thread (after the write it is in), then move the staged outputs into place, or after
+        an error `exc` drop them."""
+        self._writer.shutdown(wait=True, cancel_futures=True)
         return self._stack.__exit__(*exc)

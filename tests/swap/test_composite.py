@@ -90,3 +90,28 @@ def test_an_occluder_the_learned_matte_marks_stays_the_plates_bit_for_bit(blend)
     hull_out, hull_matte = composite_face(plate, face, np.eye(2, 3), _face_polygon(), blend)
     assert (hull_matte[95:115, 65:95] == 1).all()  # the hull alone would paste the face over the hand
     np.testing.assert_array_equal(out[matte == 0], plate[matte == 0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_large_face_composites_as_it_did_with_opencvs_erosion(monkeypatch, dtype):
+    """A face 600 px across erodes its matte by 36 px, through the distance transforms: the frame and the matte
+    are those of OpenCV's elliptic erosion, bit for bit."""
+    from fusion.io.image import decode
+    from fusion.swap import matte
+
+    size, rng = 760, np.random.default_rng(2)
+    xx = np.mgrid[:size, :size][1] / size
+    shading = np.clip((0.2 + 0.6 * xx)[..., None] * [1, 0.8, 0.7] + rng.normal(0, 0.02, (size, size, 3)), 0, 1)
+    plate = decode(shading.astype(np.float32), dtype)
+    face = rng.uniform(0.3, 0.7, (128, 128, 3)).astype(np.float32)
+    angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    polygon = np.stack([380 + 300 * np.cos(angles), 380 + 280 * np.sin(angles)], 1).astype(np.float32)
+    to_crop = np.float64([[128 / 600, 0, -80 * 128 / 600], [0, 128 / 600, -100 * 128 / 600]])
+    fast, fast_matte = composite_face(plate, face, to_crop, polygon)
+    kernel = lambda radius: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    monkeypatch.setattr(matte, "erode_disc", lambda mask, radius: cv2.erode(mask, kernel(radius)))
+    slow, slow_matte = composite_face(plate, face, to_crop, polygon)
+    assert round(0.06 * 600) == 36 and 0.3 < (fast_matte > 0).mean() < 0.6
+    np.testing.assert_array_equal(fast_matte, slow_matte)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast[fast_matte == 0], plate[fast_matte == 0])
