@@ -69,9 +69,26 @@ def check_colorspace(key: str, name: str, config: str) -> str:
     return found.getName()
 
 
+#: OCIO's bit depth of each pixel type `ColorConversion.to_display` takes as it is.
+_DEPTHS = {np.dtype(np.uint8): ocio.BIT_DEPTH_UINT8, np.dtype(np.uint16): ocio.BIT_DEPTH_UINT16,
+           np.dtype(np.float32): ocio.BIT_DEPTH_F32}
+
+
 @functools.lru_cache(maxsize=32)
 def _processor(config: str, source: str, target: str) -> ocio.CPUProcessor:
     return load_config(config).getProcessor(source, target).getOptimizedCPUProcessor(ocio.OPTIMIZATION_LOSSLESS)
+
+
+@functools.lru_cache(maxsize=32)
+def _display(config: str, source: str, linear: str, depth: ocio.BitDepth) -> ocio.CPUProcessor:
+    """`source` pixels of bit `depth` to 8-bit sRGB-encoded linear Rec.709 (`linear`) in one OCIO pass: the
+    sRGB curve is OCIO's, and integers in and out are OCIO's too, a whole frame costing a fraction of numpy's."""
+    group = ocio.GroupTransform()
+    group.appendTransform(ocio.ColorSpaceTransform(src=source, dst=linear))
+    group.appendTransform(ocio.ExponentWithLinearTransform(gamma=[2.4] * 3 + [1.0], offset=[0.055] * 3 + [0.0],
+                                                           direction=ocio.TRANSFORM_DIR_INVERSE))
+    return load_config(config).getProcessor(group).getOptimizedCPUProcessor(depth, ocio.BIT_DEPTH_UINT8,
+                                                                            ocio.OPTIMIZATION_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -137,11 +154,17 @@ class ColorConversion:
         return self.to_working(pixels)
 
     def to_display(self, pixels: np.ndarray) -> np.ndarray:
-        """An 8-bit sRGB copy for detectors (`fusion.io.image.to_uint8` where no colourspace is named)."""
+        """An 8-bit sRGB copy of (..., 3) `pixels` for detectors (`fusion.io.image.to_uint8` where no colourspace
+        is named); a level off `to_working`'s numbers in a few pixels (OCIO's fast curve)."""
         if self.colorspace is None:
             return to_uint8(pixels)
-        linear = self._convert(self._linear_or_own(pixels), self.colorspace, None)
-        return (np.clip(srgb_encode(linear), 0, 1) * 255 + 0.5).astype(np.uint8)
+        pixels = np.ascontiguousarray(pixels if pixels.dtype in _DEPTHS else pixels.astype(np.float32))
+        out = np.empty(pixels.shape, np.uint8)
+        width, size = pixels.size // 3, pixels.itemsize
+        _display(self.config, self.colorspace, self._name(None), _DEPTHS[pixels.dtype]).apply(
+            ocio.PackedImageDesc(pixels, width, 1, 3, _DEPTHS[pixels.dtype], size, 3 * size, 3 * size * width),
+            ocio.PackedImageDesc(out, width, 1, 3, ocio.BIT_DEPTH_UINT8, 1, 3, 3 * width))
+        return out
 
     def record(self) -> dict:
         """The spaces a crop was converted between, for its record (empty by default, as records were)."""

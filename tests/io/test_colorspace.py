@@ -57,6 +57,9 @@ def test_the_working_space_sees_a_plate_by_its_primaries_and_curve():
     code = np.full((1, 1, 3), round(LOGC3_GREY * 65535), np.uint16)  # a 10/16-bit log plate, as read
     np.testing.assert_allclose(logc3.to_working(code), grey, atol=2e-3)
     assert logc3.to_display(code)[0, 0].tolist() == [118] * 3  # detectors see a grey, not a flat log image
+    plate = np.round(natural_colors(0.45, 0.3) * 65535).astype(np.uint16)
+    seen = np.round(np.clip(logc3.to_working(plate), 0, 1) * 255)
+    assert np.abs(logc3.to_display(plate) - seen).max() <= 1  # one OCIO pass, a level off at most
 
 
 def test_a_named_working_space_holds_its_own_values():
