@@ -3,6 +3,7 @@ default; footage in a named colourspace is prepared into the working space, so t
 however it was delivered."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
@@ -12,6 +13,7 @@ import pytest
 from fusion.data.cache import CropSettings, IdentityCache, cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare_command import PrepareResult
 from fusion.io.colorspace import BUILTIN_CONFIG, color_conversion
 from fusion.io.image import srgb_encode, to_unit, write_image
 
@@ -99,3 +101,10 @@ def test_a_named_working_space_holds_its_values_in_its_own_cache(prepared):
                         for working in (None, "ACEScct"))  # the same crop: one delivery, one alignment
     from_encoded = color_conversion("sRGB Encoded Rec.709 (sRGB)", "ACEScct").to_working(encoded)
     np.testing.assert_allclose(acescct, from_encoded, atol=2e-3)
+
+
+def test_prepare_says_how_to_train_on_a_named_working_space(tmp_path):
+    settings = CropSettings(resolution=64, landmarks="dlib", working_space="ACEScct")
+    report = {"footage": "f", "cache": str(tmp_path), "identities": {}, "faces_kept": 1}
+    assert PrepareResult(Path("f"), settings, tmp_path, report).summary()[-1] == (
+        "next: python train.py footage=f crop.resolution=64 crop.landmarks=dlib crop.working_space=ACEScct")
