@@ -51,6 +51,9 @@ class CropSettings:
     jitter: int = 4
     #: frames of temporal landmark smoothing in video (1 = off)
     smooth_window: int = 9
+    #: the OpenColorIO colorspace the crops are in, the network's working space (e.g. ACEScct; in the config
+    #: of ocio_config=, $OCIO or OCIO's built-in one); null: sRGB-encoded linear Rec.709, fusion's before OCIO
+    working_space: str | None = None
 
     def __post_init__(self):
         problems = {
@@ -70,14 +73,24 @@ class CropSettings:
         so that a cache, and the checkpoints trained on it, record what made the crops."""
         return replace(self, landmarks=resolve_backend(self.landmarks))
 
+    def recorded(self) -> dict:
+        """These settings as a cache records them: every one, less a working space left at its default, so
+        caches made before it existed keep their folder and settings.json."""
+        settings = asdict(self)
+        if self.working_space is None:
+            del settings["working_space"]
+        return settings
+
     @property
     def folder_name(self) -> str:
-        """The cache folder for these settings under a cache root: every setting in its digest.
+        """The cache folder for these settings under a cache root: every setting `recorded` in its digest.
 
         >>> CropSettings(resolution=512, landmarks="dlib").folder_name
         '512px_dlib_bfb0bc72'
+        >>> CropSettings(resolution=512, landmarks="dlib", working_space="ACEScct").folder_name
+        '512px_dlib_b0b8bb64'
         """
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+        digest = hashlib.sha256(json.dumps(self.recorded(), sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.resolution}px_{self.landmarks}_{digest}"
 
 
@@ -118,7 +131,7 @@ class IdentityCache:
         for stale in self.folder.rglob(".*.partial*"):
             stale.unlink()
         path = self.folder / "settings.json"
-        wanted = asdict(settings)
+        wanted = settings.recorded()
         if path.is_file():
             found = json.loads(path.read_text())
             if found != wanted:

@@ -82,12 +82,14 @@ def pack_dtype(dtypes: set[str]) -> np.dtype:
     return np.dtype(np.uint16) if "uint16" in dtypes else np.dtype(np.uint8)
 
 
-def _convert(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _convert(image: np.ndarray, dtype: np.dtype, working_space: str | None = None) -> np.ndarray:
+    """A crop in the pack's `dtype`, in the network's encoding: float crops through the sRGB curve unless they
+    hold a named working space's values already (`fusion.io.colorspace`)."""
     if image.dtype == dtype:
         return image
     if dtype == np.uint16:
         return image.astype(np.uint16) * 257
-    return encode(image).astype(dtype)
+    return (encode(image) if working_space is None else image).astype(dtype)
 
 
 def resize_face(crop: np.ndarray, polygon, landmarks, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,7 +178,7 @@ def build_pack(cache_root: str | Path, identities: list[str], spec: PackSpec, wo
         _, cache, record = chosen[i]
         crop = read_image(cache.folder / record["crop"])
         image, masks[i], landmarks[i] = resize_face(crop, record["mask_polygon"], record["landmarks"], r)
-        images[i] = _convert(image, dtype)
+        images[i] = _convert(image, dtype, record.get("working_space"))
         features[i] = feature_maps(landmarks[i], r)
 
     with ThreadPoolExecutor(workers) as threads:

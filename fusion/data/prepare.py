@@ -31,8 +31,9 @@ from fusion.faces.hull import hull_polygon, inside_fraction
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
+from fusion.io.colorspace import ColorConversion, check_colorspace, color_conversion, config_name, note_default_colors
 from fusion.io.footage import IdentityFootage, Source, find_identities, read_frames, scan_identity
-from fusion.io.image import to_uint8, write_image
+from fusion.io.image import write_image
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
@@ -55,6 +56,11 @@ class PrepareOptions:
     detect_size: int = 320
     #: crops per identity in contact_sheet.png (0 = none)
     contact_sheet: int = 24
+    #: the footage's OpenColorIO colorspace (e.g. ACEScg, ARRI LogC3 (EI800)), converted to the crops' working
+    #: space (crop.working_space); null: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
+    colorspace: str | None = None
+    #: the OCIO config naming the colorspaces; null: $OCIO, else OCIO's built-in studio config
+    ocio_config: str | None = None
 
     def __post_init__(self):
         problems = {
@@ -66,6 +72,8 @@ class PrepareOptions:
             "contact_sheet": (self.contact_sheet < 0, "crops in the contact sheet must be >= 0 (0 = none)"),
         }
         refuse_bad_values(self, problems)
+        if self.colorspace is not None:
+            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
 
 
 @dataclass
@@ -101,6 +109,7 @@ class DetectTask:
     out: Path
     settings: CropSettings
     options: PrepareOptions
+    colors: ColorConversion
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class CropTask:
     cache_root: Path
     settings: CropSettings
     landmarks: dict[int, np.ndarray]
+    colors: ColorConversion
 
 
 _backend = None
@@ -138,7 +148,7 @@ def _detect_chunk(task: DetectTask) -> tuple[DetectTask, list[dict], Counter]:
         if frame.note:
             entry["note"] = frame.note
         entry["dtype"] = image.dtype.name
-        entry["faces"], points = tracker(to_uint8(image))
+        entry["faces"], points = tracker(task.colors.to_display(image))
         if points is None:
             entry["status"] = "no_face"
             continue
@@ -167,19 +177,21 @@ def _crop_chunk(task: CropTask) -> Counter:
         image = frame.rgb
         with watch("warp"):
             face = align_face(image, todo[index], settings.resolution, settings.face_scale, settings.alignment, settings.mask_enlarge)
+        with watch("color"):
+            crop = task.colors.to_stored(face.image)
         with watch("quality"):
-            score = sharpness(face.image, face.mask)
+            score = sharpness(crop, face.mask)
         key = frame_key(source.key, index)
-        floating = np.issubdtype(image.dtype, np.floating)
-        crop_path = cache.crop_path(key, floating)
+        crop_path = cache.crop_path(key, np.issubdtype(crop.dtype, np.floating))
         with watch("write"):
-            write_image(crop_path, face.image)
+            write_image(crop_path, crop)
             write_json(cache.record_path(key), {
                 "key": key,
                 "source": source.name,
                 "frame": index,
                 "crop": crop_path.relative_to(cache.folder).as_posix(),
-                "dtype": image.dtype.name,
+                "dtype": crop.dtype.name,
+                **task.colors.record(),
                 "landmarks": np.round(face.landmarks, 2).tolist(),
                 "matrix": face.matrix.tolist(),
                 "mask_polygon": np.round(face.polygon, 2).tolist(),
@@ -194,7 +206,7 @@ def _chunks(source: Source, size: int) -> list[tuple[int, int]]:
 
 
 def _detect_pass(found: IdentityFootage, cache: IdentityCache, settings: CropSettings, options: PrepareOptions, pool,
-                 report: IdentityReport) -> dict[str, list[dict]]:
+                 report: IdentityReport, colors: ColorConversion) -> dict[str, list[dict]]:
     """Pass 1 for one identity: each source's landmark entries (by source key), read back for the chunks a
     previous run saved, detected in `pool` for the others; their worker seconds go into `report`."""
     tasks, entries_by_source = [], {}
@@ -205,7 +217,7 @@ def _detect_pass(found: IdentityFootage, cache: IdentityCache, settings: CropSet
             if path.is_file():
                 entries_by_source[source.key].extend(json.loads(path.read_text()))
             else:
-                tasks.append(DetectTask(source, start, stop, path, settings, options))
+                tasks.append(DetectTask(source, start, stop, path, settings, options, colors))
     total = sum(s.frames for s in found.sources)
     done = total - sum(t.stop - t.start for t in tasks)
     with progress(total=total, desc=f"{report.identity}: landmarks", unit="frame", initial=done) as bar:
@@ -260,7 +272,7 @@ def _short_video(source: Source, decoded: int, report: IdentityReport) -> None:
 
 
 def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_root: Path, settings: CropSettings,
-                chunk: int) -> list[CropTask]:
+                chunk: int, colors: ColorConversion) -> list[CropTask]:
     """Pass 2's work units for one source: per chunk, the stabilised landmarks of its frames with a face."""
     tasks = []
     frames = np.array([e["frame"] for e in entries], int)
@@ -268,7 +280,7 @@ def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_r
         rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
         if len(rows):
             tasks.append(CropTask(source, cache_root, settings,
-                                  {int(frames[r]): smooth[r].astype(np.float64) for r in rows}))
+                                  {int(frames[r]): smooth[r].astype(np.float64) for r in rows}, colors))
     return tasks
 
 
@@ -295,8 +307,9 @@ def _finish(cache: IdentityCache, source_keys: dict[str, str], found: IdentityFo
 
 
 def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: CropSettings,
-                     options: PrepareOptions, pool) -> IdentityReport:
-    """Both passes for one identity; returns what happened to every frame."""
+                     options: PrepareOptions, pool, colors: ColorConversion) -> IdentityReport:
+    """Both passes for one identity, its footage's pixels converted by `colors`; returns what happened to every
+    frame."""
     report = IdentityReport(identity)
     found = scan_identity(footage, identity)
     report.problems.extend(found.problems)
@@ -304,13 +317,16 @@ def prepare_identity(footage: Path, cache_root: Path, identity: str, settings: C
     cache.claim(settings)
     source_keys = {source.name: source.key for source in found.sources}
     cache.check_source_keys(source_keys)
-    entries_by_source = _detect_pass(found, cache, settings, options, pool, report)
+    if colors.colorspace is None:
+        for source in found.sources:
+            note_default_colors(str(source.path))
+    entries_by_source = _detect_pass(found, cache, settings, options, pool, report, colors)
     crop_tasks, per_file = [], {}
     for source in found.sources:
         entries = sorted(entries_by_source[source.key], key=lambda e: e["frame"])
         per_file[source.name], track = _tally_source(source, entries, report)
         smooth = stabilise(track, settings.smooth_window)
-        crop_tasks += _crop_tasks(source, entries, smooth, cache_root, settings, options.chunk)
+        crop_tasks += _crop_tasks(source, entries, smooth, cache_root, settings, options.chunk, colors)
     _crop_pass(crop_tasks, pool, report)
     _finish(cache, source_keys, found, per_file, options, report)
     return report
@@ -334,17 +350,19 @@ def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: Crop
     """
     footage, cache = Path(footage), Path(cache)
     check_cache_apart(footage, cache)
+    colors = color_conversion(options.colorspace, settings.working_space, options.ocio_config)
     identities = identities or find_identities(footage)
     workers = options.workers or os.cpu_count() or 1
     reports = []
     if workers == 1:
         _start_worker(settings.landmarks, options.detect_size)
-        reports = [prepare_identity(footage, cache, name, settings, options, lambda fn, tasks: map(fn, tasks)) for name in identities]
+        reports = [prepare_identity(footage, cache, name, settings, options, lambda fn, tasks: map(fn, tasks), colors)
+                   for name in identities]
     else:
         context = multiprocessing.get_context("forkserver")
         with context.Pool(workers, _start_worker, (settings.landmarks, options.detect_size)) as pool:
             run = lambda fn, tasks: pool.imap(fn, tasks)
-            reports = [prepare_identity(footage, cache, name, settings, options, run) for name in identities]
+            reports = [prepare_identity(footage, cache, name, settings, options, run, colors) for name in identities]
     result = {
         "footage": str(footage), "cache": str(cache), "settings": asdict(settings),
         "identities": {r.identity: r.as_dict() for r in reports},

@@ -66,6 +66,8 @@ class PrepareResult:
         if report["faces_kept"]:
             train = {"footage": self.footage, "crop.resolution": self.settings.resolution,
                      "crop.landmarks": self.settings.landmarks}
+            if self.settings.working_space is not None:
+                train["crop.working_space"] = self.settings.working_space
             lines.append(f"next: {command_line('train.py', train)}")
         return lines
 

@@ -37,6 +37,18 @@ ENCODING = ("sRGB-encoded, white at 1.0: 8- and 16-bit pixels scaled to [0, 1], 
             "through the sRGB curve first; faces come out alike (the inverse curve takes them back to linear)")
 
 
+def encoding(working_space: str | None) -> str:
+    """What the tensors' values are, for the crops' `working_space` (None: `ENCODING`, fusion's before OCIO).
+
+    >>> encoding("ACEScct")[:33], encoding(None) == ENCODING
+    ("OpenColorIO colorspace 'ACEScct'", True)
+    """
+    if working_space is None:
+        return ENCODING
+    return (f"OpenColorIO colorspace {working_space!r}, values as they are: the plate converted into it, faces "
+            "converted back from it")
+
+
 def _examples(face: FaceModel, *batches: int) -> list[torch.Tensor]:
     """Crops of each batch size to trace or export with (their values do not matter)."""
     generator = torch.Generator().manual_seed(0)
@@ -121,7 +133,7 @@ def sidecar(model: SwapModel, identity: str, format: str, output: Path, checkpoi
     """What the sidecar JSON holds: the file, whose face, the tensors, the crop layout and where it all came from."""
     size = model.net.output_resolution
     tensor = {"shape": ["batch", 3, size, size], "layout": "NCHW", "channels": "RGB", "dtype": "float32",
-              "range": [0.0, 1.0], "encoding": ENCODING}
+              "range": [0.0, 1.0], "encoding": encoding(model.crop.working_space)}
     data = {"format": format, "file": output.name, "identity": identity, "identities": list(model.identities),
             "input": {"name": INPUT, **tensor}, "output": {"name": OUTPUT, **tensor}, "crop": crop_layout(model),
             "checkpoint": {"path": str(checkpoint.resolve()), "sha256": file_sha256(checkpoint)},

@@ -18,7 +18,7 @@ import torch
 from fusion.blend import multiband_blend
 from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE, face_levels
 from fusion.errors import check_choice
-from fusion.io.image import decode, encode
+from fusion.io.colorspace import ColorConversion
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
 from fusion.swap.quality import QUALITY, match_quality
@@ -67,8 +67,8 @@ def _mix(face: np.ndarray, region: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
                    blend: str = "multiband", erode: float | None = None, feather: float | None = None,
-                   grain: bool = False, seed: int = 0, visible: np.ndarray | None = None, quality: str = "none"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   grain: bool = False, seed: int = 0, visible: np.ndarray | None = None, quality: str = "none",
+                   colors: ColorConversion = ColorConversion()) -> tuple[np.ndarray, np.ndarray]:
     """Blend `face` ((R, R, 3) float in [0, 1], crop space) into `plate` at the face.
 
     `matrix` maps plate to crop coordinates; `polygon` is the mask in plate
@@ -78,7 +78,8 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     (`fusion.swap.grain`), drawn from `seed`. `visible` ((R, R) float in crop space, the learned matte's
     probability of visible face) cuts occluders out of the matte before it is feathered, so they stay the
     plate's, bit for bit. `quality="match"` gives the face the plate's blur, noise and compression
-    (`fusion.swap.quality`; it includes `grain`).
+    (`fusion.swap.quality`; it includes `grain`). `colors` takes the face box to the face's working space and
+    back (`fusion.io.colorspace`; by default fusion's encoding before OCIO).
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
@@ -100,7 +101,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
                                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                                   borderMode=cv2.BORDER_REPLICATE))
     mask = feather_matte(hard, feather)
-    region = encode(plate[y0:y1, x0:x1])
+    region = colors.to_working(plate[y0:y1, x0:x1])
     face = warped
     if blend == "multiband":
         levels = face_levels(face_width, hard.shape)
@@ -116,7 +117,7 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     else:
         mixed = _mix(face[inside], region[inside], mask[inside])
     out = plate.copy()
-    out[y0:y1, x0:x1][inside] = decode(mixed, plate.dtype)
+    out[y0:y1, x0:x1][inside] = colors.from_working(mixed, plate.dtype)
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte

@@ -13,7 +13,7 @@ import torch
 
 from fusion.faces.align import transform_points, warp_face
 from fusion.faces.hull import polygon_mask
-from fusion.io.image import encode
+from fusion.io.colorspace import ColorConversion
 from fusion.model.matte_net import MatteNet
 from fusion.stopwatch import Stopwatch
 from fusion.swap.color import ColorStep
@@ -30,9 +30,10 @@ class DecodedFace:
     visible: np.ndarray | None = None
 
 
-def face_crops(frames: list[PlateFrame], size: int) -> torch.Tensor:
-    """(B, 3, size, size) network-encoded crops of the frames' faces, in order (frames with a face only)."""
-    crops = np.stack([encode(warp_face(frame.plate, frame.face.matrix, size)) for frame in frames])
+def face_crops(frames: list[PlateFrame], size: int, colors: ColorConversion = ColorConversion()) -> torch.Tensor:
+    """(B, 3, size, size) crops of the frames' faces in the working space `colors` converts to, in order (frames
+    with a face only)."""
+    crops = np.stack([colors.to_working(warp_face(frame.plate, frame.face.matrix, size)) for frame in frames])
     return torch.from_numpy(crops).permute(0, 3, 1, 2)
 
 
@@ -45,11 +46,13 @@ def face_masks(faces: list[Face], size: int) -> torch.Tensor:
 
 class FaceDecoder:
     """The decode stage: `model`'s network as identity number `identity`, then the color step `color` and
-    the learned matte `matte` where they run (None: not); each timed by `watch` (align, network, color, matte)."""
+    the learned matte `matte` where they run (None: not); each timed by `watch` (align, network, color, matte).
+    Crops are converted to the network's working space by `colors`."""
 
     def __init__(self, model: SwapModel, identity: int, color: ColorStep | None, matte: MatteNet | None,
-                 watch: Stopwatch):
+                 watch: Stopwatch, colors: ColorConversion = ColorConversion()):
         self.model, self.identity, self.color, self.matte, self.watch = model, identity, color, matte, watch
+        self.colors = colors
         self.size = model.net.output_resolution
 
     def __call__(self, frames: list[PlateFrame]) -> list[DecodedFace | None]:
@@ -58,7 +61,7 @@ class FaceDecoder:
         if not with_face:
             return [None] * len(frames)
         with self.watch("align"):
-            crops = face_crops(with_face, self.size)
+            crops = face_crops(with_face, self.size, self.colors)
         with self.watch("network"):
             decoded = self.model.decode(crops, self.identity)
         if self.color is not None:

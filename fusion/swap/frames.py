@@ -20,6 +20,7 @@ from fusion.faces.eight_bit import eight_bit
 from fusion.faces.hull import hull_polygon
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
+from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import Source, read_frames
 from fusion.io.plate import Frame
 from fusion.io.read_ahead import read_ahead
@@ -57,15 +58,16 @@ def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
         yield PlateFrame(index, frame.rgb, stored=frame)
 
 
-def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch) -> np.ndarray:
+def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
+               colors: ColorConversion = ColorConversion()) -> np.ndarray:
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
     stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
     8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
-    sRGB curve), timed as `detect`."""
+    sRGB curve; a plate in a named colorspace through `colors.to_display`), timed as `detect`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
         with watch("detect"):
-            image8 = eight_bit(frame.plate)
+            image8 = eight_bit(frame.plate) if colors.colorspace is None else colors.to_display(frame.plate)
         _, points = tracker(image8)
         if points is not None:
             track[frame.index] = points

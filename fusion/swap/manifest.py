@@ -1,7 +1,8 @@
 """The manifest beside every render (`<output>.json`): how it was made, to trace it and to make it again.
 
 It names the checkpoint with its SHA-256 and the shot tuning with its own; the learned matte's and the
-color network's training where the render used them; every option as resolved, the device and the
+color network's training where the render used them; the plate's colorspace, the working space and the
+OCIO config where color went through OCIO; every option as resolved, the device and the
 precision that actually ran among them; the versions of the packages that ran; the plate (its frame
 numbers and its first frame's header); the frames swapped and those without a face, by frame number; and
 the seconds per stage.
@@ -19,8 +20,10 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 import OpenImageIO as oiio
+import PyOpenColorIO as ocio
 import torch
 
+from fusion.io.colorspace import config_name
 from fusion.io.digest import file_sha256
 from fusion.io.footage import Source
 from fusion.io.plate import read_header
@@ -44,7 +47,7 @@ def package_versions() -> dict[str, str | None]:
     except metadata.PackageNotFoundError:
         fusion = None
     return {"fusion": fusion, "python": platform.python_version(), "torch": torch.__version__,
-            "OpenImageIO": oiio.VERSION_STRING, "numpy": np.__version__, "opencv": cv2.__version__}
+            "OpenImageIO": oiio.VERSION_STRING, "OpenColorIO": ocio.__version__, "numpy": np.__version__, "opencv": cv2.__version__}
 
 
 def resolved_options(options: SwapOptions, model: SwapModel, fps: float) -> dict:
@@ -56,6 +59,14 @@ def resolved_options(options: SwapOptions, model: SwapModel, fps: float) -> dict
                     landmarks=options.landmarks or crop.landmarks, jitter=options.jitter or crop.jitter,
                     smooth_window=options.smooth_window or crop.smooth_window)
     return resolved
+
+
+def colorspaces(options: SwapOptions, model: SwapModel) -> dict:
+    """The plate's colorspace, the checkpoint's working space and the OCIO config that named them (None where
+    neither is named: fusion's encoding before OCIO, no config)."""
+    plate, working = options.colorspace, model.crop.working_space
+    config = config_name(options.ocio_config) if plate or working else None
+    return {"plate": plate, "working_space": working, "ocio_config": config}
 
 
 def _file(path: str | Path | None) -> dict | None:
@@ -77,6 +88,7 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
         "tuning": _file(options.tuning),
         "matte": {"kind": options.matte, "training": matte},
         "color": {"kind": options.color, "training": color},
+        "colorspace": colorspaces(options, model),
         "options": resolved_options(options, model, fps),
         "versions": package_versions(),
         "plate": {"path": str(Path(source.path).absolute()), "name": source.name, "header": header},

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError
+from fusion.io.colorspace import check_colorspace, config_name
 from fusion.io.plate import frame_range
 from fusion.swap.color import check_color
 from fusion.swap.composite import check_blend
@@ -42,6 +43,11 @@ class SwapOptions:
     matte_channel: str | None = None
     #: the plate's frame numbers to swap, `1001-1100` or `1001`; None: every frame
     frames: str | None = None
+    #: the plate's OpenColorIO colorspace (e.g. ACEScg, ARRI LogC3 (EI800)): its face box is converted to the
+    #: checkpoint's working space and back; None: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
+    colorspace: str | None = None
+    #: the OCIO config naming the colorspaces; None: $OCIO, else OCIO's built-in studio config
+    ocio_config: str | None = None
     #: plate | swap side by side in <output>_preview.mp4, for review
     preview: bool = False
     preview_height: int = 540
@@ -63,5 +69,7 @@ class SwapOptions:
         check_color(self.color)
         if self.frames is not None:
             frame_range(self.frames)
+        if self.colorspace is not None:
+            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: decode at least 1 frame at a time")

@@ -19,6 +19,7 @@ import numpy as np
 
 from fusion.faces.landmarks import load_backend
 from fusion.faces.tracker import FaceTracker
+from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
 from fusion.io.footage import source_from_path
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
@@ -67,14 +68,16 @@ class SwapReport:
             self.swapped += 1
 
 
-def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOptions
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The composite stage: `frame`'s plate with its decoded face blended in (`composite_face`) and the (H, W)
-    matte; a frame without a face is its plate, unchanged, with a matte of 0."""
+def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOptions,
+                    colors: ColorConversion = ColorConversion()) -> tuple[np.ndarray, np.ndarray]:
+    """The composite stage: `frame`'s plate with its decoded face blended in (`composite_face`, in the working
+    space `colors` converts to) and the (H, W) matte; a frame without a face is its plate, unchanged, with a
+    matte of 0."""
     if face is None:
         return frame.plate, np.zeros(frame.plate.shape[:2], np.float32)
     return composite_face(frame.plate, face.pixels, frame.face.matrix, frame.face.polygon, options.blend,
-                          options.erode, options.feather, options.grain, frame.index, face.visible, options.quality)
+                          options.erode, options.feather, options.grain, frame.index, face.visible, options.quality,
+                          colors)
 
 
 def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -> list[PlateFrame]:
@@ -100,17 +103,20 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     color = color_step(options.color, model.color, checkpoint)
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
+    colors = color_conversion(options.colorspace, crop.working_space, options.ocio_config)
+    if options.colorspace is None:
+        note_default_colors(str(source.path))
     tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
-    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch)
+    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors)
 
-    decode = FaceDecoder(model, number, color, matte, watch)
+    decode = FaceDecoder(model, number, color, matte, watch, colors)
     with SwapOutputs(output_path, source, options, render_key(source, checkpoint, identity, options)) as outputs:
         plates = progress(read_plates(source, watch), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
             batch = to_swap(batch, outputs, report)
             for frame, face in zip(batch, decode(batch)):
                 with watch("composite"):
-                    swapped, matte = composite_frame(frame, face, options)
+                    swapped, matte = composite_frame(frame, face, options, colors)
                 with watch("write"):
                     outputs.write(frame, swapped, matte)
                 report.count(frame)

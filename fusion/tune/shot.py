@@ -31,6 +31,7 @@ from fusion.data.triplets import to_float
 from fusion.errors import ConfigError, OutputError
 from fusion.io.digest import file_sha256
 from fusion.io.atomic import write_json
+from fusion.io.colorspace import check_colorspace, config_name
 from fusion.io.footage import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, source_from_path
 from fusion.io.outputs import check_outputs
 from fusion.metrics.reconstruction import masked_ssim
@@ -61,6 +62,11 @@ class ShotTuningOptions:
     precision: str = "auto"
     #: processes finding and aligning the shot's faces; 0: one
     workers: int = 0
+    #: the shot's OpenColorIO colorspace (e.g. ACEScg), converted to the checkpoint's working space as the
+    #: swap converts it; None: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
+    colorspace: str | None = None
+    #: the OCIO config naming the colorspaces; None: $OCIO, else OCIO's built-in studio config
+    ocio_config: str | None = None
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -69,6 +75,8 @@ class ShotTuningOptions:
         if not 0 < self.holdout < 1:
             raise ConfigError(f"holdout={self.holdout}: the share of the shot's frames kept out of tuning to score "
                               "it must lie between 0 and 1 (e.g. 0.2)")
+        if self.colorspace is not None:
+            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
 
 
 @dataclass
@@ -120,24 +128,29 @@ def _unlink_previous(folder: Path) -> None:
         folder.rmdir()
 
 
-def _claim_work(work: Path, shot: Path, digest: str) -> None:
-    """Tie the work folder to the shot whose crops it holds (by content, `Source.content_sha256`): a folder
-    made for another shot, or for a re-delivered plate of the same name, is refused, never reused."""
+def _claim_work(work: Path, shot: Path, digest: str, colorspace: str | None) -> None:
+    """Tie the work folder to the shot whose crops it holds (by content, `Source.content_sha256`) and the
+    colorspace they were taken in: a folder made for another shot, for a re-delivered plate of the same name
+    or in another colorspace, is refused, never reused."""
     record = work / "shot.json"
     if record.is_file():
         made = json.loads(record.read_text())
         if made.get("sha256") != digest:
             raise OutputError(f"work={work} holds the crops of shot {made.get('shot')}, and {shot} is another shot "
                               f"(its frames differ); give tune.py another work folder, or delete {work} to rebuild it")
+        if made.get("colorspace") != colorspace:
+            raise OutputError(f"work={work} holds the crops of {shot} taken as colorspace={made.get('colorspace')}, "
+                              f"not {colorspace}; give tune.py another work folder, or delete {work} to rebuild it")
     elif (work / "cache").exists():
         raise OutputError(f"work={work} holds crops of a shot it does not name (an older tune.py made it); give "
                           f"tune.py another work folder, or delete {work} to rebuild it")
     else:
-        write_json(record, {"shot": str(shot), "sha256": digest})
+        write_json(record, {"shot": str(shot), "sha256": digest, "colorspace": colorspace})
 
 
-def _shot_crops(shot: Path, identity: str, model: SwapModel, work: Path, holdout: float, workers: int):
-    """The shot's aligned crops at the model's output resolution: (train pack, held-out pack)."""
+def _shot_crops(shot: Path, identity: str, model: SwapModel, work: Path, options: ShotTuningOptions):
+    """The shot's aligned crops at the model's output resolution, in its working space: (train pack, held-out
+    pack)."""
     footage = work / "footage"
     _unlink_previous(footage / identity)
     footage.mkdir(parents=True, exist_ok=True)
@@ -150,9 +163,12 @@ def _shot_crops(shot: Path, identity: str, model: SwapModel, work: Path, holdout
     else:
         raise ConfigError(f"shot={shot}: give a video ({', '.join(VIDEO_EXTENSIONS)}), an image, a numbered sequence "
                           "or a folder of images")
-    prepare(footage, work / "cache", model.crop, PrepareOptions(workers=workers or 1, contact_sheet=0), [identity])
+    how = PrepareOptions(workers=options.workers or 1, contact_sheet=0, colorspace=options.colorspace,
+                         ocio_config=options.ocio_config)
+    prepare(footage, work / "cache", model.crop, how, [identity])
     size = model.net.output_resolution
-    packs = [build_pack(work / "cache", [identity], PackSpec(size, 10**6, split=split, holdout=holdout), workers=1)
+    packs = [build_pack(work / "cache", [identity], PackSpec(size, 10**6, split=split, holdout=options.holdout),
+                        workers=1)
              for split in ("train", "val")]
     if len(packs[0]) < 1 or len(packs[1]) < 1:
         raise ConfigError(f"shot={shot}: {len(packs[0]) + len(packs[1])} frames with a face; tuning needs at least "
@@ -185,8 +201,8 @@ def tune_shot(checkpoint: str | Path, shot: str | Path, identity: str, options: 
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.work-", dir=out.parent) as scratch:
         work = Path(work or scratch)
-        _claim_work(work, shot, digest)
-        train, held_out = _shot_crops(shot, identity, model, work, options.holdout, options.workers)
+        _claim_work(work, shot, digest, options.colorspace)
+        train, held_out = _shot_crops(shot, identity, model, work, options)
         before = _held_out_ssim(model, held_out, index, options.batch_size)
         parameters = tuned_parameters(model, options.levels)
         _train(model, parameters, train, index, options)

@@ -121,10 +121,14 @@ def test_a_swap_says_when_its_tuning_was_made_on_another_shot(checkpoint, shot, 
 
 
 def test_a_work_folder_serves_only_the_shot_it_was_made_from(checkpoint, shot, tuned, tmp_path):
-    """Another shot, or the same name re-delivered with other frames, is refused in a kept work folder, which
-    stays as it was; a work folder an older tune.py made (crops but no shot named) is refused too."""
+    """Another shot, the same name re-delivered with other frames or the shot in another colorspace is refused
+    in a kept work folder, which stays as it was; a work folder an older tune.py made (crops but no shot named)
+    is refused too."""
     result, work = tuned
     index = (work / "cache" / "hopper" / "index.json").read_bytes()
+    srgb = ShotTuningOptions(**{**vars(FAST), "colorspace": "srgb_tx"})
+    with pytest.raises(OutputError, match=f"holds the crops of {shot} taken as colorspace=None, not srgb_tx"):
+        tune_shot(checkpoint, shot, "hopper", srgb, out=tmp_path / "x.pt", work=work)
     other = regraded(shot, tmp_path / "sc01_tk2")
     with pytest.raises(OutputError, match=f"holds the crops of shot {shot}, and {other} is another shot"):
         tune_shot(checkpoint, other, "hopper", FAST, out=tmp_path / "x.pt", work=work)

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
-from fusion.tune.shot import ShotTuningResult
+import pytest
+
+from fusion.errors import ConfigError
+from fusion.tune.shot import ShotTuningOptions, ShotTuningResult
 
 
 def test_the_closing_lines_give_the_ssim_before_and_after_and_the_swap_through_the_tuning():
@@ -13,3 +16,8 @@ def test_the_closing_lines_give_the_ssim_before_and_after_and_the_swap_through_t
         "tuned encoder: run/last.tuned-plate.pt",
         "swap with it: python swap.py checkpoint=run/last.ckpt input=plate.mov tuning=run/last.tuned-plate.pt "
         "identity=<whose face> output=<file>"]
+
+
+def test_a_colorspace_the_config_lacks_is_refused_before_tuning():
+    with pytest.raises(ConfigError, match=r"colorspace=ACEScgg: .* close names: ACEScg"):
+        ShotTuningOptions(colorspace="ACEScgg")
