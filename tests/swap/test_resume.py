@@ -14,12 +14,12 @@ import os, sys, time
 from fusion.swap import pipeline
 composite = pipeline.composite_frame
 calls = []
-def dying(frame, face, options):
+def dying(frame, *rest):
     calls.append(frame.index)
     if len(calls) == 3:
         time.sleep(1)  # frames 1 and 2 are written meanwhile, the way a long render's earlier frames are
         os._exit(9)
-    return composite(frame, face, options)
+    return composite(frame, *rest)
 pipeline.composite_frame = dying
 pipeline.swap(sys.argv[1], sys.argv[2], sys.argv[3], "hopper", pipeline.SwapOptions(write_matte=True, batch_size=1))
 """
