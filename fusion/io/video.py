@@ -20,12 +20,12 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation, VideoReformatter
+from av.video.reformatter import VideoReformatter
 
 from fusion.errors import ConfigError, WriteError, check_choice
 from fusion.io.atomic import StagedOutputs, disk_full, is_disk_full
 from fusion.io.image import encode
-from fusion.io.video_read import VideoInfo, as_rate
+from fusion.io.video_read import SCALER, VideoInfo, as_rate
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 CONTAINERS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska", ".avi": "avi"}
 #: The pixel format frames are handed to FFmpeg in, by (alpha, bytes per sample).
 _FORMATS = {(False, 1): "rgb24", (True, 1): "rgba", (False, 2): "rgb48le", (True, 2): "rgba64le"}
-#: How RGB becomes YUV: ffmpeg's own default filter, rounded accurately.
-_TO_YUV = Interpolation.BICUBIC | Interpolation.ACCURATE_RND
 #: FFmpeg's colour tags the writer sets: BT.709, unspecified, limited ("MPEG") range.
 _BT709, _UNSPECIFIED, _LIMITED = 1, 2, 1
 
@@ -222,7 +220,7 @@ class VideoWriter:
                                                format=_FORMATS[self._alpha, pixels.itemsize])
             image.colorspace = self._matrix
             coded = self._reformatter.reformat(image, format=self._stream.pix_fmt, dst_color_range=_LIMITED,
-                                                interpolation=_TO_YUV)
+                                                interpolation=SCALER)
             coded.pts = self.written
             self._container.mux(self._stream.encode(coded))
         except (av.FFmpegError, OSError) as error:
