@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 CONTAINERS = {".mov": "mov", ".mp4": "mp4", ".mkv": "matroska", ".avi": "avi"}
 #: The pixel format frames are handed to FFmpeg in, by (alpha, bytes per sample).
 _FORMATS = {(False, 1): "rgb24", (True, 1): "rgba", (False, 2): "rgb48le", (True, 2): "rgba64le"}
-#: FFmpeg's colour tags the writer sets: BT.709, unspecified, limited ("MPEG") range.
-_BT709, _UNSPECIFIED, _LIMITED = 1, 2, 1
+#: FFmpeg's colour tags the writer reads or sets: the RGB, BT.709 and unspecified matrices, limited range.
+_RGB, _BT709, _UNSPECIFIED, _LIMITED = 0, 1, 2, 1
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class VideoWriter:
         if spec.encoder == "libx265" and container_of(self.path) in ("mov", "mp4"):
             stream.codec_tag = "hvc1"  # the tag Apple's players look for
         like = self.like
-        self._matrix = like.colorspace if like is not None and like.colorspace not in (0, _UNSPECIFIED) else _BT709
+        self._matrix = like.colorspace if like is not None and like.colorspace not in (_RGB, _UNSPECIFIED) else _BT709
         context = stream.codec_context
         context.colorspace, context.color_range = self._matrix, _LIMITED
         if like is not None:

@@ -20,8 +20,8 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-#: FFmpeg's colour tags (AVColorSpace, AVColorRange) that `read_video` reads or sets.
-_RGB, _BT709, _UNSPECIFIED, _BT601 = 0, 1, 2, 6
+#: FFmpeg's YUV matrix tags (AVColorSpace) that `read_video` reads or sets.
+_BT709, _UNSPECIFIED, _BT601 = 1, 2, 6
 #: How YUV and RGB are converted: the ffmpeg command's own default flags (bicubic colour interpolated to every
 #: pixel, accurate rounding), nearer the original than swscale's bare default. (Bilinear with these flags
 #: scrambles 10-bit 4:2:0 in this FFmpeg.)
