@@ -138,3 +138,37 @@ def plates(tmp_path_factory, photos):
 def two_plates(tmp_path_factory, photos):
     """A two-plate shot of hopper, a face in each (for tests that swap a whole shot several times)."""
     return write_plates(tmp_path_factory.mktemp("plates") / "shot", photos["hopper"], faces=2, blank=False)
+
+
+# Video
+
+
+def write_clip(path: Path, frames: list[np.ndarray], encoder: str = "prores_ks", pix_fmt: str = "yuv422p10le",
+               options: dict | None = None, rate=None, timecode: str | None = "01:00:00:00") -> Path:
+    """A video written with PyAV itself, apart from fusion's writer: RGB frames (uint8, or uint16 for a deeper
+    `pix_fmt`) as ProRes 422 HQ 10-bit at 24000/1001 from 01:00:00:00 by default, tagged BT.709."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(encoder, rate=rate or Fraction(24000, 1001),
+                                      options={"profile": "3"} if options is None else options)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        stream.codec_context.colorspace, stream.codec_context.color_range = 1, 1
+        if timecode:
+            stream.metadata["timecode"] = timecode
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
+            frame.colorspace = 1
+            frame = frame.reformat(format=pix_fmt, dst_color_range=1)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip():
+    """`write_clip`, for tests that make a video with PyAV apart from fusion's writer."""
+    return write_clip

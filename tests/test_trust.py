@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputErr
 from fusion.io import atomic
 from fusion.io.atomic import StagedOutputs, file_mode
 from fusion.io.image import write_image
-from fusion.io.video import VideoWriter
+from fusion.io.video import CODECS, VideoWriter
 from fusion.swap.pipeline import SwapOptions, swap
 from fusion.training.schedule import ScheduleError, check_world_size, phases
 
@@ -234,15 +235,13 @@ def test_evaluate_and_prepare_keep_out_of_their_inputs(checkpoint, tmp_path):
 
 
 def test_failed_encoder_keeps_the_previous_render(tmp_path, monkeypatch):
-    """ffmpeg exiting non-zero (here: a codec it lacks) raises and leaves the old file's bytes."""
+    """An encoder that fails (here: given a pixel format it cannot take) raises and leaves the old file's bytes."""
     out = tmp_path / "render.mp4"
     with VideoWriter(out) as video:
         video.write(np.full((32, 32, 3), 100, np.uint8))
     before = out.read_bytes()
-    command = VideoWriter._command
-    monkeypatch.setattr(VideoWriter, "_command",
-                        lambda self, w, h: ["no_such_codec" if a == "libx264" else a for a in command(self, w, h)])
-    with pytest.raises(WriteError, match="ffmpeg failed with status"):
+    monkeypatch.setitem(CODECS, "h264", replace(CODECS["h264"], pix_fmt="rgb48le"))
+    with pytest.raises(WriteError, match=r"render\.mp4: writing h264 failed \(.+\); nothing was replaced"):
         with VideoWriter(out) as video:
             for _ in range(5):
                 video.write(np.full((32, 32, 3), 200, np.uint8))

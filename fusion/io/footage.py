@@ -6,7 +6,8 @@ in natural order (`f2.png` before `f10.png`). A video directly in the footage
 folder (`footage/<identity>.mp4`) is an identity of its own, named by its stem. A source is split into frame
 ranges so that workers can decode it in parallel. A plate (`source_from_path`) is also a sequence named by
 pattern (`plate.####.exr`), optionally cut to a range of frame numbers. Image frames are read through
-`fusion.io.plate` (every channel and the header kept), video frames through OpenCV.
+`fusion.io.plate` (every channel and the header kept), video frames through `fusion.io.video_read` (PyAV, at
+the video's bit depth; the clip's rate, timecode and codec in the source's `video`).
 """
 
 import hashlib
@@ -16,11 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-
 from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256
 from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, frame_numbers, frame_range, read_frame
+from fusion.io.video_read import VideoInfo, probe_video, read_video
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
 #: Source names that are their own key (`source_key`).
@@ -32,7 +32,8 @@ class Source:
     """One video file or one folder of images, with its frame count.
 
     `path` is where it is (a sequence named by pattern: its folder); `name` is how reports and the cache
-    refer to it; `numbers` are its frames' numbers (none given: their positions from 0).
+    refer to it; `numbers` are its frames' numbers (none given: their positions from 0); `video` is a video
+    file's description (rate, timecode, codec, bit depth).
     """
 
     identity: str
@@ -41,6 +42,7 @@ class Source:
     frames: int
     images: tuple[Path, ...] = ()
     numbers: tuple[int, ...] = ()
+    video: VideoInfo | None = None
 
     @property
     def is_video(self) -> bool:
@@ -92,17 +94,6 @@ def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def video_frame_count(path: Path) -> int:
-    """The frame count a video file declares (0 where OpenCV cannot open it), to plan chunks and report empty files."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            return 0
-        return max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
-    finally:
-        capture.release()
-
-
 def _loose_videos(root: Path, identity: str | None = None) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
                   and (identity is None or p.stem == identity))
@@ -131,14 +122,14 @@ def scan_identity(root: str | os.PathLike, identity: str) -> IdentityFootage:
         suffix = path.suffix.lower()
         relative = path.relative_to(folder) if path.is_relative_to(folder) else Path(path.name)
         if suffix in VIDEO_EXTENSIONS:
-            frames = video_frame_count(path) if path.stat().st_size else 0
-            if frames == 0:
+            video = probe_video(path) if path.stat().st_size else None
+            if video is None:
                 found.problems.append({
                     "file": str(path), "reason": "unreadable_video",
                     "message": f"{path}: no frames could be read (empty, corrupt or an unsupported codec); re-export it as H.264 mp4 or an image sequence",
                 })
             else:
-                found.sources.append(Source(identity, path, relative.as_posix(), frames))
+                found.sources.append(Source(identity, path, relative.as_posix(), video.frames, video=video))
         elif suffix in IMAGE_EXTENSIONS:
             images_by_folder.setdefault(relative.parent, []).append(path)
         else:
@@ -181,11 +172,11 @@ def _plate(path: Path) -> Source:
     if suffix in IMAGE_EXTENSIONS:
         return Source("", path, path.name, 1, (path,), frame_numbers((path,)))
     if suffix in VIDEO_EXTENSIONS:
-        frames = video_frame_count(path) if path.stat().st_size else 0
-        if not frames:
+        video = probe_video(path) if path.stat().st_size else None
+        if video is None:
             raise FileNotFoundError(f"{path}: no frames could be read (empty, corrupt or an unsupported codec); "
                                     "re-export it as H.264 mp4 or an image sequence")
-        return Source("", path, path.name, frames)
+        return Source("", path, path.name, video.frames, video=video)
     raise ConfigError(f"{path}: '{suffix or path.name}' is not footage; give a video ({', '.join(VIDEO_EXTENSIONS)}), "
                       f"an image, a folder of images ({', '.join(IMAGE_EXTENSIONS)}) or a numbered sequence "
                       "(plate.####.exr)")
@@ -224,14 +215,6 @@ def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, Fr
             except Exception as error:
                 yield index, error
         return
-    capture = cv2.VideoCapture(str(source.path))
-    try:
-        if start or source.numbers:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, source.number(start))
-        for index in range(start, min(stop, source.frames)):
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield index, Frame(source.number(index), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    finally:
-        capture.release()
+    first = source.number(start)
+    for number, pixels in read_video(source.path, source.video, first, first + min(stop, source.frames) - start):
+        yield start + number - first, Frame(number, pixels, source.video.channels)

@@ -6,8 +6,8 @@ numbers its frames by the digits ending their names (`frame_numbers`). A frame i
 file holds (`Frame`: every channel of its data window, and its `Header`: format, pixel type, windows,
 compression, attributes) and written back like its input by default (`write_frame`): half stays half,
 10-bit DPX stays 10-bit, and channels and pixels the swap did not change come back bit for bit (where
-the compression is lossless). Videos stay with `fusion.io.video` and OpenCV; their frames travel as
-header-less `Frame`s.
+the compression is lossless). Videos are read and written by `fusion.io.video_read` and `fusion.io.video`
+(PyAV); their frames travel as header-less `Frame`s, the clip described by its `Source`.
 """
 
 # Annotations stay text: evaluated, those naming OpenImageIO's classes kept them alive at exit, where its
@@ -129,7 +129,7 @@ def color_channels(channels: tuple[str, ...]) -> tuple[tuple[int, int, int], str
 class Frame:
     """One frame of a plate: its `number`, its `pixels` (H, W, C) over the data window, one plane per named
     channel (uint8 and uint16 as stored, anything else float32, which holds half exactly), and the
-    `header` of its file (None for a video frame: 8-bit RGB)."""
+    `header` of its file (None for a video frame: RGB or RGBA, uint8 or, deeper than 8 bits, uint16)."""
 
     number: int
     pixels: np.ndarray

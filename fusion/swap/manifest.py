@@ -13,10 +13,12 @@ import json
 import platform
 import time
 from dataclasses import fields
+from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import av
 import cv2
 import numpy as np
 import OpenImageIO as oiio
@@ -47,17 +49,21 @@ def package_versions() -> dict[str, str | None]:
     except metadata.PackageNotFoundError:
         fusion = None
     return {"fusion": fusion, "python": platform.python_version(), "torch": torch.__version__,
-            "OpenImageIO": oiio.VERSION_STRING, "OpenColorIO": ocio.__version__, "numpy": np.__version__, "opencv": cv2.__version__}
+            "OpenImageIO": oiio.VERSION_STRING, "OpenColorIO": ocio.__version__, "av": av.__version__,
+            "numpy": np.__version__, "opencv": cv2.__version__}
 
 
-def resolved_options(options: SwapOptions, model: SwapModel, fps: float) -> dict:
+def resolved_options(options: SwapOptions, model: SwapModel, fps: Fraction, codec: str | None = None) -> dict:
     """Every swap option as the render used it: `auto` and null resolved where the render resolves them once
-    (device, precision, the face tracking the checkpoint's crops were made with, the frame rate)."""
+    (device, precision, the face tracking the checkpoint's crops were made with, the frame rate as a fraction,
+    a video's codec)."""
     resolved = {option.name: getattr(options, option.name) for option in fields(SwapOptions)}
     crop = model.crop
-    resolved.update(device=str(next(model.net.parameters()).device), precision=model.precision, fps=fps,
+    resolved.update(device=str(next(model.net.parameters()).device), precision=model.precision, fps=str(fps),
                     landmarks=options.landmarks or crop.landmarks, jitter=options.jitter or crop.jitter,
                     smooth_window=options.smooth_window or crop.smooth_window)
+    if codec is not None:
+        resolved["codec"] = codec
     return resolved
 
 
@@ -74,12 +80,12 @@ def _file(path: str | Path | None) -> dict | None:
 
 
 def render_manifest(source: Source, checkpoint: str | Path, identity: str, options: SwapOptions,
-                    model: SwapModel, report: "SwapReport", fps: float) -> dict:
+                    model: SwapModel, report: "SwapReport", fps: Fraction, codec: str | None = None) -> dict:
     """The manifest of a finished render of `source` with `identity` from `checkpoint` (see the module)."""
     numbers = [source.number(index) for index in range(source.frames)]
     matte = model.trained.get("matte") if options.matte == "learned" else None
     color = model.trained.get("color") if options.color == "lut" else None
-    header = read_header(source.images[0]).describe() if source.images else {"format": "video", "fps": fps}
+    header = read_header(source.images[0]).describe() if source.images else source.video.describe()
     return {
         "manifest_format": MANIFEST_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -89,7 +95,7 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
         "matte": {"kind": options.matte, "training": matte},
         "color": {"kind": options.color, "training": color},
         "colorspace": colorspaces(options, model),
-        "options": resolved_options(options, model, fps),
+        "options": resolved_options(options, model, fps, codec),
         "versions": package_versions(),
         "plate": {"path": str(Path(source.path).absolute()), "name": source.name, "header": header},
         "frames": {"first": numbers[0], "last": numbers[-1], "count": report.frames, "swapped": report.swapped,

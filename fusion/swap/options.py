@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from fusion.errors import ConfigError
+from fusion.errors import ConfigError, check_choice
 from fusion.io.colorspace import check_colorspace, config_name
 from fusion.io.plate import frame_range
+from fusion.io.video import CODEC_CHOICES
 from fusion.swap.color import check_color
 from fusion.swap.composite import check_blend
 from fusion.swap.matte import check_matte
@@ -53,8 +54,12 @@ class SwapOptions:
     preview_height: int = 540
     #: true: replace a previous output (an input, or the checkpoint, is never replaced)
     overwrite: bool = False
-    #: video output rate; null: the plate's (24 for image sequences)
+    #: video output rate (23.976 is written as 24000/1001); null: the plate's (24 for image sequences)
     fps: float | None = None
+    #: a video output's codec: auto (.mov: ProRes 4444 for alpha or deep full-color plates, else 422 HQ;
+    #: other names H.265 10-bit for deep plates where it fits, else H.264) | prores_4444 | prores_422hq |
+    #: h264 (8-bit) | h265 (10-bit)
+    codec: str = "auto"
     batch_size: int = 8
     #: dlib | fan | auto, and how faces are tracked; null: as the checkpoint's training crops were made
     landmarks: str | None = None
@@ -67,6 +72,7 @@ class SwapOptions:
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
+        check_choice("codec", self.codec, CODEC_CHOICES)
         if self.frames is not None:
             frame_range(self.frames)
         if self.colorspace is not None:

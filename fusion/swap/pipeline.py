@@ -121,7 +121,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                     outputs.write(frame, swapped, matte)
                 report.count(frame)
         report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
-        outputs.write_manifest(render_manifest(source, checkpoint, identity, options, model, report, outputs.fps))
+        outputs.write_manifest(render_manifest(source, checkpoint, identity, options, model, report, outputs.fps,
+                                                   outputs.frames.codec))
     if report.no_face:
         log.warning("%d frames had no face and pass through unchanged: %s", len(report.no_face), report.no_face[:20])
     return report

@@ -4,6 +4,7 @@ For dailies, not delivery: 8-bit H.264 at a reduced height, whatever the
 output's format, so a 4K EXR shot can be checked in any player.
 """
 
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -29,8 +30,9 @@ def side_by_side(plate: np.ndarray, swapped: np.ndarray, height: int) -> np.ndar
 class PreviewWriter(VideoWriter):
     """A `VideoWriter` taking (plate, swap) pairs."""
 
-    def __init__(self, path: Path, height: int = 540, fps: float = 24.0, staged: StagedOutputs | None = None):
-        super().__init__(path, fps, quality=7, staged=staged)
+    def __init__(self, path: Path, height: int = 540, fps: float | Fraction = 24.0,
+                 staged: StagedOutputs | None = None):
+        super().__init__(path, fps, "h264", quality=7, staged=staged)
         self.height = height
 
     def write_pair(self, plate: np.ndarray, swapped: np.ndarray) -> None:

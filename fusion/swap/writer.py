@@ -17,6 +17,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ from fusion.io.footage import VIDEO_EXTENSIONS, Source
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs, replaced_files
 from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, format_of, output_type, read_header, write_frame
-from fusion.io.video import VideoWriter, frame_rate
+from fusion.io.video import VideoWriter, check_codec
+from fusion.io.video_read import as_rate
 from fusion.swap.frames import PlateFrame
 from fusion.swap.options import SwapOptions
 from fusion.swap.review_video import PreviewWriter
@@ -37,6 +39,8 @@ WRITE_BEHIND = 2
 
 #: What a matte folder holds: 16-bit PNGs.
 MATTE_SUFFIXES = (".png",)
+#: The channel layouts a video takes as they are (others give it their R, G, B).
+VIDEO_CHANNELS = (("R", "G", "B"), ("R", "G", "B", "A"))
 
 
 def render_base(output: Path) -> Path:
@@ -146,11 +150,15 @@ def output_files(output: Path, source: Source, write_matte: bool) -> list[Path]:
     return files + [manifest_path(output)]
 
 
-def _check_frames_fit(output: Path, source: Source, matte_channel: str | None) -> None:
+def _check_frames_fit(output: Path, source: Source, matte_channel: str | None, codec: str) -> None:
     """Refuse, before any work, an image output whose format cannot hold the plate's pixels (a float EXR into
-    PNG), a multi-part plate (fusion writes one part), and a `matte_channel` it cannot take."""
+    PNG, a 10-bit video into JPEG), a multi-part plate (fusion writes one part), a `matte_channel` it cannot
+    take, and a `codec` other than auto for anything but a video."""
     if output.suffix.lower() in VIDEO_EXTENSIONS:
         return
+    if codec != "auto":
+        raise ConfigError(f"codec={codec}: {output} is not a video; codec= chooses a video's codec "
+                          f"({', '.join(VIDEO_EXTENSIONS)})")
     header = read_header(source.images[0]) if source.images else None
     if header is not None and header.parts > 1:
         raise ConfigError(f"{source.images[0]} has {header.parts} parts; fusion writes only the first, which would "
@@ -158,7 +166,8 @@ def _check_frames_fit(output: Path, source: Source, matte_channel: str | None) -
     into = format_of(output) if sequence_folder(output) is None or FramePattern.parse(output) else None
     own = header.format if header is not None else "png"
     if into is not None and into != own:
-        output_type(header.pixel_type if header is not None else "uint8", into, output)
+        stored = header.pixel_type if header is not None else source.video.pixel_type if source.video else "uint8"
+        output_type(stored, into, output)
     if matte_channel is not None:
         if (into or own) != "openexr":
             raise ConfigError(f"matte_channel={matte_channel}: a matte channel goes into an EXR, but {output} is "
@@ -169,13 +178,14 @@ def _check_frames_fit(output: Path, source: Source, matte_channel: str | None) -
 
 
 class FrameWriter:
-    """Context manager taking frames in order. Video goes through ffmpeg
-    (H.264, 8-bit) at the plate's frame rate; images are written like their
-    plate's files, with `matte_channel` the matte as one more channel. A
-    sequence's folder and the matte folder are staged whole (`StagedOutputs.folder`)."""
+    """Context manager taking frames in order. Video is written in `codec` (auto: by its name and the
+    frames' depth, `fusion.io.video`) at `fps`, from the plate's timecode, RGB or RGBA; images are written
+    like their plate's files, with `matte_channel` the matte as one more channel. A sequence's folder and
+    the matte folder are staged whole (`StagedOutputs.folder`)."""
 
     def __init__(self, output: Path, source: Source, staged: StagedOutputs, write_matte: bool = False,
-                 fps: float = 24.0, matte_channel: str | None = None, resume: str | None = None):
+                 fps: float | Fraction = 24.0, matte_channel: str | None = None, codec: str = "auto",
+                 resume: str | None = None):
         self.output, self.source, self.write_matte, self.staged = output, source, write_matte, staged
         self.matte_channel = matte_channel
         self.count = 0
@@ -185,8 +195,15 @@ class FrameWriter:
             staged.folder(self.folder, IMAGE_EXTENSIONS, resume)
         if write_matte:
             staged.folder(matte_folder(output), MATTE_SUFFIXES, resume if self.folder is not None else None)
-        self._video = (VideoWriter(output, fps, staged=staged, frames=source.frames)
+        video = source.video
+        timecode = video.timecode_at(source.number(0)) if video is not None else None
+        self._video = (VideoWriter(output, fps, codec, timecode, video, staged=staged, frames=source.frames)
                        if output.suffix.lower() in VIDEO_EXTENSIONS else None)
+
+    @property
+    def codec(self) -> str | None:
+        """The video codec written (chosen at the first frame); None for images."""
+        return self._video.codec if self._video is not None else None
 
     def __enter__(self) -> "FrameWriter":
         return self
@@ -217,7 +234,7 @@ class FrameWriter:
         `write_matte`, its matte as a 16-bit PNG); a full disk is reported with the space the rest needs.
         """
         if self._video is not None:
-            self._video.write(frame.rgb)
+            self._video.write(frame.pixels if frame.channels in VIDEO_CHANNELS else frame.rgb)
         else:
             if self.matte_channel is not None:
                 frame = frame.with_channel(self.matte_channel, matte)
@@ -242,7 +259,9 @@ def check_swap_outputs(output: Path, source: Source, checkpoint: str | Path, opt
     if suffix not in kinds:
         raise ConfigError(f"output={output}: write to a video ({', '.join(VIDEO_EXTENSIONS)}), an image, a numbered "
                           "sequence (out/shot.####.exr) or a folder")
-    _check_frames_fit(output, source, options.matte_channel)
+    if suffix in VIDEO_EXTENSIONS:
+        check_codec(options.codec, output)
+    _check_frames_fit(output, source, options.matte_channel, options.codec)
     outputs = output_files(output, source, options.write_matte) + ([preview_path(output)] if options.preview else [])
     inputs = [source.path, Path(checkpoint)] + ([Path(options.tuning)] if options.tuning else [])
     check_outputs(outputs, inputs, options.overwrite)
@@ -262,7 +281,7 @@ class SwapOutputs:
     def __init__(self, output: Path, source: Source, options: SwapOptions, resume: str | None = None):
         self.output, self.source, self.options = output, source, options
         self.resume = resume if not options.preview else None
-        self.fps = options.fps or (frame_rate(source.path) if source.is_video else 24.0)
+        self.fps = as_rate(options.fps) if options.fps else source.video.rate if source.video else Fraction(24)
         self._stack = ExitStack()
         self._staged: StagedOutputs | None = None
         self.frames: FrameWriter | None = None
@@ -275,7 +294,8 @@ class SwapOutputs:
             self._staged = stack.enter_context(StagedOutputs())
             self.frames = stack.enter_context(FrameWriter(self.output, self.source, self._staged,
                                                           self.options.write_matte, self.fps,
-                                                          self.options.matte_channel, self.resume))
+                                                          self.options.matte_channel, self.options.codec,
+                                                          self.resume))
             if self.options.preview:
                 self.preview = stack.enter_context(PreviewWriter(preview_path(self.output),
                                                                  self.options.preview_height, self.fps, self._staged))

@@ -21,7 +21,7 @@ SETTINGS = CropSettings(resolution=128, landmarks="dlib", jitter=2)
 OPTIONS = PrepareOptions(workers=1, chunk=4, contact_sheet=4, detect_size=640)
 
 
-def bad_footage(root: Path, photos: dict) -> Path:
+def bad_footage(root: Path, photos: dict, clip) -> Path:
     hopper, astronaut = photos["hopper"], photos["astronaut"]
     for i in range(3):
         write_image(root / "good" / f"f{i}.png", np.roll(hopper, i * 3, axis=1))
@@ -32,6 +32,8 @@ def bad_footage(root: Path, photos: dict) -> Path:
     cv2.imwrite(str(root / "rgba" / "f0.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     write_image(root / "deep" / "f0.png", hopper.astype(np.uint16) * 257)
     write_image(root / "hdr" / "f0.exr", (hopper.astype(np.float32) / 255) ** 2.2)
+    (root / "prores").mkdir()
+    clip(root / "prores" / "take.mov", [hopper.astype(np.uint16) * 257])  # 10-bit ProRes 422 HQ
     write_image(root / "tiny" / "f0.png", cv2.resize(hopper, (128, 128), interpolation=cv2.INTER_AREA))
     write_image(root / "edge" / "f0.png", np.ascontiguousarray(hopper[:, 220:]))
     write_image(root / "noface" / "f0.png", np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
@@ -60,9 +62,9 @@ def mjpeg_video(path: Path, frames: list[np.ndarray]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, photos):
+def prepared(tmp_path_factory, photos, clip):
     root = tmp_path_factory.mktemp("bad")
-    footage = bad_footage(root / "footage", photos)
+    footage = bad_footage(root / "footage", photos, clip)
     report = prepare(footage, root / "cache", SETTINGS, OPTIONS)
     return root / "cache", report
 
@@ -91,7 +93,7 @@ def test_channel_layouts_are_converted_and_noted(prepared, identity, note):
     assert result["faces_kept"] == 1 and result["notes"] == {note: 1}
 
 
-@pytest.mark.parametrize("identity,dtype", [("deep", np.uint16), ("hdr", np.float32)])
+@pytest.mark.parametrize("identity,dtype", [("deep", np.uint16), ("hdr", np.float32), ("prores", np.uint16)])
 def test_bit_depth_is_kept(prepared, identity, dtype):
     cache = prepared[0]
     record = IdentityCache(cache, identity).index()[0]

@@ -1,12 +1,14 @@
 """The swap pipeline on real photos: sizes, bit depth, untouched pixels, no-face frames, bad input."""
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
 from fusion.errors import OutputError
-from fusion.io.footage import source_from_path
+from fusion.io.footage import read_frames, source_from_path
 from fusion.io.image import read_image, write_image
 from fusion.io.video import VideoWriter
 from fusion.swap.loader import CheckpointError, load_swap_model
@@ -67,12 +69,10 @@ def test_16_bit_in_16_bit_out(checkpoint, photos, tmp_path):
     assert (out[matte > 0] % 257 != 3).mean() > 0.5  # new 16-bit values, not 8-bit ones scaled
 
 
-def read_video(path) -> tuple[list[np.ndarray], float]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while (frame := capture.read())[0]:
-        frames.append(frame[1])
-    return frames, capture.get(cv2.CAP_PROP_FPS)
+def read_video(path) -> tuple[list[np.ndarray], Fraction]:
+    """A video's RGB frames and rate as fusion reads them (with the YUV matrix it is tagged with)."""
+    source = source_from_path(path)
+    return [frame.pixels for _, frame in read_frames(source, 0, source.frames)], source.video.rate
 
 
 def test_video_out_has_every_frame_and_a_side_by_side_preview(checkpoint, plates, tmp_path):
@@ -81,7 +81,7 @@ def test_video_out_has_every_frame_and_a_side_by_side_preview(checkpoint, plates
     assert len(frames) == 4 and frames[0].shape == (512, 512, 3) and fps == 24
     pairs, _ = read_video(preview_path(tmp_path / "out.mp4"))
     assert len(pairs) == 4 and pairs[0].shape == (256, 512, 3)
-    plate = cv2.resize(cv2.imread(str(plates / "plate.0001.png")), (256, 256), interpolation=cv2.INTER_AREA)
+    plate = cv2.resize(read_image(plates / "plate.0001.png"), (256, 256), interpolation=cv2.INTER_AREA)
     assert np.abs(pairs[0][:, :256].astype(int) - plate).mean() < 3  # left half: the plate (H.264 loss only)
     swapped = cv2.resize(frames[0], (256, 256), interpolation=cv2.INTER_AREA)
     assert np.abs(pairs[0][:, 256:].astype(int) - swapped).mean() < 3  # right half: the swap
