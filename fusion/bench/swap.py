@@ -22,7 +22,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -65,7 +64,7 @@ def _shares(seconds: dict[str, float]) -> dict[str, float]:
 def _untrained(path: Path, resolution: int, width_multiplier: float) -> Path:
     """An untrained network of identities a and b, crops laid out as a 512 px cache found by dlib."""
     return save_untrained(path, ["a", "b"], {"resolution": resolution, "width_multiplier": width_multiplier},
-                          asdict(CropSettings(resolution=512, landmarks="dlib")))
+                          CropSettings(resolution=512, landmarks="dlib").recorded())
 
 
 def _old_package(commit: str, folder: Path) -> Path:

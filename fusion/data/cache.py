@@ -74,8 +74,9 @@ class CropSettings:
         return replace(self, landmarks=resolve_backend(self.landmarks))
 
     def recorded(self) -> dict:
-        """These settings as a cache records them: every one, less a working space left at its default, so
-        caches made before it existed keep their folder and settings.json."""
+        """These settings as a cache, a checkpoint and an export record them: every one, less a working space
+        left at its default, so caches made before it existed keep their folder and settings.json, and what
+        this version writes an older one still reads."""
         settings = asdict(self)
         if self.working_space is None:
             del settings["working_space"]

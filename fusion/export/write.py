@@ -14,7 +14,6 @@ import contextlib
 import importlib.util
 import logging
 import warnings
-from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 
@@ -115,7 +114,7 @@ def crop_layout(model: SwapModel) -> dict:
                       "a 2x3 matrix from plate to crop pixels as cv2.warpAffine takes it (pixel centres at integers)"),
         "resampling": ("bicubic where the face is enlarged; where it shrinks, area-reduced to the crop's scale, "
                        "then bilinear; edge pixels replicated"),
-        "crop": asdict(crop),
+        "crop": crop.recorded(),
     }
 
 

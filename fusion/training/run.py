@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -193,7 +193,7 @@ def train(cfg: DictConfig, extra_callbacks: list | None = None) -> TrainResult:
     warn_if_out_of_memory(cfg, world, precision, identities=len(datamodule.identities))
     module = build(cfg.model, _convert_="all", identities=datamodule.identities, run_dir=str(run_dir),
                    net={**OmegaConf.to_container(cfg.model.net), "resolution": plan[0].input_resolution})
-    module.crop = asdict(datamodule.crop)
+    module.crop = datamodule.crop.recorded()
     logger = build(cfg.logger, save_dir=str(run_dir)) if cfg.get("logger") else False
     if logger:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

@@ -129,7 +129,7 @@ def test_the_sidecar_says_what_the_model_takes_and_where_it_came_from(checkpoint
         assert layout == ("NCHW", "RGB", "float32", [0, 1])
         assert tensor["encoding"].startswith("sRGB-encoded")
     crop = info["crop"]
-    assert crop["resolution"] == size and crop["crop"] == asdict(model.crop)
+    assert crop["resolution"] == size and crop["crop"] == model.crop.recorded()
     assert crop["reference_points"] == list(REFERENCE_POINTS) and len(crop["template"]) == 6
     for photo, points in faces:  # the template is where the swap's alignment puts the reference points
         aligned = align_face(photo, points, size, model.crop.face_scale, model.crop.alignment).landmarks
