@@ -5,6 +5,7 @@ that several test folders use.
 Test modules take everything here as fixtures (`compose`, `fast`, ...), never by importing this file.
 """
 
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -76,6 +77,19 @@ def shared_clips() -> Path:
     return clips
 
 
+@pytest.fixture(scope="session")
+def clips_cache(shared_clips, tmp_path_factory) -> tuple[Path, dict]:
+    """(cache, report): the shared clips prepared once for the session at 256 px with dlib, the crops the
+    integration test trains on (`crop.resolution=256 crop.landmarks=dlib`); test_prepare checks the faces kept,
+    which do not depend on the crop size."""
+    from fusion.data.cache import CropSettings
+    from fusion.data.prepare import PrepareOptions, prepare
+
+    cache = tmp_path_factory.mktemp("clips") / "cache"
+    return cache, prepare(shared_clips, cache, CropSettings(resolution=256, landmarks="dlib"),
+                          PrepareOptions(contact_sheet=0))
+
+
 # Models
 
 
@@ -90,10 +104,10 @@ def checkpoint(tmp_path_factory):
                           asdict(CropSettings(resolution=64, landmarks="dlib")))
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    """A prepared demo cache shared by the tests (prepare runs once)."""
-    root = tmp_path_factory.mktemp("demo")
+@pytest.fixture(scope="session")
+def prepared_demo(tmp_path_factory):
+    """The demo footage and its 64 px dlib cache, prepared once for the session; tests take `demo_cache`."""
+    root = tmp_path_factory.mktemp("prepared_demo")
     from fusion.data.cache import CropSettings, cache_location
     from fusion.data.prepare import PrepareOptions, prepare
     from fusion.demo.footage import make_demo_footage
@@ -102,6 +116,15 @@ def demo_cache(tmp_path_factory):
     settings = CropSettings(resolution=64, landmarks="dlib")
     prepare(footage, cache_location(root / "data" / "cache", settings), settings,
             PrepareOptions(contact_sheet=0))
+    return root
+
+
+@pytest.fixture(scope="module")
+def demo_cache(prepared_demo, tmp_path_factory):
+    """A root with data/demo/footage and its prepared cache, a module's own copy of `prepared_demo` (the modules
+    add packs and runs to it; their files keep their times, so a prepare finds every frame done)."""
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copytree(prepared_demo / "data", root / "data")
     return root
 
 

@@ -2,7 +2,9 @@
 
 A smoke budget (`curriculum=clips_quick`, minutes): it proves the parts fit
 together on real footage, not the quality targets, which
-`python train.py experiment=clips` and `python evaluate.py` measure.
+`python train.py experiment=clips` and `python evaluate.py` measure. The
+cache is prepared once for the session (`clips_cache`, which test_prepare
+checks too); train.py finds every frame of it done.
 """
 
 import subprocess
@@ -12,22 +14,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion.eval.evaluate import evaluate
+from fusion.eval.evaluate import EvaluateOptions, evaluate
 from fusion.io.footage import read_frames, source_from_path
 from fusion.io.image import read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 
 REPO = Path(__file__).resolve().parents[1]
-PLATE_FRAMES = 30
+PLATE_FRAMES = 12
+#: the last 5% of each source: half of the 10% training held out (data.holdout), scored as well on this model
+#: (the metrics of 0.05 and 0.1 within 0.02 of each other) in half the time
+EVAL_HOLDOUT = 0.05
 
 
 @pytest.mark.slow
-def test_clips_train_swap_evaluate(shared_clips, tmp_path):
-    run, cache = tmp_path / "run", tmp_path / "cache"
+def test_clips_train_swap_evaluate(shared_clips, clips_cache, tmp_path):
+    run, (cache, _) = tmp_path / "run", clips_cache
     result = subprocess.run(
         [sys.executable, str(REPO / "train.py"), "experiment=clips", f"footage={shared_clips}", "curriculum=clips_quick",
-         "logger=none", f"data.cache_folder={cache}", "crop.resolution=256", "data.num_workers=0",
-         f"hydra.run.dir={run}"],
+         "logger=none", f"data.cache_folder={cache}", "crop.resolution=256", "crop.landmarks=dlib",
+         "data.num_workers=0", f"hydra.run.dir={run}"],
         capture_output=True, text=True, timeout=2400)
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = run / "checkpoints" / "stage4-finetune.ckpt"
@@ -45,7 +50,7 @@ def test_clips_train_swap_evaluate(shared_clips, tmp_path):
             np.testing.assert_array_equal(swapped[matte == 0], original[matte == 0])
             assert np.abs(swapped[matte > 0].astype(int) - original[matte > 0]).mean() > 2, name
 
-    metrics = evaluate(checkpoint, cache, tmp_path / "eval")
+    metrics = evaluate(checkpoint, cache, tmp_path / "eval", EvaluateOptions(holdout=EVAL_HOLDOUT))
     assert metrics["resolution"] == 128 and set(metrics["identities"]) == {"d3", "d9", "d10", "d14"}
     for pair in ("d9->d3", "d3->d9"):
         found, total = map(int, metrics["swaps"][pair]["faces_found"].split("/"))

@@ -312,7 +312,9 @@ def descendants(pid: int) -> list[int]:
 def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(demo_cache, tmp_path, fast):
     """hydra/launcher=submitit_local, SIGUSR2 to the running job (what SLURM sends before preemption or the
     time limit): training saves, submitit requeues, the new process resumes in the same run folder."""
-    longer = [*fast, "logger=none", "curriculum.stages.0.steps_b=300"]  # seconds of stage0-B to signal into
+    # Seconds of stage0-B to signal into, validated and saved every 100 and 10 steps (FAST's 4 and 2 would make
+    # 75 validations and 150 checkpoints of each of the two runs' 300 steps).
+    longer = [*fast, "logger=none", "curriculum.stages.0.steps_b=300", "val_every=100", "checkpoint_every=10"]
     outputs = tmp_path / "outputs"
     launcher = subprocess.Popen(
         [sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=submitit_local", *longer,
