@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -273,12 +274,13 @@ def _short_video(source: Source, decoded: int, report: IdentityReport) -> None:
 
 def _crop_tasks(source: Source, entries: list[dict], smooth: np.ndarray, cache_root: Path, settings: CropSettings,
                 chunk: int, colors: ColorConversion) -> list[CropTask]:
-    """Pass 2's work units for one source: per chunk, the stabilised landmarks of its frames with a face."""
-    tasks = []
+    """Pass 2's work units for one source: per chunk with a crop left to make, the stabilised landmarks of its
+    frames with a face."""
+    tasks, cache = [], IdentityCache(cache_root, source.identity)
     frames = np.array([e["frame"] for e in entries], int)
     for start, stop in _chunks(source, chunk):
         rows = np.flatnonzero((frames >= start) & (frames < stop) & ~np.isnan(smooth[:, 0, 0]))
-        if len(rows):
+        if len(rows) and not all(cache.record_path(frame_key(source.key, int(frames[r]))).is_file() for r in rows):
             tasks.append(CropTask(source, cache_root, settings,
                                   {int(frames[r]): smooth[r].astype(np.float64) for r in rows}, colors))
     return tasks
@@ -340,6 +342,37 @@ def check_cache_apart(footage: Path, cache: Path) -> None:
                           "must not mix with the footage: put it elsewhere (e.g. cache=data/cache/<name>)")
 
 
+class _Workers:
+    """Runs prepare's work units, `run(fn, tasks)` -> results in order: in this process for one worker, else in a
+    pool of processes started at the first work there is, so a cache already prepared (every training run
+    checks its cache) starts none."""
+
+    def __init__(self, workers: int, landmarks: str, detect_size: int):
+        self.workers, self.start = workers, (landmarks, detect_size)
+        self._pool = None
+        self._started = False
+
+    def __call__(self, fn, tasks: list) -> Iterator:
+        if not tasks:
+            return iter(())
+        if self.workers == 1:
+            if not self._started:
+                _start_worker(*self.start)
+                self._started = True
+            return map(fn, tasks)
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("forkserver").Pool(self.workers, _start_worker, self.start)
+        return self._pool.imap(fn, tasks)
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+
+
 def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: CropSettings = CropSettings(),
             options: PrepareOptions = PrepareOptions(), identities: list[str] | None = None) -> dict:
     """Prepare every identity under `footage` into `cache`; returns the report.
@@ -352,17 +385,8 @@ def prepare(footage: str | os.PathLike, cache: str | os.PathLike, settings: Crop
     check_cache_apart(footage, cache)
     colors = color_conversion(options.colorspace, settings.working_space, options.ocio_config)
     identities = identities or find_identities(footage)
-    workers = options.workers or os.cpu_count() or 1
-    reports = []
-    if workers == 1:
-        _start_worker(settings.landmarks, options.detect_size)
-        reports = [prepare_identity(footage, cache, name, settings, options, lambda fn, tasks: map(fn, tasks), colors)
-                   for name in identities]
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with context.Pool(workers, _start_worker, (settings.landmarks, options.detect_size)) as pool:
-            run = lambda fn, tasks: pool.imap(fn, tasks)
-            reports = [prepare_identity(footage, cache, name, settings, options, run, colors) for name in identities]
+    with _Workers(options.workers or os.cpu_count() or 1, settings.landmarks, options.detect_size) as run:
+        reports = [prepare_identity(footage, cache, name, settings, options, run, colors) for name in identities]
     result = {
         "footage": str(footage), "cache": str(cache), "settings": asdict(settings),
         "identities": {r.identity: r.as_dict() for r in reports},

@@ -295,3 +295,20 @@ def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     landmarks = {p for p in after if p.parent.name == "landmarks"}
     assert landmarks and all(after[p] == stamps[p] for p in landmarks)  # no detection ran again
     assert all(after[p] == stamps[p] for p in after if p.parent.name in ("crops", "records"))
+
+
+def test_a_prepared_cache_starts_no_worker(demo_cache, monkeypatch):
+    """Every training run checks its cache: with every frame done, no process is started and nothing rewritten."""
+    import multiprocessing
+
+    from fusion.data import prepare as prepare_module
+
+    settings = CropSettings(resolution=64, landmarks="dlib")
+    cache = cache_location(demo_cache / "data" / "cache", settings)
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.parent.name in ("crops", "landmarks", "records")}
+    monkeypatch.setattr(multiprocessing.get_context("forkserver"), "Pool",
+                        lambda *args, **kwargs: pytest.fail("a worker pool was started"))
+    monkeypatch.setattr(prepare_module, "_start_worker", lambda *args: pytest.fail("a worker was started"))
+    report = prepare(demo_cache / "data" / "demo" / "footage", cache, settings, PrepareOptions(workers=2))
+    assert report["faces_kept"] > 0 and len(before) > 10
+    assert {p: p.stat().st_mtime_ns for p in before} == before
