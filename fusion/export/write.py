@@ -39,7 +39,7 @@ ENCODING = ("sRGB-encoded, white at 1.0: 8- and 16-bit pixels scaled to [0, 1], 
 def encoding(working_space: str | None) -> str:
     """What the tensors' values are, for the crops' `working_space` (None: `ENCODING`, fusion's before OCIO).
 
-    >>> encoding("ACEScct")[:33], encoding(None) == ENCODING
+    >>> encoding("ACEScct")[:32], encoding(None) == ENCODING
     ("OpenColorIO colorspace 'ACEScct'", True)
     """
     if working_space is None:
