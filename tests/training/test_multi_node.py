@@ -98,13 +98,17 @@ def held_out_ssim(log: str) -> float:
 
 
 def test_two_nodes_train_as_one_process_with_the_same_global_batch(runs):
-    """Equal where the order of float sums cannot matter yet (the first phase); after the growth, twelve steps
-    of Adam at lr 1e-3 amplify it: two one-process runs that differ only in their thread count end a mean
-    2e-4 apart (max 6e-3), so the whole run is held to that scale and to the same held-out SSIM."""
+    """Equal up to the order of float sums: in the first phase a mean 1e-5 apart, and where a gradient is at
+    rounding level Adam turns its sign into a whole step of lr 1e-3, so a few weights differ by a few steps
+    (max 1.3e-3 and 2.3e-3 on the demo footage as OpenCV and as PyAV decode it); after the growth, twelve
+    steps amplify it: two one-process runs that differ only in their thread count end a mean 2e-4 apart
+    (max 6e-3), so the whole run is held to that scale and to the same held-out SSIM."""
     _, run, single = runs
     checkpoints = run / "checkpoints", single / "checkpoints"
     first = [weights(folder / "stage0-B.ckpt") for folder in checkpoints]
-    assert max(float((first[0][k] - first[1][k]).abs().max()) for k in first[1]) < 1e-3
+    keys = [k for k in first[1] if first[1][k].is_floating_point()]
+    assert sum(float((first[0][k] - first[1][k]).abs().mean()) for k in keys) / len(keys) < 1e-4
+    assert max(float((first[0][k] - first[1][k]).abs().max()) for k in keys) < 5e-3
     ours, reference = (weights(folder / "last.ckpt") for folder in checkpoints)
     keys = [k for k in reference if k.startswith("net.")]
     assert sum(float((ours[k] - reference[k]).abs().mean()) for k in keys) / len(keys) < 1e-3
