@@ -140,6 +140,29 @@ def trained(demo_cache):
 # Plates
 
 
+def write_oiio(path, pixels, pixel_type, channels=("R", "G", "B"), origin=(0, 0), display=None, **attributes):
+    """Write `pixels` (H, W, C) to `path` through OpenImageIO as a facility's file would be: its pixel type,
+    channel names, data window origin, display window (x, y, width, height) and header attributes."""
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
+    spec.channelnames = channels
+    spec.x, spec.y = origin
+    if display is not None:
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = display
+    for name, value in attributes.items():
+        spec.attribute(name, value)
+    output = oiio.ImageOutput.create(str(path))
+    assert output.open(str(path), spec) and output.write_image(pixels) and output.close(), output.geterror()
+    return path
+
+
+@pytest.fixture(scope="session")
+def oiio_file():
+    """`write_oiio`, for tests that make plates of their own."""
+    return write_oiio
+
+
 def write_plates(folder: Path, photo: np.ndarray, faces: int, blank: bool) -> Path:
     """plate.0001.png, ...: `photo` shifted 4 px a frame, then (`blank`) a 512 px grey frame with no face."""
     from fusion.io.image import write_image

@@ -5,7 +5,6 @@ import json
 import logging
 
 import numpy as np
-import OpenImageIO as oiio
 import PyOpenColorIO as ocio
 import pytest
 
@@ -25,23 +24,14 @@ def in_space(linear: np.ndarray, space: str) -> np.ndarray:
     return values
 
 
-def write_plate(path, pixels: np.ndarray, pixel_type: str, **attributes):
-    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, pixel_type)
-    for name, value in attributes.items():
-        spec.attribute(name, value)
-    output = oiio.ImageOutput.create(str(path))
-    assert output.open(str(path), spec) and output.write_image(pixels) and output.close(), output.geterror()
-    return path
-
-
 @pytest.fixture(scope="module")
-def color_plates(tmp_path_factory, photos):
+def color_plates(tmp_path_factory, photos, oiio_file):
     """hopper's photo as a camera's 10-bit LogC3 DPX and as a half ACEScg EXR, frame 1001 of each."""
     folder = tmp_path_factory.mktemp("color_plates")
     linear = (photos["hopper"].astype(np.float32) / 255) ** 2.2
     codes = np.round(np.clip(in_space(linear, LOGC3), 0, 1) * 1023).astype(np.uint16)
-    dpx = write_plate(folder / "log.1001.dpx", codes << 6 | codes >> 4, "uint16", **{"oiio:BitsPerSample": 10})
-    exr = write_plate(folder / "acescg.1001.exr", in_space(linear, "ACEScg").astype(np.float16), "half")
+    dpx = oiio_file(folder / "log.1001.dpx", codes << 6 | codes >> 4, "uint16", **{"oiio:BitsPerSample": 10})
+    exr = oiio_file(folder / "acescg.1001.exr", in_space(linear, "ACEScg").astype(np.float16), "half")
     return {LOGC3: dpx, "ACEScg": exr}
 
 

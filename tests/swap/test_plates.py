@@ -8,7 +8,6 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
-import OpenImageIO as oiio
 import pytest
 import torch
 
@@ -26,21 +25,8 @@ from fusion.swap.writer import SwapOutputs
 OVERSCAN = 16
 
 
-def write_oiio(path, pixels, pixel_type, channels=("R", "G", "B"), origin=(0, 0), display=None, **attributes):
-    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], pixel_type)
-    spec.channelnames = channels
-    spec.x, spec.y = origin
-    if display is not None:
-        spec.full_x, spec.full_y, spec.full_width, spec.full_height = display
-    for name, value in attributes.items():
-        spec.attribute(name, value)
-    output = oiio.ImageOutput.create(str(path))
-    assert output.open(str(path), spec) and output.write_image(pixels) and output.close(), output.geterror()
-    return path
-
-
 @pytest.fixture(scope="module")
-def exr_plates(plates, tmp_path_factory):
+def exr_plates(plates, tmp_path_factory, oiio_file):
     """The four-plate shot as a facility's EXRs, frames 1001-1004: scene-linear half RGBA, PIZ, the picture
     extending 16 px beyond the display window, a custom string attribute."""
     folder = tmp_path_factory.mktemp("exr") / "sc01"
@@ -49,7 +35,7 @@ def exr_plates(plates, tmp_path_factory):
         picture = cv2.copyMakeBorder(read_image(png), *(OVERSCAN,) * 4, cv2.BORDER_REFLECT101)
         linear = (picture.astype(np.float32) / 255) ** 2.2
         alpha = np.linspace(0, 1, linear.shape[1], dtype=np.float32)[None, :, None].repeat(linear.shape[0], 0)
-        write_oiio(folder / f"sc01_plate.{number}.exr", np.concatenate([linear, alpha], 2).astype(np.float16), "half",
+        oiio_file(folder / f"sc01_plate.{number}.exr", np.concatenate([linear, alpha], 2).astype(np.float16), "half",
                    ("R", "G", "B", "A"), (-OVERSCAN, -OVERSCAN), (0, 0, 512, 512), compression="piz",
                    **{"facility:shot": "sc01", "facility:take": 3})
     return folder
@@ -108,12 +94,12 @@ def test_an_exr_swap_keeps_every_pixel_outside_the_matte_and_its_frame_numbers(c
     assert set(manifest["seconds"]) >= {"read", "network", "composite", "write"}
 
 
-def test_a_10_bit_dpx_sequence_stays_10_bit(tmp_path, photos):
+def test_a_10_bit_dpx_sequence_stays_10_bit(tmp_path, photos, oiio_file):
     """Frames 0101-0103 of a 10-bit DPX: written back through the swap writer as 10-bit DPX, the codes outside
     a changed square as they were, inside it the new values at 10 bits."""
     codes = photos["astronaut"][:96, :128].astype(np.uint16) * 4 + 3  # 10-bit codes, not 8-bit ones scaled
     for number in (101, 102, 103):
-        write_oiio(tmp_path / f"plate.{number:04d}.dpx", (codes << 6 | codes >> 4).astype(np.uint16), "uint16",
+        oiio_file(tmp_path / f"plate.{number:04d}.dpx", (codes << 6 | codes >> 4).astype(np.uint16), "uint16",
                    **{"oiio:BitsPerSample": 10, "dpx:Transfer": "Printing density"})
     source = source_from_path(tmp_path / "plate.%04d.dpx")
     with SwapOutputs(tmp_path / "out" / "sc01.####.dpx", source, SwapOptions()) as outputs:
