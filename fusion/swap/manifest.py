@@ -12,7 +12,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
@@ -79,25 +79,55 @@ def _file(path: str | Path | None) -> dict | None:
     return None if path is None else {"path": str(Path(path).absolute()), "sha256": file_sha256(path)}
 
 
-def render_manifest(source: Source, checkpoint: str | Path, identity: str, options: SwapOptions,
-                    model: SwapModel, report: "SwapReport", fps: Fraction, codec: str | None = None) -> dict:
-    """The manifest of a finished render of `source` with `identity` from `checkpoint` (see the module)."""
-    numbers = [source.number(index) for index in range(source.frames)]
+@dataclass(frozen=True)
+class RenderInputs:
+    """What decides a render's frames, read once a render (the checkpoint and tuning hashed once): the
+    manifest records it, a finished render is recognised by it, a killed one's staging is keyed by it."""
+
+    #: the checkpoint's and the tuning's path and SHA-256 (`tuning` None without one)
+    checkpoint: dict
+    tuning: dict | None
+    identity: str
+    #: the plate's absolute path and the frame numbers rendered
+    plate: str
+    numbers: tuple[int, ...]
+    #: the options as asked that decide the frames (`_NOT_ASKED` aside)
+    asked: dict
+
+    @property
+    def key(self) -> str:
+        """A digest of all of it: a resumed render continues only a killed run of the same render."""
+        made = [self.checkpoint, self.tuning, self.identity, self.plate, list(self.numbers), self.asked]
+        return hashlib.sha256(json.dumps(made, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def render_inputs(source: Source, checkpoint: str | Path, identity: str, options: SwapOptions) -> RenderInputs:
+    """The `RenderInputs` of a render of `source` with `identity` from `checkpoint`."""
+    asked = {option.name: getattr(options, option.name) for option in fields(SwapOptions)
+             if option.name not in _NOT_ASKED}
+    return RenderInputs(_file(checkpoint), _file(options.tuning), identity, str(Path(source.path).absolute()),
+                        tuple(source.number(index) for index in range(source.frames)), asked)
+
+
+def render_manifest(source: Source, inputs: RenderInputs, options: SwapOptions, model: SwapModel,
+                    report: "SwapReport", fps: Fraction, codec: str | None = None) -> dict:
+    """The manifest of a finished render of `source` made from `inputs` (see the module)."""
+    numbers = inputs.numbers
     matte = model.trained.get("matte") if options.matte == "learned" else None
     color = model.trained.get("color") if options.color == "lut" else None
     header = read_header(source.images[0]).describe() if source.images else source.video.describe()
     return {
         "manifest_format": MANIFEST_FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "identity": identity,
-        "checkpoint": _file(checkpoint),
-        "tuning": _file(options.tuning),
+        "identity": inputs.identity,
+        "checkpoint": inputs.checkpoint,
+        "tuning": inputs.tuning,
         "matte": {"kind": options.matte, "training": matte},
         "color": {"kind": options.color, "training": color},
         "colorspace": colorspaces(options, model),
         "options": resolved_options(options, model, fps, codec),
         "versions": package_versions(),
-        "plate": {"path": str(Path(source.path).absolute()), "name": source.name, "header": header},
+        "plate": {"path": inputs.plate, "name": source.name, "header": header},
         "frames": {"first": numbers[0], "last": numbers[-1], "count": report.frames, "swapped": report.swapped,
                    "no_face": [source.number(index) for index in report.no_face]},
         "seconds": report.seconds,
@@ -106,26 +136,9 @@ def render_manifest(source: Source, checkpoint: str | Path, identity: str, optio
     }
 
 
-def asked_options(options: SwapOptions) -> dict:
-    """The options as asked that decide a render's frames (`_NOT_ASKED` aside)."""
-    return {option.name: getattr(options, option.name) for option in fields(SwapOptions)
-            if option.name not in _NOT_ASKED}
-
-
-def render_key(source: Source, checkpoint: str | Path, identity: str, options: SwapOptions) -> str:
-    """A digest of what decides a render's frames: the checkpoint and tuning (SHA-256), the identity, the plate
-    and its frame numbers, the options as asked; a resumed render continues only a killed run of the same."""
-    numbers = [source.number(index) for index in range(source.frames)]
-    made = [_file(checkpoint), _file(options.tuning), identity, str(Path(source.path).absolute()), numbers,
-            asked_options(options)]
-    return hashlib.sha256(json.dumps(made, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def finished_render(manifest: Path, source: Source, checkpoint: str | Path, identity: str,
-                    options: SwapOptions) -> bool:
+def finished_render(manifest: Path, inputs: RenderInputs) -> bool:
     """Whether `manifest` (written last, so only by a render that finished) records this very render: the
-    same checkpoint and tuning (by SHA-256), identity, plate and frames, and the same options as asked
-    (those the render resolves itself aside). A shot list run again skips such shots."""
+    same `inputs` (the options the render resolves itself aside). A shot list run again skips such shots."""
     if not manifest.is_file():
         return False
     try:
@@ -134,11 +147,9 @@ def finished_render(manifest: Path, source: Source, checkpoint: str | Path, iden
         return False
     if made.get("manifest_format") != MANIFEST_FORMAT:
         return False
-    asked = asked_options(options)
-    numbers = [source.number(index) for index in range(source.frames)]
-    return (made["identity"] == identity and made["checkpoint"] == _file(checkpoint)
-            and made["tuning"] == _file(options.tuning)
-            and made["plate"]["path"] == str(Path(source.path).absolute())
+    numbers = inputs.numbers
+    return (made["identity"] == inputs.identity and made["checkpoint"] == inputs.checkpoint
+            and made["tuning"] == inputs.tuning and made["plate"]["path"] == inputs.plate
             and [made["frames"]["first"], made["frames"]["last"], made["frames"]["count"]]
             == [numbers[0], numbers[-1], len(numbers)]
-            and all(made["options"].get(key) == value for key, value in asked.items()))
+            and all(made["options"].get(key) == value for key, value in inputs.asked.items()))

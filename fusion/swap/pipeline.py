@@ -28,7 +28,7 @@ from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
 from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
 from fusion.swap.loader import load_swap_model
-from fusion.swap.manifest import finished_render, render_key, render_manifest
+from fusion.swap.manifest import finished_render, render_inputs, render_manifest
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
 from fusion.swap.tuned_encoder import load_tuning
@@ -82,11 +82,14 @@ def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOp
 
 def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -> list[PlateFrame]:
     """The frames of `batch` still to swap; those a killed run of this render finished count as written."""
-    finished = [frame for frame in batch if outputs.done(frame)]
-    for frame in finished:
-        report.count(frame)
-    report.resumed += len(finished)
-    return [frame for frame in batch if not any(frame is done for done in finished)]
+    left = []
+    for frame in batch:
+        if outputs.done(frame):
+            report.count(frame)
+            report.resumed += 1
+        else:
+            left.append(frame)
+    return left
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
@@ -94,9 +97,12 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
     `output_path`, with its manifest beside it."""
     source, output_path = source_from_path(input_path, options.frames), Path(output_path)
-    if not options.overwrite and finished_render(manifest_path(output_path), source, checkpoint, identity, options) \
+    manifest = manifest_path(output_path)
+    inputs = None if options.overwrite or not manifest.is_file() else render_inputs(source, checkpoint, identity,
+                                                                                     options)
+    if inputs is not None and finished_render(manifest, inputs) \
             and all(path.exists() for path in output_files(output_path, source, options.write_matte)):
-        return SwapReport(already=manifest_path(output_path))
+        return SwapReport(already=manifest)
     check_swap_outputs(output_path, source, checkpoint, options)
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
@@ -110,7 +116,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors)
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
-    with SwapOutputs(output_path, source, options, render_key(source, checkpoint, identity, options)) as outputs:
+    inputs = inputs or render_inputs(source, checkpoint, identity, options)
+    with SwapOutputs(output_path, source, options, inputs.key) as outputs:
         plates = progress(read_plates(source, watch), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
             batch = to_swap(batch, outputs, report)
@@ -121,8 +128,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
                     outputs.write(frame, swapped, matte)
                 report.count(frame)
         report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
-        outputs.write_manifest(render_manifest(source, checkpoint, identity, options, model, report, outputs.fps,
-                                                   outputs.frames.codec))
+        outputs.write_manifest(render_manifest(source, inputs, options, model, report, outputs.fps,
+                                               outputs.frames.codec))
     if report.no_face:
         log.warning("%d frames had no face and pass through unchanged: %s", len(report.no_face), report.no_face[:20])
     return report
