@@ -218,12 +218,19 @@ def remove_stale_staging(final: Path) -> list[Path]:
     process still runs, or that another host made (its pid means nothing
     here), is left alone.
     """
+    stale = _stale_staging(final)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
+def _stale_staging(final: Path) -> list[Path]:
+    """The staging folders of `final` that killed runs on this host left beside it (module's naming)."""
     prefix = f".{final.name}.fusion.partial-"
     stale = []
     for path in sorted(final.parent.glob(glob.escape(prefix) + "*")):
         tail = _STAGING_TAIL.fullmatch(path.name[len(prefix):])
         if tail and tail["host"] == _host() and not _alive(int(tail["pid"])):
-            shutil.rmtree(path, ignore_errors=True)
             stale.append(path)
     return stale
 
@@ -236,16 +243,13 @@ def adopt_stale_staging(final: Path, key: str) -> Path | None:
     """The staging folder of `final` that a killed run on this host left holding the render `key` (its
     finished files; any half-written one, an `atomic_path` partial, removed), renamed as this process's own;
     None if there is none."""
-    prefix = f".{final.name}.fusion.partial-"
-    for path in sorted(final.parent.glob(glob.escape(prefix) + "*")):
-        tail = _STAGING_TAIL.fullmatch(path.name[len(prefix):])
-        if not tail or tail["host"] != _host() or _alive(int(tail["pid"])):
-            continue
+    for path in _stale_staging(final):
         with contextlib.suppress(OSError):
             if (path / RESUME_FILE).read_text() == key:
                 for part in path.rglob(".*.partial*"):
                     part.unlink()
-                adopted = Path(tempfile.mkdtemp(prefix=f"{prefix}{_host()}-{os.getpid()}-", dir=final.parent))
+                adopted = Path(tempfile.mkdtemp(prefix=f".{final.name}.fusion.partial-{_host()}-{os.getpid()}-",
+                                                dir=final.parent))
                 os.replace(path, adopted)
                 return adopted
     return None
@@ -334,17 +338,28 @@ class StagedOutputs:
     def path(self, final: str | os.PathLike) -> Path:
         """Where to write what will become `final`."""
         final = Path(os.path.abspath(final))
-        for folder, entry in self._folders.items():
-            if final.is_relative_to(folder) and final != folder:
-                staged = entry.new / final.relative_to(folder)
-                staged.parent.mkdir(parents=True, exist_ok=True)
-                break
+        staged = self._in_folder(final)
+        if staged is not None:
+            staged.parent.mkdir(parents=True, exist_ok=True)
         else:
             staging = self._stage_beside(final)
             staged = staging / final.name
             self._staged.append(_Staged(final, staged, staging))
         self._files.append(staged)
         return staged
+
+    def _in_folder(self, final: Path) -> Path | None:
+        """Where `final` (absolute) is staged if it lies in a folder staged whole, else None."""
+        for folder, entry in self._folders.items():
+            if final.is_relative_to(folder) and final != folder:
+                return entry.new / final.relative_to(folder)
+        return None
+
+    def holds(self, final: str | os.PathLike) -> bool:
+        """Whether `final`, in a folder staged whole, is already there: written by this run, or by the killed
+        one whose staging it took over (`folder(resume=...)`)."""
+        staged = self._in_folder(Path(os.path.abspath(final)))
+        return staged is not None and staged.is_file()
 
     def _prepare(self) -> None:
         """Refuse folders that came to hold other files since the render began; give everything its mode."""

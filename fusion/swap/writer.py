@@ -215,7 +215,7 @@ class FrameWriter:
         paths = [frame_path(self.output, self.source, index)]
         if self.write_matte:
             paths.append(matte_path(self.output, self.source, index))
-        return all(self.staged.path(path).exists() for path in paths)
+        return all(self.staged.holds(path) for path in paths)
 
     def _stage(self, path: Path, write) -> None:
         """`write(staged path)` for the file that becomes `path` (writers write whole files or none:
@@ -275,7 +275,7 @@ class SwapOutputs:
     own, at most `WRITE_BEHIND` behind the compute, so encoding overlaps the next frame's work; a write's
     error is raised at the next `write`, or at the manifest, before anything is moved into place.
 
-    With `resume` (a key naming the render: `fusion.swap.manifest.render_key`), a sequence render without a
+    With `resume` (a key naming the render: `fusion.swap.manifest.RenderInputs.key`), a sequence render without a
     preview takes over the frames a killed run of the same render finished (`done`)."""
 
     def __init__(self, output: Path, source: Source, options: SwapOptions, resume: str | None = None):
