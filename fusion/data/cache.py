@@ -19,7 +19,7 @@ from pathlib import Path
 from fusion.errors import ConfigError, UserError, check_choice, refuse_bad_values
 from fusion.faces.align import ALIGNMENTS
 from fusion.faces.landmarks import LANDMARK_BACKENDS, resolve_backend
-from fusion.io.atomic import write_json
+from fusion.io.atomic import remove_stale_partials, write_json
 
 #: The smallest crop worth caching: the first curriculum stage's 16 px.
 MIN_RESOLUTION = 16
@@ -126,11 +126,11 @@ class IdentityCache:
     def claim(self, settings: CropSettings) -> None:
         """Create the folder for `settings`, or check an existing one matches.
 
-        Temporary files that a killed run left behind are removed: one
-        `prepare` at a time owns a cache folder.
+        Temporary files that killed runs left behind are removed; those of
+        another prepare writing this cache right now (two jobs started on one
+        cache) are kept: every file it writes lands whole and means the same.
         """
-        for stale in self.folder.rglob(".*.partial*"):
-            stale.unlink()
+        remove_stale_partials(self.folder)
         path = self.folder / "settings.json"
         wanted = settings.recorded()
         if path.is_file():

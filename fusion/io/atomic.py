@@ -6,8 +6,9 @@ sequence) is staged beside the output and swapped with it (`swap_paths`): it
 never keeps a longer render's extra frames, and where the system can swap two
 names in one step (Linux) it is never missing or a mix of two renders.
 
-A killed job leaves at worst a hidden `.<stem>.partial*` file, which the next
-run removes or ignores, or a staging folder `.<name>.fusion.partial-<host>-<pid>-*`
+A killed job leaves at worst a hidden `.<stem>.partial-<host>-<pid>-*` file,
+which the next run removes once that process is gone (`remove_stale_partials`)
+or ignores, or a staging folder `.<name>.fusion.partial-<host>-<pid>-*`
 beside an output, which the next StagedOutputs writing that output removes once
 that process is gone. Files get the permissions the umask allows (as `open`
 would give them), so the next artist can read a render. A write that runs out
@@ -101,7 +102,8 @@ def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.partial", suffix=path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.partial-{_host()}-{os.getpid()}-", suffix=path.suffix,
+                                   dir=path.parent)
     except OSError as error:
         if is_disk_full(error):
             raise disk_full(path, needed) from error
@@ -231,6 +233,26 @@ def _stale_staging(final: Path) -> list[Path]:
     for path in sorted(final.parent.glob(glob.escape(prefix) + "*")):
         tail = _STAGING_TAIL.fullmatch(path.name[len(prefix):])
         if tail and tail["host"] == _host() and not _alive(int(tail["pid"])):
+            stale.append(path)
+    return stale
+
+
+#: A partial file's owner in its name, `.<stem>.partial-<host>-<pid>-<mkstemp's 8 letters>[.<suffix>]`.
+_PARTIAL_OWNER = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]{8}(?:\.[^.]*)?$")
+
+
+def remove_stale_partials(folder: Path) -> list[Path]:
+    """Remove the `atomic_path` files under `folder` that killed runs on this host left; return them.
+
+    A partial whose process still runs (another job writing the same cache),
+    or that another host made, is left alone; one named as older versions
+    named them (no owner) is taken as stale.
+    """
+    stale = []
+    for path in sorted(Path(folder).rglob(".*.partial*")):
+        owner = _PARTIAL_OWNER.search(path.name)
+        if path.is_file() and (owner is None or owner["host"] == _host() and not _alive(int(owner["pid"]))):
+            path.unlink(missing_ok=True)
             stale.append(path)
     return stale
 

@@ -100,3 +100,27 @@ def test_a_killed_runs_staging_is_removed_and_a_live_ones_kept(previous):
         finally:
             live.kill()
     assert left == sorted(["out", *list(partials)[1:]])
+
+
+def test_a_killed_runs_partial_files_go_and_a_live_writers_stay(tmp_path):
+    """Two jobs preparing one cache at once: the second one's clean-up leaves the first's file in the making
+    (it once removed it, and the first failed with "No such file")."""
+    host = atomic._host()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            names = {f".sheet.partial-{host}-{gone_pid()}-k3j2h1x9.png": False,  # killed: removed
+                     ".sheet.partialq1w2e3r4.png": False,  # named by an older version: removed
+                     f".sheet.partial-{host}-{live.pid}-a8d7c6b5.png": True,  # still writing: kept
+                     f".sheet.partial-other-host-{gone_pid()}-z9y8x7w6.png": True,  # another machine's: kept
+                     "sheet.png": True}
+            for name in names:
+                (tmp_path / "a" / name).parent.mkdir(exist_ok=True)
+                (tmp_path / "a" / name).write_text("half")
+            with atomic.atomic_path(tmp_path / "a" / "done.json") as ours:
+                removed = atomic.remove_stale_partials(tmp_path)
+                assert ours.is_file()
+        finally:
+            live.kill()
+    assert sorted(p.name for p in removed) == sorted(name for name, kept in names.items() if not kept)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        ["done.json", *(name for name, kept in names.items() if kept)])
