@@ -95,8 +95,9 @@ def identity_margin(descriptors: np.ndarray, centres: np.ndarray, source: int) -
     """The mean over (N, 128) descriptors of how much nearer they lie to centroid `source` than to the nearest
     other: above 0, the frame is retrieved as `source`, by that much; None for none.
 
-    >>> identity_margin(np.array([[1.0, 0.0], [3.0, 0.0]]), np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]]), 0)
-    0.0
+    >>> centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]])
+    >>> identity_margin(np.array([[1.0, 0.0]]), centres, 0), identity_margin(np.array([[3.0, 0.0]]), centres, 0)
+    (2.0, -2.0)
     """
     if not len(descriptors):
         return None
