@@ -8,8 +8,9 @@ missing data.
 How a swap follows the performance (`fusion.metrics.performance`: head pose,
 mouth opening, eye openness) is read from dlib's landmarks of the swap and of
 the real held-out frame it was swapped into (the plate), frame by frame; the
-self-swap against the same frames is its floor. Frames where either has no
-face are left out. The mouth's correlation pools the frames of all of p's
+self-swap against the same frames is its floor, and the real frames against
+their cached landmarks (`_real`) the measurement's own. Frames where either
+has no face are left out. The mouth's correlation pools the frames of all of p's
 held-out sources: a correlation pairs each swap frame with its own plate
 frame, so it does not depend on their order, and the timeline plots
 (`fusion.eval.timeline`) show the sources one after another.
@@ -30,7 +31,7 @@ SWAP_SUMMARY = ("retrieval_accuracy", "identity_margin", "landmark_error", "temp
                 "color_error", *(f"landmark_error_{region}" for region in REGIONS), *FOLLOW_SCORES)
 #: The summary's means over the identities.
 IDENTITY_SUMMARY = ("ssim", "landmark_error_real", "landmark_error_self_swap",
-                    *(f"{key}_self_swap" for key in FOLLOW_SCORES))
+                    *(f"{key}_{floor}" for floor in ("real", "self_swap") for key in FOLLOW_SCORES))
 
 
 def mean(values: list) -> float | None:
@@ -71,14 +72,16 @@ def centroids(scores: list[IdentityScores]) -> np.ndarray:
 
 
 def identity_metrics(scores: IdentityScores, template_points: np.ndarray, plate: Performance) -> dict:
-    """An identity's frames, reconstruction and the floors of a swap's landmark error: the measurement itself
-    (the real frames) and the model without an identity change (the self-swap); and the self-swap's
-    following of the real frames' `plate` performance, the floor of a swap's."""
+    """An identity's frames, reconstruction and the floors of a swap's landmark error and of how it follows the
+    real frames' `plate` performance: the measurement itself (the real frames against their cached
+    landmarks) and the model without an identity change (the self-swap against the real frames)."""
     ssim, psnr = scores.ssim_psnr()
+    measured = follow_scores(plate, measure_performance(template_points))
     follows = follow_scores(performance(scores.self_swap), plate)
     return {"frames": len(template_points), "ssim": ssim, "psnr": psnr,
             "landmark_error_real": landmark_errors(scores.real, template_points),
             "landmark_error_self_swap": landmark_errors(scores.self_swap, template_points),
+            **{f"{key}_real": value for key, value in measured.items()},
             **{f"{key}_self_swap": value for key, value in follows.items()}}
 
 

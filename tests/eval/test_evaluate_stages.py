@@ -116,13 +116,14 @@ def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measur
         identity.add(held_out_batch(i, 2), swapper, lambda crops, i=i: [Analysis(analyses[i], template())] * 2)
     identities, swaps = score_metrics(["a", "b"], scores, [np.stack([template()] * 2)] * 2)
     assert list(swaps) == ["a->b", "b->a"] and list(identities) == ["a", "b"]
+    follows = ["pose_error", "mouth_error", "eye_error", "mouth_correlation"]
     assert list(identities["a"]) == ["frames", "ssim", "psnr", "landmark_error_real", "landmark_error_self_swap",
-                                     "pose_error_self_swap", "mouth_error_self_swap", "eye_error_self_swap",
-                                     "mouth_correlation_self_swap", "retrieval_accuracy"]
+                                     *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
+                                     "retrieval_accuracy"]
     assert identities["b"]["retrieval_accuracy"] == swaps["a->b"]["retrieval_accuracy"] == 0.0  # a's face stays a's
     summary = summarise(identities, swaps)
-    assert list(summary)[-7:] == ["ssim", "landmark_error_real", "landmark_error_self_swap", "pose_error_self_swap",
-                                  "mouth_error_self_swap", "eye_error_self_swap", "mouth_correlation_self_swap"]
+    assert list(summary)[-11:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
+                                   *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows)]
     assert summary["landmark_error"] == 0.0 and summary["temporal_ratio"] == pytest.approx(
         np.mean([swaps["a->b"]["temporal_ratio"], swaps["b->a"]["temporal_ratio"]]))
     assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
@@ -179,6 +180,8 @@ def test_a_swap_follows_its_plate_frame_by_frame_against_the_self_swap_floor(pho
     assert a_to_b["identity_margin"] == pytest.approx(np.sqrt(128))  # on b's centroid, sqrt(128) from a's
     assert swaps["b->a"]["mouth_correlation"] is None  # b's plate never opens its mouth
     assert swaps["b->a"]["mouth_error"] == pytest.approx(np.mean(gaps) / width, rel=0.02)
+    assert identities["a"]["mouth_error_real"] == pytest.approx(np.mean(gaps) / width, rel=0.02)  # vs the cache's
+    assert identities["b"]["pose_error_real"] == pytest.approx(0, abs=1e-3)
     for name in ("a", "b"):
         assert identities[name]["pose_error_self_swap"] == pytest.approx(0, abs=1e-3)
         assert identities[name]["mouth_error_self_swap"] == 0
