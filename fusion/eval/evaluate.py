@@ -11,16 +11,20 @@ identity (dlib descriptors against each identity's centroid of real held-out
 frames), expression (landmark error against the template frame), temporal
 stability (flicker ratio over held-out frames that follow one another in one
 source: the held-out frames are the tails of several clips), sharpness and
-color; summarise (`fusion.eval.summary`); write metrics.json and the contact
-sheet. Frames are read from the memory-mapped pack, decoded, composited and
-analysed a batch at a time and then dropped: only per-frame numbers and the
-contact sheet's frames are kept, so memory follows the batch, not the
-held-out set. The batch changes no metric beyond the network's own float
-rounding, which differs with the batch size.
+color, and how the swap follows the performance of the frame it was swapped
+into (head pose, mouth and eye openness from dlib's landmarks, against the
+self-swap's as the floor); summarise (`fusion.eval.summary`); write
+metrics.json, the contact sheet and a timeline per swap
+(`fusion.eval.timeline`). Frames are read from the memory-mapped pack,
+decoded, composited and analysed a batch at a time and then dropped: only
+per-frame numbers and the contact sheet's frames are kept, so memory follows
+the batch, not the held-out set. The batch changes no metric beyond the
+network's own float rounding, which differs with the batch size.
 """
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from fusion.data.cache import model_cache
@@ -31,6 +35,7 @@ from fusion.eval.heldout import HeldOut
 from fusion.eval.options import EvaluateOptions
 from fusion.eval.scores import IdentityScores
 from fusion.eval.summary import score_metrics, summarise
+from fusion.eval.timeline import swap_timelines
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
 from fusion.io.outputs import check_outputs
@@ -41,6 +46,9 @@ from fusion.swap.matte import learned_matte
 from fusion.swap.tuned_encoder import apply_tuned_encoder
 
 __all__ = ["EvaluateOptions", "evaluate"]
+
+#: The folder in `out` of the swaps' timelines, `<p>_to_<q>.png`.
+TIMELINES = "timelines"
 
 
 def score_identities(held_out: HeldOut, swapper: CropSwapper, batch_size: int) -> list[IdentityScores]:
@@ -61,16 +69,20 @@ def held_out_matte_scores(model: SwapModel, cache: Path, holdout: float) -> dict
     return matte_scores(model.matte, pack)
 
 
-def write_results(out: Path, metrics: dict, sheet: torch.Tensor) -> None:
-    """The write stage: metrics.json and contact_sheet.png in `out`, moved into place together."""
+def write_results(out: Path, metrics: dict, sheet: torch.Tensor, timelines: dict[str, np.ndarray]) -> None:
+    """The write stage: metrics.json, contact_sheet.png and the timelines folder (which holds exactly
+    `timelines`, each `<name>.png`) in `out`, moved into place together."""
     with StagedOutputs() as staged:
         write_json(staged.path(out / "metrics.json"), metrics)
         write_image(staged.path(out / "contact_sheet.png"), as_uint8(sheet[None])[0])
+        staged.folder(out / TIMELINES, (".png",))
+        for name, image in timelines.items():
+            write_image(staged.path(out / TIMELINES / f"{name}.png"), image)
 
 
 def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, options: EvaluateOptions | None = None,
              *, cache_dir: str | Path | None = None) -> dict:
-    """Write metrics.json and contact_sheet.png to `out`; return the metrics.
+    """Write metrics.json, contact_sheet.png and timelines/ to `out`; return the metrics.
 
     `cache` is the prepared cache the model trained on; None finds it under
     `cache_dir` by the crop settings the checkpoint records. Existing results
@@ -78,7 +90,7 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     cache never are.
     """
     options, out = options or EvaluateOptions(), Path(out)
-    results = [out / "metrics.json", out / "contact_sheet.png"]
+    results = [out / "metrics.json", out / "contact_sheet.png", out / TIMELINES]
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
@@ -99,5 +111,6 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
         metrics["matte_scores"] = held_out_matte_scores(model, cache, options.holdout)
     metrics["identities"], metrics["swaps"] = score_metrics(model.identities, scores, templates)
     metrics["summary"] = summarise(metrics["identities"], metrics["swaps"])
-    write_results(out, metrics, torch.cat([s.sheet.image() for s in scores], dim=2))
+    write_results(out, metrics, torch.cat([s.sheet.image() for s in scores], dim=2),
+                  swap_timelines(model.identities, scores))
     return metrics

@@ -37,7 +37,7 @@ class EvaluateOptions:
     plate_jpeg: int = 0
     erode: float | None = None
     feather: float | None = None
-    #: true: replace metrics.json and contact_sheet.png already in out
+    #: true: replace metrics.json, contact_sheet.png and timelines/ already in out
     overwrite: bool = False
     #: a shot-tuned encoder (tune.py) to decode through: score a shot before and after tuning
     tuning: str | None = None

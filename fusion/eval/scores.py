@@ -18,7 +18,7 @@ from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOutBatch
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.sharpness import sharpness_ratio
-from fusion.metrics.temporal import TemporalRatio
+from fusion.metrics.temporal import Position, TemporalRatio
 
 #: Frames of each identity on the contact sheet.
 SHEET_FRAMES = 6
@@ -66,6 +66,7 @@ class IdentityScores:
     def __init__(self, index: int, identities: int):
         self.index, self.identities = index, identities
         self.reconstruction: list[torch.Tensor] = []  # per batch, (2, B): masked SSIM and PSNR
+        self.positions: list[Position] = []  # (source, frame) of each held-out frame, in the order scored
         self.real: list[Analysis | None] = []
         self.self_swap: list[Analysis | None] = []
         self.pairs = {j: PairScores() for j in range(identities) if j != index}
@@ -77,6 +78,7 @@ class IdentityScores:
         visible = swapper.visible(batch)
         self.reconstruction.append(torch.stack([masked_ssim(own, batch.crops, batch.masks),
                                                 masked_psnr(own, batch.crops, batch.masks)]))
+        self.positions += batch.positions
         self.real += analyse(batch.crops)
         rows = [batch.crops]
         for j in range(self.identities):

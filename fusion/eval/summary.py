@@ -4,6 +4,16 @@ Identity is measured against each identity's centroid of dlib descriptors of
 its real held-out frames; landmark errors against the template frames' cached
 landmarks. A swap with no face found counts as a retrieval miss, not as
 missing data.
+
+How a swap follows the performance (`fusion.metrics.performance`: head pose,
+mouth opening, eye openness) is read from dlib's landmarks of the swap and of
+the real held-out frame it was swapped into (the plate), frame by frame; the
+self-swap against the same frames is its floor, and the real frames against
+their cached landmarks (`_real`) the measurement's own. Frames where either
+has no face are left out. The mouth's correlation pools the frames of all of p's
+held-out sources: a correlation pairs each swap frame with its own plate
+frame, so it does not depend on their order, and the timeline plots
+(`fusion.eval.timeline`) show the sources one after another.
 """
 
 import numpy as np
@@ -12,12 +22,16 @@ from fusion.eval.analyse import Analysis
 from fusion.eval.identity import retrieval_accuracy
 from fusion.eval.scores import IdentityScores, PairScores
 from fusion.metrics.expression import REGIONS, landmark_error, landmark_error_by_region
+from fusion.metrics.performance import Performance, follow_scores, measure_performance
 
+#: How a swap follows its plate's performance (`follow_scores`' keys).
+FOLLOW_SCORES = ("pose_error", "mouth_error", "eye_error", "mouth_correlation")
 #: The summary's means over the swaps.
-SWAP_SUMMARY = ("retrieval_accuracy", "landmark_error", "temporal_ratio", "sharpness_ratio", "color_error",
-                *(f"landmark_error_{region}" for region in REGIONS))
+SWAP_SUMMARY = ("retrieval_accuracy", "identity_margin", "landmark_error", "temporal_ratio", "sharpness_ratio",
+                "color_error", *(f"landmark_error_{region}" for region in REGIONS), *FOLLOW_SCORES)
 #: The summary's means over the identities.
-IDENTITY_SUMMARY = ("ssim", "landmark_error_real", "landmark_error_self_swap")
+IDENTITY_SUMMARY = ("ssim", "landmark_error_real", "landmark_error_self_swap",
+                    *(f"{key}_{floor}" for floor in ("real", "self_swap") for key in FOLLOW_SCORES))
 
 
 def mean(values: list) -> float | None:
@@ -43,18 +57,32 @@ def region_errors(analyses: list[Analysis | None], template_points: np.ndarray) 
             for region in REGIONS}
 
 
+def performance(analyses: list[Analysis | None]) -> Performance:
+    """The performance of each analysed frame's landmarks (NaN where no face was found)."""
+    landmarks = np.full((len(analyses), 68, 2), np.nan)
+    for i, analysis in enumerate(analyses):
+        if analysis:
+            landmarks[i] = analysis.landmarks
+    return measure_performance(landmarks)
+
+
 def centroids(scores: list[IdentityScores]) -> np.ndarray:
     """(identities, 128): each identity's mean descriptor over the real held-out frames where a face was found."""
     return np.stack([np.mean([a.descriptor for a in s.real if a], 0) for s in scores])
 
 
-def identity_metrics(scores: IdentityScores, template_points: np.ndarray) -> dict:
-    """An identity's frames, reconstruction and the floors of a swap's landmark error: the measurement itself
-    (the real frames) and the model without an identity change (the self-swap)."""
+def identity_metrics(scores: IdentityScores, template_points: np.ndarray, plate: Performance) -> dict:
+    """An identity's frames, reconstruction and the floors of a swap's landmark error and of how it follows the
+    real frames' `plate` performance: the measurement itself (the real frames against their cached
+    landmarks) and the model without an identity change (the self-swap against the real frames)."""
     ssim, psnr = scores.ssim_psnr()
+    measured = follow_scores(plate, measure_performance(template_points))
+    follows = follow_scores(performance(scores.self_swap), plate)
     return {"frames": len(template_points), "ssim": ssim, "psnr": psnr,
             "landmark_error_real": landmark_errors(scores.real, template_points),
-            "landmark_error_self_swap": landmark_errors(scores.self_swap, template_points)}
+            "landmark_error_self_swap": landmark_errors(scores.self_swap, template_points),
+            **{f"{key}_real": value for key, value in measured.items()},
+            **{f"{key}_self_swap": value for key, value in follows.items()}}
 
 
 def mean_distance(descriptors: np.ndarray, centre: np.ndarray) -> float | None:
@@ -66,9 +94,24 @@ def mean_distance(descriptors: np.ndarray, centre: np.ndarray) -> float | None:
     return float(np.linalg.norm(descriptors - centre, axis=1).mean()) if len(descriptors) else None
 
 
+def identity_margin(descriptors: np.ndarray, centres: np.ndarray, source: int) -> float | None:
+    """The mean over (N, 128) descriptors of how much nearer they lie to centroid `source` than to the nearest
+    other: above 0, the frame is retrieved as `source`, by that much; None for none.
+
+    >>> centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]])
+    >>> identity_margin(np.array([[1.0, 0.0]]), centres, 0), identity_margin(np.array([[3.0, 0.0]]), centres, 0)
+    (2.0, -2.0)
+    """
+    if not len(descriptors):
+        return None
+    distances = np.linalg.norm(descriptors[:, None] - centres[None], axis=2)
+    return float((np.delete(distances, source, axis=1).min(1) - distances[:, source]).mean())
+
+
 def swap_metrics(pair: PairScores, template_points: np.ndarray, centres: np.ndarray, template: int,
-                 source: int) -> dict:
-    """A swap p -> q's metrics, with the identities' descriptor `centres`: p is number `template`, q `source`."""
+                 source: int, plate: Performance) -> dict:
+    """A swap p -> q's metrics, with the identities' descriptor `centres`: p is number `template`, q `source`;
+    `plate` is the performance of p's real frames the swap should follow."""
     frames, analyses = len(template_points), pair.analyses
     found = [a for a in analyses if a]
     descriptors = np.stack([a.descriptor for a in found]) if found else np.zeros((0, 128))
@@ -76,6 +119,7 @@ def swap_metrics(pair: PairScores, template_points: np.ndarray, centres: np.ndar
         "faces_found": f"{len(found)}/{frames}",
         "distance_to_source": mean_distance(descriptors, centres[source]),
         "distance_to_template": mean_distance(descriptors, centres[template]),
+        "identity_margin": identity_margin(descriptors, centres, source),
         "retrieval_accuracy": retrieval_accuracy(descriptors, centres, np.full(len(found), source)) * len(found)
         / frames if found else 0.0,
         "landmark_error": landmark_errors(analyses, template_points),
@@ -85,14 +129,15 @@ def swap_metrics(pair: PairScores, template_points: np.ndarray, centres: np.ndar
         "sharpness_ratio": float(np.mean(pair.sharpness)),
         # CIEDE2000 between the mean Lab colors of the composited face and the plate's face
         "color_error": float(np.mean(pair.color_error)),
+        **follow_scores(performance(analyses), plate),
     }
 
 
 def score_metrics(names: list[str], scores: list[IdentityScores], templates: list[np.ndarray]) -> tuple[dict, dict]:
     """(identities, swaps) sections of metrics.json from each identity's `scores` and template landmarks."""
-    centres = centroids(scores)
-    identities = {p: identity_metrics(s, points) for p, s, points in zip(names, scores, templates)}
-    swaps = {f"{p}->{names[j]}": swap_metrics(pair, points, centres, i, j)
+    centres, plates = centroids(scores), [performance(s.real) for s in scores]
+    identities = {p: identity_metrics(s, points, plate) for p, s, points, plate in zip(names, scores, templates, plates)}
+    swaps = {f"{p}->{names[j]}": swap_metrics(pair, points, centres, i, j, plates[i])
              for i, (p, s, points) in enumerate(zip(names, scores, templates)) for j, pair in s.pairs.items()}
     for q in names:  # how well q's decoder carries q's identity onto the others' frames
         identities[q]["retrieval_accuracy"] = mean([swaps[f"{p}->{q}"]["retrieval_accuracy"] for p in names if p != q])

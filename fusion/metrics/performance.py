@@ -3,11 +3,14 @@
 A swap must carry the new person's face shape but follow the plate's
 performance, so it is judged on quantities that shape barely moves:
 
-- **head pose**: a rotation fitted (`cv2.solvePnP`) to six points of a
-  generic head (nose tip, chin, outer eye corners, mouth corners) seen by a
-  distant camera, the points first centred and scaled by the inter-ocular
-  distance so a crop and a plate of the same face read alike; compared as the
-  angle of the rotation from one pose to the other, in degrees;
+- **head pose**: a rotation fitted (`cv2.solvePnP`) to seven points of a
+  generic head that expression leaves in place (the eyes' corners, the top,
+  tip and base of the nose) seen by a distant camera, the points first
+  centred and scaled by the inter-ocular distance so a crop and a plate of
+  the same face read alike; compared as the angle of the rotation from one
+  pose to the other, in degrees. The chin and the mouth's corners are left
+  out: an open mouth moves them, and the fit read it as a turn of the head,
+  either way from one frame to the next;
 - **mouth opening**: the inner lips' mean gap over the mouth's width;
 - **eye openness**: the eyes' mean height over their width (both eyes).
 
@@ -23,11 +26,12 @@ import numpy as np
 
 __all__ = ["Performance", "follow_scores", "measure_performance", "pose_error"]
 
-#: The 68-point layout's points the pose is fitted to: nose tip, chin, outer eye corners, mouth corners.
-POSE_POINTS = [30, 8, 36, 45, 48, 54]
-#: A generic head's six points (camera axes: x right, y down, z away), facing the camera; inter-ocular 450.
-POSE_MODEL = np.array([[0, 0, 0], [0, 330, 65], [-225, -170, 135], [225, -170, 135],
-                       [-150, 150, 125], [150, 150, 125]], np.float64)
+#: The 68-point layout's points the pose is fitted to: top of the nose, its tip and base, the eyes' corners.
+POSE_POINTS = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
+#: A generic head's seven points (camera axes: x right, y down, z away), facing the camera; outer eye corners
+#: 450 apart (about 5 units a millimetre), the proportions of an average adult face, rounded.
+POSE_MODEL = np.array([[0, -170, 100], [0, -113, 67], [0, -57, 33], [0, 0, 0], [-70, 45, 80], [0, 60, 60],
+                       [70, 45, 80], [-225, -170, 135], [-80, -165, 90], [80, -165, 90], [225, -170, 135]], np.float64)
 #: The virtual camera: a focal length ten model widths, so perspective is as weak as at a real distance.
 _FOCAL = 4500.0
 #: The inner lips' facing pairs (upper, lower) and the mouth's corners.

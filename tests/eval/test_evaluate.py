@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fusion.data.cache import CropSettings, cache_location
-from fusion.errors import ConfigError, UserError
+from fusion.errors import ConfigError, OutputError, UserError
 from fusion.io.image import read_image
 from fusion.swap.loader import SwapModel
 
@@ -137,6 +137,54 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
         module.EvaluateOptions(batch_size=0)
 
 
+def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_floor(demo, tmp_path, monkeypatch):
+    """A stand-in model whose self-swap gives the crop back and whose swaps give it back turned 10 degrees in the
+    image plane, through evaluate's whole path (composite, dlib, metrics, timelines). Composited inside the
+    hull, the turn reads as 8.1 and 8.3 degrees; the floor is 0. The demo's plates keep their mouths still."""
+    import kornia
+
+    import fusion.eval.evaluate as module
+    from fusion.eval.heldout import HeldOut
+    from fusion.eval.timeline import TIMELINE_SIZE
+
+    checkpoint, cache = demo
+    scored, batches = {}, HeldOut.batches
+
+    def recorded(held_out, identity, name, size):
+        scored["identity"] = identity
+        yield from batches(held_out, identity, name, size)
+
+    def turned(model, crops, identity):
+        return crops if identity == scored["identity"] else kornia.geometry.transform.rotate(
+            crops, torch.full((len(crops),), 10.0))
+
+    monkeypatch.setattr(HeldOut, "batches", recorded)
+    monkeypatch.setattr(SwapModel, "decode", turned)
+    out = tmp_path / "eval"
+    metrics = module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu", holdout=0.25))
+    for swap in metrics["swaps"].values():
+        assert swap["faces_found"] == "5/5" and 7 < swap["pose_error"] < 9.5
+        assert swap["mouth_error"] < 0.03 and swap["eye_error"] < 0.04  # the turn barely changes the openings
+        assert swap["mouth_correlation"] is None  # the plate's mouth does not move
+        assert swap["identity_margin"] < -0.2  # still the template's face: nearer p's centroid than q's
+    for identity in metrics["identities"].values():
+        assert identity["pose_error_self_swap"] < 1e-3 and identity["mouth_error_self_swap"] < 1e-6
+        assert identity["pose_error_real"] < 7 and identity["mouth_error_real"] < 0.03  # dlib on 32 px: 2.3, 4.0
+    summary = metrics["summary"]
+    assert 7 < summary["pose_error"] < 9.5 and summary["pose_error_self_swap"] < 1e-3
+    assert all(np.isfinite(summary[key]) for key in ("mouth_error", "eye_error", "identity_margin",
+                                                     "mouth_error_self_swap", "eye_error_self_swap"))
+    timelines = sorted(path.name for path in (out / "timelines").iterdir())
+    assert timelines == ["astronaut_to_hopper.png", "hopper_to_astronaut.png"]
+    assert read_image(out / "timelines" / timelines[0]).shape == (TIMELINE_SIZE[1], TIMELINE_SIZE[0], 3)
+
+    (out / "timelines" / "old_to_new.png").write_bytes(b"a previous evaluation's timeline")
+    with pytest.raises(OutputError, match=r"out exists: .*metrics.json.*timelines; pass overwrite=true"):
+        module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu"))
+    module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu", overwrite=True))
+    assert sorted(path.name for path in (out / "timelines").iterdir()) == timelines  # replaced whole
+
+
 def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
     from fusion.data.prepare import PrepareOptions, prepare
@@ -163,6 +211,8 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
         assert metrics["identities"][q]["retrieval_accuracy"] == metrics["swaps"][f"{p}->{q}"]["retrieval_accuracy"]
     sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
     assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side
+    assert {path.name for path in (tmp_path / "eval" / "timelines").iterdir()} == {"astronaut_to_hopper.png",
+                                                                                  "hopper_to_astronaut.png"}
 
     from fusion.eval.wandb_report import COLUMNS, log_evaluation, swap_table
 
@@ -170,8 +220,11 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     assert table.columns == COLUMNS and [row[0] for row in table.data] == ["astronaut->hopper", "hopper->astronaut"]
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    run_files = Path(log_evaluation(metrics, tmp_path / "eval")).parent
+    folder = Path(log_evaluation(metrics, tmp_path / "eval"))
+    run_files = folder.parent
     assert list(run_files.glob("*.wandb")) and "offline-run" in run_files.name
+    logged = sorted(path.name.split("_")[0] for path in (folder / "media" / "images" / "timelines").glob("*.png"))
+    assert logged == ["astronaut", "hopper"]  # astronaut_to_hopper_<step>_<hash>.png and hopper's
 
 
 def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
@@ -184,11 +237,13 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
                              f"output={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()[-4:]
+    lines = result.stdout.splitlines()[-5:]
     assert lines[0].startswith("held-out frames of 2 identities: masked SSIM 0.")
     assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1] and "sharpness ratio 0." in lines[1]
     assert lines[2].startswith("landmark error by region") and ", eyes " in lines[2] and ", mouth " in lines[2]
-    assert lines[3] == f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
+    assert lines[3].startswith("following the plate (self-swap floor): pose error ") and "mouth correlation" in lines[3]
+    assert lines[4] == (f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
+                        f"; timelines: {out / 'timelines'}")
     assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
 
 
@@ -215,7 +270,10 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
                "summary": {"ssim": 0.81234, "retrieval_accuracy": 1.0, "landmark_error": 0.0712,
                            "landmark_error_self_swap": 0.0433, "landmark_error_real": 0.0121, "temporal_ratio": 1.2349,
                            "sharpness_ratio": 0.6, "color_error": 3.14159,
-                           **{f"landmark_error_{region}": v for region, v in regions.items()}},
+                           **{f"landmark_error_{region}": v for region, v in regions.items()},
+                           "pose_error": 6.912, "pose_error_self_swap": 2.04, "mouth_error": 0.1104,
+                           "mouth_error_self_swap": 0.0301, "eye_error": 0.05, "eye_error_self_swap": 0.02,
+                           "mouth_correlation": None, "identity_margin": 0.1234},
                "matte_scores": {"crops": 12, "occluded_learned": 0.9012, "occluded_hull": 0.7,
                                 "clean_learned_vs_hull": 0.98765}}
     out = tmp_path / "eval"
@@ -225,10 +283,13 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
              "color)",
              "landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
              "brows 0.050, nose 0.045, eyes 0.030, mouth n/a",
+             "following the plate (self-swap floor): pose error 6.912 degrees (2.040), mouth opening error 0.110 "
+             "(0.030), eye openness error 0.050 (0.020), mouth correlation n/a; identity margin 0.123",
              "learned matte on 12 held-out crops: IoU with occluders 0.901 (the hull alone 0.700), without 0.988 of "
              "the hull",
-             f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"]
+             f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}; "
+             f"timelines: {out / 'timelines'}"]
     wandb_run = tmp_path / "wandb" / "run-1"
     assert evaluate_summary(metrics, out, wandb_run) == [*lines, f"W&B run in {wandb_run}"]
     del metrics["matte_scores"]
-    assert evaluate_summary(metrics, str(out)) == lines[:3] + lines[4:]  # no learned matte, no W&B
+    assert evaluate_summary(metrics, str(out)) == lines[:4] + lines[5:]  # no learned matte, no W&B

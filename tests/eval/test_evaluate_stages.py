@@ -9,7 +9,7 @@ from fusion.eval.analyse import Analysis
 from fusion.eval.crop_swap import CropSwapper, composite_crops
 from fusion.eval.heldout import HeldOutBatch
 from fusion.eval.scores import SHEET_FRAMES, IdentityScores, PairScores, SheetBlock
-from fusion.eval.summary import score_metrics, summarise, swap_metrics
+from fusion.eval.summary import performance, score_metrics, summarise, swap_metrics
 from fusion.metrics.expression import landmark_error
 
 RES = 16
@@ -93,7 +93,7 @@ def test_a_swap_scores_identity_against_the_centroids_and_counts_a_missed_face_a
     pair = PairScores([Analysis(descriptor(0.9), template(1.0)), None, Analysis(descriptor(0.1), template())],
                       [0.5, 0.75, 1.0], [2.0, 4.0, 6.0])
     centres = np.stack([descriptor(0.0), descriptor(1.0)])
-    metrics = swap_metrics(pair, np.stack([template()] * 3), centres, 0, 1)
+    metrics = swap_metrics(pair, np.stack([template()] * 3), centres, 0, 1, performance([None] * 3))
     assert metrics["faces_found"] == "2/3"
     assert metrics["retrieval_accuracy"] == pytest.approx(1 / 3)  # one of the two found is q's; the third missed
     assert metrics["distance_to_source"] == pytest.approx((0.1 + 0.9) * np.sqrt(128) / 2)
@@ -102,7 +102,10 @@ def test_a_swap_scores_identity_against_the_centroids_and_counts_a_missed_face_a
     assert metrics["landmark_error"] == pytest.approx(moved / 2) and moved == pytest.approx(np.sqrt(2) / 10)
     assert metrics["landmark_error_jaw"] == pytest.approx(moved / 2)
     assert (metrics["sharpness_ratio"], metrics["color_error"], metrics["temporal_ratio"]) == (0.75, 4.0, None)
-    assert swap_metrics(PairScores([None], [1.0], [1.0]), template()[None], centres, 0, 1)["retrieval_accuracy"] == 0
+    assert metrics["identity_margin"] == pytest.approx(0, abs=1e-6)  # one 0.8 sqrt(128) nearer q, one as much nearer p
+    assert metrics["pose_error"] is None  # the plate's face was never found
+    missed = swap_metrics(PairScores([None], [1.0], [1.0]), template()[None], centres, 0, 1, performance([None]))
+    assert (missed["retrieval_accuracy"], missed["identity_margin"]) == (0, None)
 
 
 def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measured():
@@ -113,11 +116,14 @@ def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measur
         identity.add(held_out_batch(i, 2), swapper, lambda crops, i=i: [Analysis(analyses[i], template())] * 2)
     identities, swaps = score_metrics(["a", "b"], scores, [np.stack([template()] * 2)] * 2)
     assert list(swaps) == ["a->b", "b->a"] and list(identities) == ["a", "b"]
+    follows = ["pose_error", "mouth_error", "eye_error", "mouth_correlation"]
     assert list(identities["a"]) == ["frames", "ssim", "psnr", "landmark_error_real", "landmark_error_self_swap",
+                                     *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
                                      "retrieval_accuracy"]
     assert identities["b"]["retrieval_accuracy"] == swaps["a->b"]["retrieval_accuracy"] == 0.0  # a's face stays a's
     summary = summarise(identities, swaps)
-    assert list(summary)[-3:] == ["ssim", "landmark_error_real", "landmark_error_self_swap"]
+    assert list(summary)[-11:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
+                                   *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows)]
     assert summary["landmark_error"] == 0.0 and summary["temporal_ratio"] == pytest.approx(
         np.mean([swaps["a->b"]["temporal_ratio"], swaps["b->a"]["temporal_ratio"]]))
     assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
@@ -134,3 +140,58 @@ def test_the_crop_swap_without_a_color_step_composites_the_decoded_faces():
     assert swapped[:, :, 7, 7].abs().max() < 0.01 and outside < 1e-4
     doubled = CropSwapper(None, lambda face, plate, mask: face + 0.5, None, options).composite(faces, batch, None)
     assert (doubled[:, :, 7, 7] - 0.5).abs().max() < 0.01
+
+
+def opened(points: np.ndarray, gap: float, turn: float = 0.0) -> np.ndarray:
+    """`points` with the lower inner lip moved `gap` px down, then turned `turn` degrees in the image plane."""
+    points = points.copy()
+    points[[65, 66, 67], 1] += gap
+    angle = np.radians(turn)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = points.mean(0)
+    return (points - centre) @ rotation.T + centre
+
+
+def test_a_swap_follows_its_plate_frame_by_frame_against_the_self_swap_floor(photos, dlib_backend):
+    """a's plate opens its mouth 0-12 px; the self-swap copies it (the floor: 0), a -> b turns the head 3 degrees
+    and opens the mouth half as far (in step), missing one face; b's plate keeps its mouth still."""
+    from fusion.eval.timeline import TIMELINE_SIZE, swap_timelines
+    from fusion.faces.landmarks import jittered_landmarks
+
+    boxes = dlib_backend.detect(photos["astronaut"])
+    base = jittered_landmarks(dlib_backend, photos["astronaut"], boxes[0], 4)
+    gaps = [0.0, 4.0, 8.0, 12.0, 0.0, 6.0]
+    plate = [Analysis(descriptor(0.0), opened(base, gap)) for gap in gaps]
+    swap = [Analysis(descriptor(1.0), opened(base, gap / 2, turn=3.0)) for gap in gaps]
+    swap[2] = None
+    still = [Analysis(descriptor(1.0), base)] * 6
+    scores = [IdentityScores(i, 2) for i in range(2)]
+    for identity, real, swapped, into in ((scores[0], plate, swap, still), (scores[1], still, plate, still)):
+        identity.reconstruction, identity.positions = [torch.ones(2, 6)], [("t1", k) for k in range(6)]
+        identity.real, identity.self_swap = real, real
+        pair = identity.pairs[1 - identity.index]
+        pair.analyses, pair.sharpness, pair.color_error = swapped, [1.0] * 6, [0.0] * 6
+    identities, swaps = score_metrics(["a", "b"], scores, [np.stack([base] * 6)] * 2)
+    width = np.linalg.norm(base[48] - base[54])
+    a_to_b = swaps["a->b"]
+    assert a_to_b["pose_error"] == pytest.approx(3.0, abs=0.05)
+    assert a_to_b["mouth_error"] == pytest.approx(np.mean([0, 2, 6, 0, 3]) / width, rel=0.02)
+    assert a_to_b["mouth_correlation"] == pytest.approx(1.0, abs=1e-3) and a_to_b["eye_error"] < 0.01
+    assert a_to_b["identity_margin"] == pytest.approx(np.sqrt(128))  # on b's centroid, sqrt(128) from a's
+    assert swaps["b->a"]["mouth_correlation"] is None  # b's plate never opens its mouth
+    assert swaps["b->a"]["mouth_error"] == pytest.approx(np.mean(gaps) / width, rel=0.02)
+    assert identities["a"]["mouth_error_real"] == pytest.approx(np.mean(gaps) / width, rel=0.02)  # vs the cache's
+    assert identities["b"]["pose_error_real"] == pytest.approx(0, abs=1e-3)
+    for name in ("a", "b"):
+        assert identities[name]["pose_error_self_swap"] == pytest.approx(0, abs=1e-3)
+        assert identities[name]["mouth_error_self_swap"] == 0
+    assert identities["a"]["mouth_correlation_self_swap"] == pytest.approx(1.0)
+    summary = summarise(identities, swaps)
+    assert summary["pose_error"] == pytest.approx(a_to_b["pose_error"] / 2, abs=1e-3)  # b -> a keeps the pose
+    assert summary["mouth_correlation"] == a_to_b["mouth_correlation"]  # the only plate whose mouth moves
+    assert summary["pose_error_self_swap"] == pytest.approx(0, abs=1e-3)
+
+    timelines = swap_timelines(["a", "b"], scores)
+    assert list(timelines) == ["a_to_b", "b_to_a"]
+    assert all(image.shape == (TIMELINE_SIZE[1], TIMELINE_SIZE[0], 3) for image in timelines.values())
+    assert timelines["a_to_b"].std() > 10  # drawn, not blank

@@ -46,13 +46,29 @@ def test_rolling_the_image_turns_the_pose_by_as_much_and_leaves_the_expression(f
 
 def test_a_mirror_flips_the_roll_and_scale_changes_nothing(faces):
     """(dlib's points are not mirror-symmetric: on Grace Hopper's mirror image its yaw moves 6 degrees off the
-    mirror of the original's, so yaw is not checked against the mirror.)"""
+    mirror of the original's, so yaw is not checked against the mirror. Nor are they quite the same at every
+    scale: shrunk to 80, 60 and 40%, the photos' poses move 1 to 5 degrees, as much with the chin and mouth
+    corners in the fit as without.)"""
     for name, views in faces.items():
         seen = measure_performance(np.stack([views["photo"], views["mirrored"], views["small"]]))
         assert seen.roll[1] == pytest.approx(-seen.roll[0], abs=1), name
         assert abs(seen.mouth[1] - seen.mouth[0]) < 0.03 and abs(seen.eyes[1] - seen.eyes[0]) < 0.05, name
-        assert pose_error(seen.rotation[:1], seen.rotation[2:])[0] < 3, name
+        assert pose_error(seen.rotation[:1], seen.rotation[2:])[0] < 5, name
         assert abs(seen.mouth[2] - seen.mouth[0]) < 0.03 and abs(seen.eyes[2] - seen.eyes[0]) < 0.03, name
+
+
+def test_an_open_mouth_is_not_read_as_a_turn_of_the_head(faces):
+    """The lower lip, chin and mouth corners of a photo pulled 30% of the mouth's width down and in (an "O"):
+    the pose moves under 1 degree. (Fitted to the chin and mouth corners too, it read a turn of the head.)"""
+    for name, views in faces.items():
+        points = views["photo"].copy()
+        width = np.linalg.norm(points[54] - points[48])
+        moved = [8, 48, 54, *range(55, 60), *range(64, 68)]
+        points[moved, 1] += 0.3 * width
+        points[[48, 54], 0] += np.array([0.1, -0.1]) * width
+        seen = measure_performance(np.stack([views["photo"], points]))
+        assert seen.mouth[1] > seen.mouth[0] + 0.2, name
+        assert pose_error(seen.rotation[:1], seen.rotation[1:])[0] < 1, name
 
 
 def test_a_swap_that_misses_frames_is_scored_on_the_frames_it_has(faces):
