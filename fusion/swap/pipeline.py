@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.faces.landmarks import load_backend
-from fusion.faces.tracker import FaceTracker
-from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
+from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import source_from_path
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
-from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
+from fusion.swap.frames import PlateFrame, align_frames, batches, find_plate_faces, read_plates
 from fusion.swap.loader import load_swap_model
 from fusion.swap.manifest import finished_render, render_inputs, render_manifest
 from fusion.swap.matte import learned_matte
@@ -109,11 +107,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     color = color_step(options.color, model.color, checkpoint)
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
-    colors = color_conversion(options.colorspace, crop.working_space, options.ocio_config)
-    if options.colorspace is None:
-        note_default_colors(str(source.path))
-    tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
-    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors)
+    landmarks, colors = find_plate_faces(source, crop, options, watch)
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
