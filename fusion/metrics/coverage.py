@@ -67,7 +67,8 @@ def runs(flags: np.ndarray) -> list[slice]:
     [slice(1, 3, None), slice(4, 5, None)]
     """
     edges = np.diff(np.concatenate([[0], np.asarray(flags, np.int8), [0]]))
-    return [slice(int(start), int(stop)) for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [slice(int(start), int(stop)) for start, stop in zip(starts, stops)]
 
 
 @dataclass(frozen=True)
