@@ -156,8 +156,9 @@ def contact_sheet(report: CoverageReport, source: Source, landmarks: np.ndarray,
         nearest = draw_face(read_image(folder / record["crop"]), np.array(record["landmarks"]),
                             np.array(record["mask_polygon"]), TILE)
         state = "outside" if coverage.outside[index] else "inside"
-        rows.append(pair_tile(plate_face, nearest, f"frame {report.numbers[index]}: {coverage.distance[index]:.2f} "
-                                                   f"({state}) | {report.identity} {record['frame']}"))
+        caption = (f"frame {report.numbers[index]}: {coverage.distance[index]:.2f}, {state} | "
+                   f"{report.identity}'s nearest: frame {record['frame']}")
+        rows.append(pair_tile(plate_face, nearest, caption))
     return np.concatenate(rows) if rows else np.full((TILE, 2 * TILE, 3), 32, np.uint8)
 
 
