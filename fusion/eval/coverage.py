@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fusion.data.cache import IdentityCache, model_cache
-from fusion.data.pack import NoCropsError, split_records
+from fusion.data.pack import training_records
 from fusion.data.contact_sheet import draw_face
 from fusion.errors import ConfigError, UserError
 from fusion.eval.coverage_figures import pair_tile, plot_timeline
@@ -83,12 +83,7 @@ class CoverageReport:
     @property
     def headline(self) -> str:
         """One line: how many frames with a face lie outside the footage, and in how many ranges."""
-        found = int(np.isfinite(self.coverage.distance).sum())
-        outside = int(self.coverage.outside.sum())
-        if not outside:
-            return f"all {found} frames with a face lie within {self.identity}'s footage"
-        return (f"{outside} of {found} frames with a face lie outside {self.identity}'s footage, in "
-                f"{len(self.findings)} ranges")
+        return self.coverage.headline(self.identity)
 
     def summary(self, shown: int = 20) -> list[str]:
         """The closing lines: the headline, the first `shown` ranges in words, and the files written."""
@@ -96,16 +91,6 @@ class CoverageReport:
         return [self.headline, *self.findings[:shown],
                 *([f"... and {more} more ranges in {self.written[0]}"] if more > 0 else []),
                 f"report: {self.written[0]}", f"timeline: {self.written[1]}", f"contact sheet: {self.written[2]}"]
-
-
-def training_records(cache: Path, identity: str, holdout: float) -> list[dict]:
-    """The records of `identity`'s crops in `cache` that training drew from (each source's tail held out)."""
-    index = IdentityCache(cache, identity).index()
-    records = split_records(index, "train", holdout)
-    if not records:
-        raise NoCropsError(f"identity {identity!r} has no training crops in the cache {cache} (holdout={holdout} "
-                           f"of its {len(index)} crops); pass the holdout the model was trained with")
-    return records
 
 
 def frame_records(report: CoverageReport, records: list[dict]) -> list[dict]:

@@ -99,6 +99,18 @@ class Coverage:
         low, high = np.nanmin(self.footage, axis=0), np.nanmax(self.footage, axis=0)
         return np.maximum(np.maximum(self.plate - high, low - self.plate), 0) / SCALE
 
+    def headline(self, identity: str) -> str:
+        """One line: how many frames with a face lie outside `identity`'s footage, and in how many ranges.
+
+        >>> measure_coverage(np.array([[0.0, 0, 0.3, 0.3], [np.nan] * 4]), np.zeros((1, 4))).headline("B")
+        "1 of 1 frames with a face lie outside B's footage, in 1 ranges"
+        """
+        found, outside = int(np.isfinite(self.distance).sum()), int(self.outside.sum())
+        if not outside:
+            return f"all {found} frames with a face lie within {identity}'s footage"
+        ranges = len(runs(self.outside))
+        return f"{outside} of {found} frames with a face lie outside {identity}'s footage, in {ranges} ranges"
+
     def named(self, frame: int) -> list[str]:
         """The quantities that put frame `frame` outside (none where it is inside)."""
         if not self.outside[frame]:

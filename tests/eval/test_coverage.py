@@ -14,6 +14,8 @@ import pytest
 from fusion.errors import OutputError
 from fusion.eval.coverage import CoverageOptions, coverage
 from fusion.io.image import read_image, write_image
+from fusion.swap.pipeline import SwapOptions, swap
+from fusion.swap.summary import swap_summary
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,6 +109,16 @@ def test_frames_cuts_the_plate_by_number(checkpoint, demo_cache, mixed_plate, tm
                       cache_dir=demo_cache / "data" / "cache")
     assert report.numbers == [1004, 1005, 1006] and not report.coverage.outside.any()
     assert report.headline == "all 3 frames with a face lie within astronaut's footage"
+
+
+def test_the_swap_says_in_a_line_how_many_frames_lie_outside(checkpoint, demo_cache, mixed_plate, tmp_path):
+    options = SwapOptions(frames="1003-1005", device="cpu")
+    report = swap(mixed_plate, tmp_path / "swapped", checkpoint, "hopper", options, demo_cache / "data" / "cache")
+    assert report.coverage == "2 of 3 frames with a face lie outside hopper's footage, in 1 ranges"
+    assert swap_summary(report, tmp_path / "swapped", checkpoint, False)[1] == f"coverage: {report.coverage} " \
+                                                                              "(python coverage.py names them)"
+    elsewhere = swap(mixed_plate, tmp_path / "again", checkpoint, "hopper", options, tmp_path / "no caches here")
+    assert elsewhere.coverage is None  # a render node without the cache says nothing of it
 
 
 @pytest.mark.slow
