@@ -18,10 +18,10 @@ from fusion.metrics.coverage import measure_coverage
 from fusion.metrics.performance import measure_performance
 
 
-def coverage_line(landmarks: np.ndarray, identity: str, crop: CropSettings, cache_dir: str | Path | None) -> str | None:
+def coverage_line(landmarks: np.ndarray, identity: str, crop: CropSettings, cache_dir: str | Path) -> str | None:
     """How many frames with a face in (frames, 68, 2) `landmarks` lie outside `identity`'s training crops in the
     cache for `crop` under `cache_dir`; None where there is no such cache or no face."""
-    if cache_dir is None or np.isnan(landmarks).all():
+    if np.isnan(landmarks).all():
         return None
     cache = cache_location(cache_dir, crop)
     if not (cache / identity / "index.json").is_file():

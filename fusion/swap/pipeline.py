@@ -112,8 +112,9 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
     landmarks, colors = find_plate_faces(source, crop, options, watch)
-    with watch("coverage"):
-        report.coverage = coverage_line(landmarks, identity, crop, cache_dir)
+    if cache_dir is not None:
+        with watch("coverage"):
+            report.coverage = coverage_line(landmarks, identity, crop, cache_dir)
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
