@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.data.cache import IdentityCache, model_cache
+from fusion.data.cache import CropSettings, IdentityCache, model_cache
 from fusion.data.pack import training_records
 from fusion.data.contact_sheet import draw_face
 from fusion.errors import ConfigError, UserError
@@ -122,7 +122,7 @@ def report_json(report: CoverageReport, records: list[dict], inputs: dict) -> di
 
 
 def contact_sheet(report: CoverageReport, source: Source, landmarks: np.ndarray, records: list[dict], cache: Path,
-                  options: CoverageOptions, crop, colors: ColorConversion) -> np.ndarray:
+                  options: CoverageOptions, crop: CropSettings, colors: ColorConversion) -> np.ndarray:
     """The frames farthest from the footage (up to `options.sheet`), each a row: the plate's face aligned as the
     swap aligns it, beside its nearest training crop, landmarks and hull drawn."""
     coverage, folder = report.coverage, IdentityCache(cache, report.identity).folder
