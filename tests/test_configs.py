@@ -26,6 +26,7 @@ def options(group: str) -> list[str]:
 #: Each entry config with the keys it requires.
 REQUIRED = {"prepare": [], "swap": ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4"],
             "evaluate": ["checkpoint=x.ckpt", "cache_folder=c"], "export": ["checkpoint=x.ckpt", "identity=a"],
+            "coverage": ["checkpoint=x.ckpt", "identity=a", "input=plate.mov"],
             "tune": ["checkpoint=x.ckpt", "identity=a", "shot=plate.mov"], "matte": ["checkpoint=x.ckpt"],
             "color": ["checkpoint=x.ckpt"]}
 
@@ -42,7 +43,7 @@ def test_every_entry_point_composes(name, compose):
 def test_each_default_is_written_once(name):
     """A command's YAML (and the cache group's) sets only what its schema does not: the defaults, and what
     each option does, live in the schema's dataclass."""
-    differs = {"evaluate": {"output"}}.get(name, set())  # the run folder, an interpolation
+    differs = {"evaluate": {"output"}, "coverage": {"output"}}.get(name, set())  # the run folder, an interpolation
     restated = sorted(set(OmegaConf.load(CONF / f"{name}.yaml")) - {"defaults"} - differs)
     assert restated == [], f"{name}.yaml restates {restated}: set them in the schema's dataclass"
 
@@ -145,7 +146,8 @@ def test_every_option_holds_only_keys_its_schema_or_target_takes(tmp_path, group
     ("train", "+curriculum.stages.0.lrr=1e-4",
      "curriculum.stages[0].lrr is not a setting of curriculum.stages[0] (did you mean curriculum.stages[0].lr?)"),
     ("train", "+data.footage_dir=x", "data.footage_dir is not a setting of data (did you mean data.footage?)"),
-    ("swap", "+presicion=bf16", "presicion is not a setting (did you mean precision?); valid: device, precision, "),
+    ("swap", "+presicion=bf16", "presicion is not a setting (did you mean precision?); valid: frames, colorspace, "
+                                "ocio_config, landmarks, jitter, smooth_window, device, precision, "),
 ])
 def test_a_key_taken_up_with_plus_that_nothing_takes_is_refused_with_the_valid_keys(name, override, start, compose):
     """Hydra suggests `+key=value` for a key a config lacks; for a typo that key is refused, not passed on

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from fusion.config import CONF
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "prepare", "swap", "evaluate", "tune", "matte", "color", "export")
+COMMANDS = ("train", "prepare", "swap", "evaluate", "coverage", "tune", "matte", "color", "export")
 #: Without PYTHONPATH, which would put a checkout ahead of the installed package.
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 

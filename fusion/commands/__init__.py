@@ -1,5 +1,5 @@
-"""The commands: `fusion-train`, `fusion-prepare`, `fusion-swap`, `fusion-evaluate`, `fusion-tune`,
-`fusion-matte`, `fusion-color` and `fusion-export` (in a checkout also `python train.py`, ...).
+"""The commands: `fusion-train`, `fusion-prepare`, `fusion-swap`, `fusion-evaluate`, `fusion-coverage`,
+`fusion-tune`, `fusion-matte`, `fusion-color` and `fusion-export` (in a checkout also `python train.py`, ...).
 
 Each module here describes one command as a `Command` (`command.py`): its
 config, its schema, the package function it runs and how its result reads;

@@ -6,7 +6,7 @@ from fusion.swap.pipeline import swap
 from fusion.swap.summary import swap_summary
 
 SWAP = Command("swap", schema=SwapConfig,
-               run=lambda o, _: swap(o.input, o.output, o.checkpoint, o.identity, o),
+               run=lambda o, cfg: swap(o.input, o.output, o.checkpoint, o.identity, o, cfg.paths.cache_dir),
                summary=lambda report, o: swap_summary(report, o.output, o.checkpoint, o.preview))
 
 

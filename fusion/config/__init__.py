@@ -19,8 +19,8 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from fusion.config.schemas import (ColorCommandConfig, EvaluateConfig, ExportConfig, MatteCommandConfig,
-                                       SwapConfig, TuneConfig)
+    from fusion.config.schemas import (ColorCommandConfig, CoverageConfig, EvaluateConfig, ExportConfig,
+                                       MatteCommandConfig, SwapConfig, TuneConfig)
     from fusion.data.cache import CropSettings
     from fusion.data.prepare_command import PrepareConfig
     from fusion.io.plate import shot_name
@@ -33,6 +33,7 @@ def register_configs() -> None:
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="swap_schema", node=SwapConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
+    store.store(name="coverage_schema", node=CoverageConfig)
     store.store(name="export_schema", node=ExportConfig)
     store.store(name="tune_schema", node=TuneConfig)
     store.store(name="matte_schema", node=MatteCommandConfig)

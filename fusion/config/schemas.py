@@ -1,4 +1,4 @@
-"""Schemas of `swap.py`'s, `evaluate.py`'s, `export.py`'s, `tune.py`'s, `matte.py`'s and `color.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s, `coverage.py`'s, `export.py`'s, `tune.py`'s, `matte.py`'s and `color.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
@@ -13,6 +13,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from fusion.color.fit import ColorOptions
+from fusion.eval.coverage import CoverageOptions
 from fusion.eval.evaluate import EvaluateOptions
 from fusion.export.write import OPSET
 from fusion.occlusion.fit import MatteOptions
@@ -61,6 +62,18 @@ class EvaluateConfig(CacheCommand, EvaluateOptions):
     output: str = MISSING
     #: also log a table per swap, the summary and the contact sheet to W&B
     wandb: bool = False
+
+
+@dataclass
+class CoverageConfig(CacheCommand, CoverageOptions):
+    """`coverage.py`: which frames of a plate lie outside the poses and expressions of an identity's training crops."""
+
+    #: whose footage the plate is compared with: one of the identities the model was trained on
+    identity: str = MISSING
+    #: the plate, as swap.py takes it: a video, an image sequence's folder or pattern, or one image
+    input: str = MISSING
+    #: the folder for coverage.json, coverage_timeline.png and coverage_sheet.png
+    output: str = MISSING
 
 
 @dataclass

@@ -75,6 +75,17 @@ def split_records(records: list[dict], split: str, holdout: float) -> list[dict]
     return chosen
 
 
+def training_records(cache: Path, identity: str, holdout: float) -> list[dict]:
+    """The records of `identity`'s crops in `cache` that training drew from (`split_records`: each source's tail
+    held out), refused where none is left."""
+    index = IdentityCache(cache, identity).index()
+    records = split_records(index, "train", holdout)
+    if not records:
+        raise NoCropsError(f"identity {identity!r} has no training crops in the cache {cache} (holdout={holdout} "
+                           f"of its {len(index)} crops); pass the holdout the model was trained with")
+    return records
+
+
 def pack_dtype(dtypes: set[str]) -> np.dtype:
     """uint8 if every crop is 8-bit, uint16 if any is 16-bit, float16 if any is float."""
     if any(d.startswith("float") for d in dtypes):

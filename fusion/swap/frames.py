@@ -18,14 +18,16 @@ from fusion.data.cache import CropSettings
 from fusion.faces.align import alignment_matrix
 from fusion.faces.eight_bit import eight_bit
 from fusion.faces.hull import hull_polygon
+from fusion.faces.landmarks import load_backend
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
-from fusion.io.colorspace import ColorConversion
+from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
 from fusion.io.footage import Source, read_frames
 from fusion.io.plate import Frame
 from fusion.io.read_ahead import read_ahead
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
+from fusion.swap.options import FindOptions
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
         yield PlateFrame(index, frame.rgb, stored=frame)
 
 
+def detector_copy(plate: np.ndarray, colors: ColorConversion = ColorConversion()) -> np.ndarray:
+    """The 8-bit copy of a plate's color pixels the face tracker sees (`find_faces`)."""
+    return eight_bit(plate) if colors.colorspace is None else colors.to_display(plate)
+
+
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
                colors: ColorConversion = ColorConversion()) -> np.ndarray:
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
@@ -67,12 +74,24 @@ def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: 
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
         with watch("detect"):
-            image8 = eight_bit(frame.plate) if colors.colorspace is None else colors.to_display(frame.plate)
+            image8 = detector_copy(frame.plate, colors)
         _, points = tracker(image8)
         if points is not None:
             track[frame.index] = points
     with watch("landmarks"):
         return stabilise(track, smooth_window)
+
+
+def find_plate_faces(source: Source, crop: CropSettings, options: FindOptions,
+                     watch: Stopwatch) -> tuple[np.ndarray, ColorConversion]:
+    """The find stage as the swap runs it: (frames, 68, 2) landmarks (`find_faces`), tracked as `options` say, else
+    as the checkpoint's crops (`crop`) were made, and the conversion of the plate's colors to the crops'
+    working space."""
+    colors = color_conversion(options.colorspace, crop.working_space, options.ocio_config)
+    if options.colorspace is None:
+        note_default_colors(str(source.path))
+    tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
+    return find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors), colors
 
 
 def align_face(points: np.ndarray, crop: CropSettings, size: int) -> Face | None:

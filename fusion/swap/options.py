@@ -1,4 +1,5 @@
-"""What a compositor sets for a swap, checked once when the options are made."""
+"""What a compositor sets for a swap, checked once when the options are made: how the plate is read and its
+faces found (`FindOptions`, which coverage.py shares so it sees the faces the swap will), and the rest."""
 
 from dataclasses import dataclass
 
@@ -12,7 +13,31 @@ from fusion.swap.matte import check_matte
 
 
 @dataclass
-class SwapOptions:
+class FindOptions:
+    """Which frames of the plate are read, in which colorspace, and how their faces are found (the swap's find
+    stage, `fusion.swap.frames.find_plate_faces`)."""
+
+    #: the plate's frame numbers to work on, `1001-1100` or `1001`; None: every frame
+    frames: str | None = None
+    #: the plate's OpenColorIO colorspace (e.g. ACEScg, ARRI LogC3 (EI800)): its face box is converted to the
+    #: checkpoint's working space and back; None: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
+    colorspace: str | None = None
+    #: the OCIO config naming the colorspaces; None: $OCIO, else OCIO's built-in studio config
+    ocio_config: str | None = None
+    #: dlib | fan | auto, and how faces are tracked; null: as the checkpoint's training crops were made
+    landmarks: str | None = None
+    jitter: int | None = None
+    smooth_window: int | None = None
+
+    def __post_init__(self):
+        if self.frames is not None:
+            frame_range(self.frames)
+        if self.colorspace is not None:
+            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
+
+
+@dataclass
+class SwapOptions(FindOptions):
     """What a compositor sets for a shot (each documented here; `python swap.py --cfg job` prints them).
     Unknown choices are refused here, before any work; what needs the checkpoint (a learned matte, a color
     network) when it is loaded."""
@@ -42,13 +67,6 @@ class SwapOptions:
     write_matte: bool = False
     #: also put the matte into each EXR frame as a channel of this name (e.g. `matte`); None: not
     matte_channel: str | None = None
-    #: the plate's frame numbers to swap, `1001-1100` or `1001`; None: every frame
-    frames: str | None = None
-    #: the plate's OpenColorIO colorspace (e.g. ACEScg, ARRI LogC3 (EI800)): its face box is converted to the
-    #: checkpoint's working space and back; None: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
-    colorspace: str | None = None
-    #: the OCIO config naming the colorspaces; None: $OCIO, else OCIO's built-in studio config
-    ocio_config: str | None = None
     #: plate | swap side by side in <output>_preview.mp4, for review
     preview: bool = False
     preview_height: int = 540
@@ -61,21 +79,14 @@ class SwapOptions:
     #: h264 (8-bit) | h265 (10-bit)
     codec: str = "auto"
     batch_size: int = 8
-    #: dlib | fan | auto, and how faces are tracked; null: as the checkpoint's training crops were made
-    landmarks: str | None = None
-    jitter: int | None = None
-    smooth_window: int | None = None
     #: a shot-tuned encoder from tune.py to load over the checkpoint's (`fusion.swap.tuned_encoder`)
     tuning: str | None = None
 
     def __post_init__(self):
+        super().__post_init__()
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
         check_choice("codec", self.codec, CODEC_CHOICES)
-        if self.frames is not None:
-            frame_range(self.frames)
-        if self.colorspace is not None:
-            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: decode at least 1 frame at a time")

@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.faces.landmarks import load_backend
-from fusion.faces.tracker import FaceTracker
-from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
+from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import source_from_path
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
+from fusion.swap.coverage import coverage_line
 from fusion.swap.decode import DecodedFace, FaceDecoder
-from fusion.swap.frames import PlateFrame, align_frames, batches, find_faces, read_plates
+from fusion.swap.frames import PlateFrame, align_frames, batches, find_plate_faces, read_plates
 from fusion.swap.loader import load_swap_model
 from fusion.swap.manifest import finished_render, render_inputs, render_manifest
 from fusion.swap.matte import learned_matte
@@ -53,6 +52,8 @@ class SwapReport:
     already: Path | None = None
     #: frames a killed run of the same render had finished, taken over instead of swapped again
     resumed: int = 0
+    #: how many frames lie outside the identity's training footage (`coverage_line`); None: its cache is not here
+    coverage: str | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -93,9 +94,10 @@ def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
-         options: SwapOptions = SwapOptions()) -> SwapReport:
+         options: SwapOptions = SwapOptions(), cache_dir: str | Path | None = None) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
-    `output_path`, with its manifest beside it."""
+    `output_path`, with its manifest beside it. With `cache_dir`, the folder of caches, the report says how many
+    frames lie outside the identity's training footage (`coverage_line`)."""
     source, output_path = source_from_path(input_path, options.frames), Path(output_path)
     manifest = manifest_path(output_path)
     inputs = None if options.overwrite or not manifest.is_file() else render_inputs(source, checkpoint, identity,
@@ -109,11 +111,10 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     color = color_step(options.color, model.color, checkpoint)
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
-    colors = color_conversion(options.colorspace, crop.working_space, options.ocio_config)
-    if options.colorspace is None:
-        note_default_colors(str(source.path))
-    tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
-    landmarks = find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors)
+    landmarks, colors = find_plate_faces(source, crop, options, watch)
+    if cache_dir is not None:
+        with watch("coverage"):
+            report.coverage = coverage_line(landmarks, identity, crop, cache_dir)
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
