@@ -103,13 +103,14 @@ class Coverage:
         """One line: how many frames with a face lie outside `identity`'s footage, and in how many ranges.
 
         >>> measure_coverage(np.array([[0.0, 0, 0.3, 0.3], [np.nan] * 4]), np.zeros((1, 4))).headline("B")
-        "1 of 1 frames with a face lie outside B's footage, in 1 ranges"
+        "1 of 1 frames with a face lie outside B's footage, in 1 range"
         """
         found, outside = int(np.isfinite(self.distance).sum()), int(self.outside.sum())
         if not outside:
             return f"all {found} frames with a face lie within {identity}'s footage"
         ranges = len(runs(self.outside))
-        return f"{outside} of {found} frames with a face lie outside {identity}'s footage, in {ranges} ranges"
+        return (f"{outside} of {found} frames with a face lie outside {identity}'s footage, "
+                f"in {ranges} range{'s' if ranges > 1 else ''}")
 
     def named(self, frame: int) -> list[str]:
         """The quantities that put frame `frame` outside (none where it is inside)."""
