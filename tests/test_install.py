@@ -3,6 +3,7 @@
 configs inside the package, writing under the folder they run from."""
 
 import importlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -16,6 +17,12 @@ from fusion.config import CONF
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = ("train", "prepare", "swap", "evaluate", "coverage", "tune", "matte", "color", "export")
+#: Each command's checkout shim: its name, but for a name a library imports (numba, under face-alignment, imports
+#: `coverage` where it is installed; a checkout's coverage.py came first on the path and broke it).
+SHIMS = {**{name: f"{name}.py" for name in COMMANDS}, "coverage": "coverage_report.py"}
+#: Top-level names that libraries fusion runs import where they are installed, though none of fusion's
+#: dependencies installs them.
+IMPORTED_IF_PRESENT = {"coverage"}
 #: Without PYTHONPATH, which would put a checkout ahead of the installed package.
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
@@ -27,7 +34,14 @@ def test_every_command_has_a_script_a_config_and_a_checkout_shim():
     for name in COMMANDS:
         command = getattr(importlib.import_module(f"fusion.commands.{name}"), name.upper())
         assert command.name == name and (CONF / f"{name}.yaml").is_file()
-        assert f"from fusion.commands.{name} import main\n" in (REPO / f"{name}.py").read_text()
+        assert f"from fusion.commands.{name} import main\n" in (REPO / SHIMS[name]).read_text()
+
+
+def test_no_checkout_script_shadows_a_module_a_library_imports():
+    """`python swap.py` puts the checkout first on the path: a root script named like a module would be
+    imported in its place."""
+    taken = set(sys.stdlib_module_names) | set(importlib.metadata.packages_distributions()) | IMPORTED_IF_PRESENT
+    assert sorted(p.stem for p in REPO.glob("*.py") if p.stem in taken) == []
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""`fusion-coverage` (`python coverage.py` in a checkout): the frames of a plate outside the poses and expressions
+"""`fusion-coverage` (`python coverage_report.py` in a checkout): the frames of a plate outside the poses and expressions
 of an identity's training footage, before a swap."""
 
 from fusion.commands.command import Command, launch

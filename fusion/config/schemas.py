@@ -1,4 +1,4 @@
-"""Schemas of `swap.py`'s, `evaluate.py`'s, `coverage.py`'s, `export.py`'s, `tune.py`'s, `matte.py`'s and `color.py`'s configs: a typo or a wrong type in an override is an error.
+"""Schemas of `swap.py`'s, `evaluate.py`'s, `coverage_report.py`'s, `export.py`'s, `tune.py`'s, `matte.py`'s and `color.py`'s configs: a typo or a wrong type in an override is an error.
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
@@ -66,7 +66,7 @@ class EvaluateConfig(CacheCommand, EvaluateOptions):
 
 @dataclass
 class CoverageConfig(CacheCommand, CoverageOptions):
-    """`coverage.py`: which frames of a plate lie outside the poses and expressions of an identity's training crops."""
+    """`coverage_report.py`: which frames of a plate lie outside the poses and expressions of an identity's training crops."""
 
     #: whose footage the plate is compared with: one of the identities the model was trained on
     identity: str = MISSING

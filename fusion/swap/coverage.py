@@ -4,7 +4,7 @@ identity's training crops (`fusion.metrics.coverage`), from the landmarks the fi
 The crops are those of the cache the checkpoint was trained on, found under
 the caches' folder by its crop settings, with the data's default held-out
 tail; where that cache is not on this machine (a render node given only the
-checkpoint) the swap says nothing of coverage. `python coverage.py` gives the
+checkpoint) the swap says nothing of coverage. `python coverage_report.py` gives the
 frames in words, the plot and the contact sheet.
 """
 

@@ -1,5 +1,5 @@
 """What a compositor sets for a swap, checked once when the options are made: how the plate is read and its
-faces found (`FindOptions`, which coverage.py shares so it sees the faces the swap will), and the rest."""
+faces found (`FindOptions`, which coverage_report.py shares so it sees the faces the swap will), and the rest."""
 
 from dataclasses import dataclass
 

@@ -21,7 +21,7 @@ def swap_summary(report: SwapReport, output: str | Path, checkpoint: str | Path,
     resumed = [f"resumed: {report.resumed} frames finished by a stopped run of this render"] if report.resumed else []
     return [f"{report.frames} frames, {report.swapped} swapped, no face in {len(faceless)}: {faceless[:20]}",
             *resumed,
-            *([f"coverage: {report.coverage} (python coverage.py names them)"] if report.coverage else []),
+            *([f"coverage: {report.coverage} (python coverage_report.py names them)"] if report.coverage else []),
             f"{report.frames_per_second:.1f} frames/s ({shares})",
             f"wrote {output}",
             f"how it was made: {manifest_path(Path(output))}",

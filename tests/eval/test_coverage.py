@@ -1,4 +1,4 @@
-"""coverage.py: a plate's frames against an identity's training crops, on the demo cache's two identities, a photo
+"""coverage_report.py: a plate's frames against an identity's training crops, on the demo cache's two identities, a photo
 each: hopper (mouth closed, about 0.02; pitch about 3 degrees) and the astronaut (lips parted, about 0.14; pitch
 about 5 degrees). The two faces lie about one unit apart, so the reports of the mixed plate take half a unit as
 the threshold. Hopper's footage reads her mouth open up to 0.26 in its first frames: dlib's misfits there, which
@@ -116,14 +116,14 @@ def test_the_swap_says_in_a_line_how_many_frames_lie_outside(checkpoint, demo_ca
     report = swap(mixed_plate, tmp_path / "swapped", checkpoint, "astronaut", options, demo_cache / "data" / "cache")
     assert report.coverage == "1 of 2 frames with a face lie outside astronaut's footage, in 1 range"
     assert swap_summary(report, tmp_path / "swapped", checkpoint, False)[1] == f"coverage: {report.coverage} " \
-                                                                              "(python coverage.py names them)"
+                                                                              "(python coverage_report.py names them)"
     elsewhere = swap(mixed_plate, tmp_path / "again", checkpoint, "astronaut", options, tmp_path / "no caches here")
     assert elsewhere.coverage is None  # a render node without the cache says nothing of it
 
 
 @pytest.mark.slow
 def test_the_command_prints_the_words_and_the_paths(checkpoint, demo_cache, mixed_plate, tmp_path):
-    done = subprocess.run([sys.executable, "coverage.py", f"checkpoint={checkpoint}", "identity=hopper",
+    done = subprocess.run([sys.executable, "coverage_report.py", f"checkpoint={checkpoint}", "identity=hopper",
                            f"input={mixed_plate}", f"output={tmp_path / 'out'}", "frames=1003-1005", "threshold=0.5",
                            f"paths.root_dir={tmp_path}", f"paths.cache_dir={demo_cache / 'data' / 'cache'}"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)

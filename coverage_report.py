@@ -1,5 +1,5 @@
 """How far a plate's poses and expressions lie from an identity's training footage:
-`python coverage.py checkpoint=... identity=... input=PLATE [output=...]`.
+`python coverage_report.py checkpoint=... identity=... input=PLATE [output=...]`.
 
 The same as `fusion-coverage`, in a checkout (fusion/commands/coverage.py).
 """
