@@ -5,6 +5,7 @@ that several test folders use.
 Test modules take everything here as fixtures (`compose`, `fast`, ...), never by importing this file.
 """
 
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +16,27 @@ import pytest
 from fusion.config import CONF
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def share_the_cores() -> None:
+    """In a parallel run (pytest-xdist, one test file a worker), each worker and the processes its tests
+    start take their share of the cores, not all of them each."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+share_the_cores()
+
+
+def pytest_collection_modifyitems(items):
+    """The file on the shared clips first (minutes of training, a file a worker in a parallel run), so the rest
+    of the suite runs beside it rather than after it; the order within each file is kept."""
+    items.sort(key=lambda item: "shared_clips" not in item.fixturenames)
 
 FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "crop.resolution=64",
         "val_every=4", "checkpoint_every=2", "trainer.precision=32-true")
@@ -80,8 +102,8 @@ def shared_clips() -> Path:
 @pytest.fixture(scope="session")
 def clips_cache(shared_clips, tmp_path_factory) -> tuple[Path, dict]:
     """(cache, report): the shared clips prepared once for the session at 256 px with dlib, the crops the
-    integration test trains on (`crop.resolution=256 crop.landmarks=dlib`); test_prepare checks the faces kept,
-    which do not depend on the crop size."""
+    integration test trains on (`crop.resolution=256 crop.landmarks=dlib`); that file also checks the faces
+    kept, which do not depend on the crop size."""
     from fusion.data.cache import CropSettings
     from fusion.data.prepare import PrepareOptions, prepare
 

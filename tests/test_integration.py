@@ -3,8 +3,9 @@
 A smoke budget (`curriculum=clips_quick`, minutes): it proves the parts fit
 together on real footage, not the quality targets, which
 `python train.py experiment=clips` and `python evaluate.py` measure. The
-cache is prepared once for the session (`clips_cache`, which test_prepare
-checks too); train.py finds every frame of it done.
+cache is prepared once (`clips_cache`), its faces checked first; train.py finds
+every frame of it done. Both tests live in this file so that a parallel run
+(one file a worker) prepares the clips once.
 """
 
 import subprocess
@@ -24,6 +25,17 @@ PLATE_FRAMES = 12
 #: the last 5% of each source: half of the 10% training held out (data.holdout), scored as well on this model
 #: (the metrics of 0.05 and 0.1 within 0.02 of each other) in half the time
 EVAL_HOLDOUT = 0.05
+
+
+@pytest.mark.slow
+def test_shared_clips_yield_aligned_faces(clips_cache):
+    """The four real talking-head clips (prepared once for this file): at least 95% of frames
+    give a face."""
+    _, report = clips_cache
+    assert set(report["identities"]) == {"d3", "d9", "d10", "d14"}
+    for name, result in report["identities"].items():
+        assert result["frames_read"] > 300, name
+        assert result["faces_kept"] >= 0.95 * result["frames_read"], (name, result)
 
 
 @pytest.mark.slow

@@ -261,17 +261,6 @@ def test_killed_run_resumes_to_the_same_cache(tmp_path):
             assert read_image(folder / record["crop"]).shape == (96, 96, 3)
 
 
-@pytest.mark.slow
-def test_shared_clips_yield_aligned_faces(clips_cache):
-    """The four real talking-head clips (prepared once, for the integration test too): at least 95% of frames
-    give a face."""
-    _, report = clips_cache
-    assert set(report["identities"]) == {"d3", "d9", "d10", "d14"}
-    for name, result in report["identities"].items():
-        assert result["frames_read"] > 300, name
-        assert result["faces_kept"] >= 0.95 * result["frames_read"], (name, result)
-
-
 def test_prepare_then_train_share_one_cache(tmp_path, photos, compose):
     """`prepare.py` and `train.py` with the same footage and crop settings meet in one cache folder, keyed by the
     settings with `landmarks=auto` resolved; training finds every frame done and runs no second landmark pass."""
