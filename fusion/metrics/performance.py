@@ -3,7 +3,7 @@
 A swap must carry the new person's face shape but follow the plate's
 performance, so it is judged on quantities that shape barely moves:
 
-- **head pose**: a rotation fitted (`cv2.solvePnP`) to seven points of a
+- **head pose**: a rotation fitted (`cv2.solvePnP`) to eleven points of a
   generic head that expression leaves in place (the eyes' corners, the top,
   tip and base of the nose) seen by a distant camera, the points first
   centred and scaled by the inter-ocular distance so a crop and a plate of
@@ -28,7 +28,7 @@ __all__ = ["Performance", "follow_scores", "measure_performance", "pose_error"]
 
 #: The 68-point layout's points the pose is fitted to: top of the nose, its tip and base, the eyes' corners.
 POSE_POINTS = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]
-#: A generic head's seven points (camera axes: x right, y down, z away), facing the camera; outer eye corners
+#: A generic head's eleven points (camera axes: x right, y down, z away), facing the camera; outer eye corners
 #: 450 apart (about 5 units a millimetre), the proportions of an average adult face, rounded.
 POSE_MODEL = np.array([[0, -170, 100], [0, -113, 67], [0, -57, 33], [0, 0, 0], [-70, 45, 80], [0, 60, 60],
                        [70, 45, 80], [-225, -170, 135], [-80, -165, 90], [80, -165, 90], [225, -170, 135]], np.float64)
