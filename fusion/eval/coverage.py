@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from fusion.data.cache import CropSettings, IdentityCache, model_cache
-from fusion.data.pack import training_records
 from fusion.data.contact_sheet import draw_face
 from fusion.errors import ConfigError, UserError
 from fusion.eval.coverage_figures import pair_tile, plot_timeline
@@ -31,6 +30,7 @@ from fusion.io.outputs import check_outputs
 from fusion.metrics.coverage import QUANTITIES, SCALE, THRESHOLD, Coverage, measure_coverage, runs, value_ranges
 from fusion.metrics.performance import measure_performance
 from fusion.stopwatch import Stopwatch
+from fusion.swap.coverage import training_footage
 from fusion.swap.frames import align_face, detector_copy, find_plate_faces
 from fusion.swap.loader import load_swap_model
 from fusion.swap.options import FindOptions
@@ -160,8 +160,7 @@ def coverage(checkpoint: str | Path, identity: str, plate: str | Path, output: s
     model.identity_index(identity)
     cache = model_cache(cache, cache_dir, model.crop)
     check_outputs(paths, [cache], overwrite)
-    records = training_records(cache, identity, options.holdout)
-    footage = measure_performance(np.array([record["landmarks"] for record in records], np.float64))
+    records, footage = training_footage(cache, identity, options.holdout)
 
     landmarks, colors = find_plate_faces(source, model.crop, options, Stopwatch())
     if np.isnan(landmarks).all():

@@ -15,7 +15,7 @@ import numpy as np
 from fusion.data.cache import CropSettings, cache_location
 from fusion.data.pack import PackSpec, training_records
 from fusion.metrics.coverage import measure_coverage
-from fusion.metrics.performance import measure_performance
+from fusion.metrics.performance import Performance, measure_performance
 
 
 def coverage_line(landmarks: np.ndarray, identity: str, crop: CropSettings, cache_dir: str | Path) -> str | None:
@@ -26,6 +26,11 @@ def coverage_line(landmarks: np.ndarray, identity: str, crop: CropSettings, cach
     cache = cache_location(cache_dir, crop)
     if not (cache / identity / "index.json").is_file():
         return None
-    records = training_records(cache, identity, PackSpec.holdout)
-    footage = measure_performance(np.array([record["landmarks"] for record in records], np.float64))
+    _, footage = training_footage(cache, identity, PackSpec.holdout)
     return measure_coverage(measure_performance(landmarks), footage).headline(identity)
+
+
+def training_footage(cache: Path, identity: str, holdout: float) -> tuple[list[dict], Performance]:
+    """`identity`'s training records in `cache` (each source's `holdout` tail left out) and their performance."""
+    records = training_records(cache, identity, holdout)
+    return records, measure_performance(np.array([record["landmarks"] for record in records], np.float64))
