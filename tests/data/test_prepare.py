@@ -301,3 +301,19 @@ def test_a_prepared_cache_starts_no_worker(demo_cache, monkeypatch):
     report = prepare(demo_cache / "data" / "demo" / "footage", cache, settings, PrepareOptions(workers=2))
     assert report["faces_kept"] > 0 and len(before) > 10
     assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_each_worker_of_the_pool_runs_torch_on_one_thread(tmp_path):
+    """The pool is a process a core: a worker's torch on every core spun against the others (the crops'
+    sharpness took 25x longer). A fresh process, so its pool starts from an environment asking for 2 threads."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import torch\n"
+                     "from fusion.data.prepare import _Workers\n\n"
+                     "def threads(_):\n    return torch.get_num_threads()\n\n"
+                     "if __name__ == '__main__':\n"
+                     "    with _Workers(2, 'dlib', 320) as run:\n"
+                     "        print(sorted(run(threads, [0, 1, 2, 3])))\n")
+    result = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "OMP_NUM_THREADS": "2"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[1, 1, 1, 1]"
