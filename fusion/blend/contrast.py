@@ -23,7 +23,7 @@ at the coarse resolution instead of an upsampling to the fine one.
 Without autograd on CPU float32, `detail_contrast_gain` takes its statistics in
 numpy: fewer and cheaper calls than torch's, whose dispatch outweighs the
 arithmetic on a face's coarse levels; the same statistics to float rounding,
-each image's still independent of its batch (docs/design.md (Measurements)).
+each image's still independent of its batch (docs/measurements.md).
 """
 
 import numpy as np
@@ -41,7 +41,7 @@ def _weighted_moments(x: Tensor, weight: Tensor, total: Tensor) -> tuple[Tensor,
 
     Plain products and sums: ``einsum`` (one or two operands with `x`) runs
     these as batched matrix-vector products, much slower on CPU
-    (docs/design.md (Measurements)).
+    (docs/measurements.md).
     """
     weighted = x * weight[:, None]
     mean = weighted.sum((-2, -1)).div_(total)

@@ -21,7 +21,7 @@ __all__ = ["erode_mask", "leak_radius"]
 
 #: Without autograd on CPU float32, radii up to this erode through ``cv2.erode`` (its separable minimum
 #: costs about radius comparisons per pixel, the doubling below about log2(radius) passes): faster up to
-#: here (docs/design.md (Measurements)), the same numbers (a minimum is exact).
+#: here (docs/measurements.md), the same numbers (a minimum is exact).
 _OPENCV_MAX_RADIUS = 16
 
 

@@ -39,7 +39,7 @@ __all__ = ["MultiBandBlend", "multiband_blend", "unresolved_levels"]
 #: tensor (2 MB in float32): torch allocates every intermediate afresh, and
 #: once they outgrow the caches (and glibc's mmap threshold, so that each new
 #: page faults) a whole batch blends slower per image than chunks of one or
-#: two images (docs/design.md (Measurements)).
+#: two images (docs/measurements.md).
 _CPU_CHUNK_ELEMENTS = 2**19
 
 #: The dtypes numpy can allocate a result in (`_result_like`).
@@ -354,7 +354,7 @@ def _result_like(source: Tensor) -> Tensor:
 
     On CPU numpy allocates it where it can: numpy asks the kernel for transparent huge pages for large
     arrays (as OpenCV's outputs get them), so that first writing a fresh batch-sized result takes a few
-    hundred page faults instead of tens of thousands (docs/design.md (Measurements)).
+    hundred page faults instead of tens of thousands (docs/measurements.md).
     """
     numpy_dtype = _NUMPY_DTYPES.get(source.dtype)
     if source.device.type != "cpu" or numpy_dtype is None:

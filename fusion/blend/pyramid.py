@@ -18,7 +18,7 @@ all slower. OpenCV's single-sweep C++ is still faster on CPU, because every
 op here reads and writes the whole level once more. So where no gradient is
 needed on a CPU float32 tensor (the swap's composite, targets, evaluation)
 each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves
-(`fusion.blend.opencv`). Timings: docs/design.md (Measurements) and
+(`fusion.blend.opencv`). Timings: docs/measurements.md and
 ``python -m fusion.bench blend``.
 """
 
@@ -72,7 +72,7 @@ def pyr_down(image: Tensor) -> Tensor:
     padded = F.pad(image, (2, 2, 2, 2), mode="reflect")
     halved = _binomial([padded[..., k : k + 2 * rows - 1 : 2, :] for k in range(5)])
     # Every column, then every other one: contiguous runs vectorise, stride-2
-    # ones were slower even for half the output (docs/design.md (Measurements)).
+    # ones were slower even for half the output (docs/measurements.md).
     return _binomial([halved[..., k : k + 2 * cols - 1] for k in range(5)])[..., ::2]
 
 
@@ -81,7 +81,7 @@ def _interleave(even: Tensor, odd: Tensor, dim: int) -> Tensor:
     if dim == -1 and even.dtype in (torch.float32, torch.float64):
         # On CPU, stacking on a new last axis is a strided scatter, several
         # times dearer than an add; a complex tensor lays (real, imag) out in
-        # the same order at the speed of an add (docs/design.md (Measurements)).
+        # the same order at the speed of an add (docs/measurements.md).
         return torch.view_as_real(torch.complex(even, odd)).flatten(-2)
     return torch.stack([even, odd], dim).flatten(dim - 1, dim)
 
@@ -174,7 +174,7 @@ def default_levels(height: int, width: int) -> int:
     levels, showing through the face; a deeper one mixes coarser levels,
     whose seams need a wider erosion (`fusion.blend.erosion`), shrinking the
     face. 16-31 px looked best on real faces (`python -m fusion.demo.blend_sheet`;
-    the shallower and deeper choices: docs/design.md (Measurements)).
+    the shallower and deeper choices: docs/measurements.md).
 
     Example:
         >>> default_levels(256, 256), default_levels(250, 187), default_levels(1024, 1024)

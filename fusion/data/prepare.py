@@ -5,7 +5,7 @@ Two passes over each source, both split into frame chunks run in parallel:
      per-chunk results saved to landmarks/*.json;
   2. crop: stabilise each source's landmark track (needs the whole track, so
      it runs between the passes), align, warp, write crop and record.
-Decoding twice costs little next to detection (docs/design.md (Measurements))
+Decoding twice costs little next to detection (docs/measurements.md)
 and keeps both passes resumable without holding frames in memory. The flow:
 docs/design.md (Data flow).
 """

@@ -27,7 +27,7 @@ class DlibBackend:
     """HOG detection on a downscaled copy, landmarks at full resolution.
 
     Detection dominates the cost and the HOG detector still finds faces of
-    moderate size on a shrunk frame (docs/design.md (Measurements)), so frames
+    moderate size on a shrunk frame (docs/measurements.md), so frames
     are shrunk to `detect_size` for detection only; the predictor then sees
     full detail.
     A frame with no face found that way is searched again at full size and

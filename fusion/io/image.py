@@ -147,7 +147,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, png_compression: int
     """Write an RGB image atomically, keeping its dtype (float goes to EXR).
 
     PNG compression defaults to level 1: much faster than OpenCV's default
-    for slightly larger files (docs/design.md (Measurements)), the right trade
+    for slightly larger files (docs/measurements.md), the right trade
     for a cache that is written once.
     Other formats are encoded in memory and written with Python's own file
     calls, so a full disk is reported as one (OpenCV's writer only says no).

@@ -5,7 +5,7 @@ i - 1 and i, and row 2i + 1 rows i and i + 1 (columns alike): a stride-2 transpo
 taps are sums of the 3x3 kernel's. The same function with the same parameters, 16 instead of 36
 multiply-adds per coarse pixel and channel pair, and no upsampled tensor. Folding the kernel costs a pass
 over the weights at every call, so the decoder levels take this path only from coarse maps of
-`FOLD_FROM` px up, where it is the faster one (docs/design.md (Measurements)).
+`FOLD_FROM` px up, where it is the faster one (docs/measurements.md).
 """
 
 import torch

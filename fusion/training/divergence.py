@@ -3,7 +3,7 @@
 A learning rate too high for a phase does not always fail loudly: in the
 clips curriculum at lr 1e-3, the 32 px phase B collapsed held-out SSIM and
 never recovered, and every later phase trained on from there
-(docs/design.md (Measurements)). On a cluster that is hours of GPU time
+(docs/measurements.md). On a cluster that is hours of GPU time
 spent on a broken run. The guard watches
 each validation: a non-finite training loss or held-out SSIM, or an SSIM below
 `1 - drop` of the best so far at that resolution, stops the phase on every rank, and
