@@ -1,10 +1,15 @@
-"""Failures a user causes and can fix: each message names the file or key and the fix.
+"""Failures a user causes and can fix: each message names the file or key and the fix; and a run stopped by a signal.
 
 Every command (`fusion.commands.command.execute`) prints a `UserError` as one
-line and exits with status 2; anything else is a bug and keeps its traceback.
+line and exits with status 2, a `RunStopped` as one line with status 1;
+anything else is a bug and keeps its traceback.
 """
 
 from typing import Iterable
+
+
+class RunStopped(RuntimeError):
+    """The run stopped on a signal and saved `last.ckpt`; resuming from it continues where it stopped."""
 
 
 class UserError(Exception):

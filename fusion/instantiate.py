@@ -13,12 +13,12 @@ without a word. `refuse_unknown_keys` names it, with the keys that exist.
 import difflib
 import inspect
 import pydoc
+import sys
 from dataclasses import fields, is_dataclass
 from typing import TypeVar
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -91,9 +91,16 @@ def build(node: DictConfig, **kwargs):
         cause = error.__cause__
         if isinstance(cause, (UserError, FileNotFoundError)):
             raise cause from None
-        if isinstance(cause, MisconfigurationException):
+        if isinstance(cause, _lightning_misconfiguration()):
             raise ConfigError(f"{node.get('_target_')}: {cause}") from None
         raise
+
+
+def _lightning_misconfiguration() -> tuple[type, ...]:
+    """Lightning's MisconfigurationException where Lightning is imported (only it raises one), else nothing: so
+    commands that never train do not import Lightning (seconds) to read their config."""
+    module = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    return (module.MisconfigurationException,) if module is not None else ()
 
 
 Schema = TypeVar("Schema")

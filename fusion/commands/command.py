@@ -20,9 +20,8 @@ import hydra
 from omegaconf import DictConfig
 
 from fusion.config import CONF, register_configs
-from fusion.errors import UserError
+from fusion.errors import RunStopped, UserError
 from fusion.instantiate import refuse_unknown_keys, to_schema
-from fusion.training.preemption import RunStopped
 
 
 @dataclass(frozen=True)

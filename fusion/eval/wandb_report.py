@@ -8,8 +8,6 @@ for training (`fusion.tracking`).
 import os
 from pathlib import Path
 
-from fusion.tracking import wandb_key_configured
-
 COLUMNS = ["swap", "faces_found", "distance_to_source", "distance_to_template", "retrieval_accuracy",
            "identity_margin", "landmark_error", "pose_error", "mouth_error", "eye_error", "mouth_correlation",
            "temporal_ratio", "sharpness_ratio"]
@@ -25,8 +23,10 @@ def swap_table(metrics: dict):
 
 def log_evaluation(metrics: dict, out: Path, project: str = "fusion", name: str | None = None) -> str:
     """Log the table, the summary (`summary/*`), `out/contact_sheet.png` and `out/timelines/*.png` as one W&B
-    run; returns its folder."""
+    run; returns its folder. W&B and Lightning (`fusion.tracking`) load here, not with the command."""
     import wandb
+
+    from fusion.tracking import wandb_key_configured
 
     mode = os.environ.get("WANDB_MODE", "online" if wandb_key_configured() else "offline")
     run = wandb.init(project=project, name=name, job_type="evaluate", dir=str(out), mode=mode,

@@ -24,16 +24,14 @@ import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
+from fusion.errors import RunStopped
+
 log = logging.getLogger(__name__)
 
 
 def preemption_signal() -> signal.Signals:
     """The signal submitit sends before preemption or the time limit (SUBMITIT_PREEMPT_SIGNAL, default USR2)."""
     return signal.Signals[f"SIG{os.environ.get('SUBMITIT_PREEMPT_SIGNAL', 'USR2')}"]
-
-
-class RunStopped(RuntimeError):
-    """The run stopped on a signal and saved `last.ckpt`; resuming from it continues where it stopped."""
 
 
 class ValidationStopped(RuntimeError):

@@ -193,7 +193,7 @@ class Signal(L.Callback):
 
 
 def test_ctrl_c_saves_at_a_step_boundary_and_resumes_to_the_same_weights(trained, demo_cache, tmp_path, compose, fast):
-    from fusion.training.preemption import RunStopped
+    from fusion.errors import RunStopped
     from fusion.training.run import train
 
     cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
@@ -210,7 +210,7 @@ def test_ctrl_c_saves_at_a_step_boundary_and_resumes_to_the_same_weights(trained
 
 def test_the_launchers_preemption_handler_runs_once_after_the_save(trained, demo_cache, tmp_path, compose, fast):
     """submitit's handler (here a stand-in) requeues and exits; it must find last.ckpt already written."""
-    from fusion.training.preemption import RunStopped
+    from fusion.errors import RunStopped
     from fusion.training.run import train
 
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
@@ -256,7 +256,7 @@ def test_a_signal_during_validation_stops_at_the_next_validation_batch(trained, 
                                                                        step):
     """Not after the rest of the validation and the next step: in a fit, saved at the step validation followed;
     in a phase's closing validation, the phase's closing checkpoints are saved first. Both resume exactly."""
-    from fusion.training.preemption import RunStopped
+    from fusion.errors import RunStopped
     from fusion.training.run import train
 
     cfg = compose("train", fast + [f"paths.run_dir={tmp_path / 'run'}"], root=demo_cache)
@@ -278,7 +278,7 @@ def test_a_signal_while_a_phase_builds_its_packs_stops_before_the_next_pack(trai
     """Between packs, `last.ckpt` (the end of the phase before) is where to go on from: nothing is saved, the
     held-out pack is not built, and the resume ends with the uninterrupted weights."""
     import fusion.data.datamodule as datamodule
-    from fusion.training.preemption import RunStopped
+    from fusion.errors import RunStopped
     from fusion.training.run import train
 
     built, real = [], datamodule.build_pack
@@ -384,7 +384,7 @@ def test_a_resumed_run_continues_its_wandb_run(demo_cache, tmp_path, compose, fa
     the curriculum's metrics and labelled preview images."""
     import wandb
 
-    from fusion.training.preemption import RunStopped
+    from fusion.errors import RunStopped
     from fusion.training.run import train
 
     monkeypatch.setenv("WANDB_MODE", "offline")
