@@ -137,7 +137,7 @@ def _start_worker(landmarks: str, detect_size: int) -> None:
 
 def _start_pool_worker(landmarks: str, detect_size: int) -> None:
     """A pool process's start: one torch thread, as the pool is a process a core (more threads spin against
-    each other's cores: the crops' sharpness took 25x longer), then the backend."""
+    each other's cores; the crops' sharpness: docs/measurements.md, Data preparation), then the backend."""
     torch.set_num_threads(1)
     _start_worker(landmarks, detect_size)
 
