@@ -34,9 +34,16 @@ share_the_cores()
 
 
 def pytest_collection_modifyitems(items):
-    """The file on the shared clips first (minutes of training, a file a worker in a parallel run), so the rest
-    of the suite runs beside it rather than after it; the order within each file is kept."""
-    items.sort(key=lambda item: "shared_clips" not in item.fixturenames)
+    """Longest first, so that a parallel run (a file a worker, `--no-loadscope-reorder` keeping this order)
+    ends with short files filling the gaps: the file on the shared clips (minutes of training), then the
+    files holding any slow test, then the rest; the order within each file is kept."""
+    rank = {}
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        own = 0 if "shared_clips" in item.fixturenames else 1 if item.get_closest_marker("slow") else 2
+        rank[file] = min(rank.get(file, 2), own)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
 
 FAST = ("curriculum=tiny", "logger=csv", "model.net.width_multiplier=0.125", "crop.resolution=64",
         "val_every=4", "checkpoint_every=2", "trainer.precision=32-true")

@@ -102,6 +102,7 @@ def test_an_identity_without_crops_is_one_line_that_names_it_and_the_fix(takes, 
     assert not (tmp_path / "eval").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
     """Frame by frame gives the metrics and sheet of one batch, and never holds more than a batch as float."""
     import fusion.eval.evaluate as module
@@ -137,6 +138,7 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
         module.EvaluateOptions(batch_size=0)
 
 
+@pytest.mark.slow
 def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_floor(demo, tmp_path, monkeypatch):
     """A stand-in model whose self-swap gives the crop back and whose swaps give it back turned 10 degrees in the
     image plane, through evaluate's whole path (composite, dlib, metrics, timelines). Composited inside the
@@ -185,6 +187,7 @@ def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_fl
     assert sorted(path.name for path in (out / "timelines").iterdir()) == timelines  # replaced whole
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
     from fusion.data.prepare import PrepareOptions, prepare

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 #: Swaps `plates` into `out` and dies (as a SLURM time limit or a lost node would) at the third frame.
@@ -29,6 +31,7 @@ def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.slow
 def test_a_killed_render_resumes_from_its_last_finished_frame(checkpoint, plates, tmp_path):
     from fusion.swap.pipeline import SwapOptions, swap
 
@@ -47,6 +50,7 @@ def test_a_killed_render_resumes_from_its_last_finished_frame(checkpoint, plates
     assert not list(tmp_path.glob(".*.fusion.partial-*"))
 
 
+@pytest.mark.slow
 def test_another_render_does_not_take_over_a_killed_ones_frames(checkpoint, plates, tmp_path):
     from fusion.swap.pipeline import SwapOptions, swap
 

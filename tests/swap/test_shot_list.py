@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_a_shot_list_renders_each_shot_once(checkpoint, two_plates, tmp_path):
     shots = [shutil.copytree(two_plates, tmp_path / "plates" / name) for name in ("sc01", "sc02")]
     renders = tmp_path / "renders"

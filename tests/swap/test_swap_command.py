@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_swap_py_says_what_it_wrote_and_what_comes_next(checkpoint, two_plates, tmp_path):
     output = tmp_path / "swapped"
     result = subprocess.run([sys.executable, "swap.py", f"checkpoint={checkpoint}", "identity=hopper",
