@@ -414,3 +414,18 @@ def write_frame(path: str | os.PathLike, frame: Frame) -> None:
             raise disk_full(path, None)
         if not (written and closed):
             raise WriteError(f"{path}: writing failed ({output.geterror()}); nothing was replaced")
+        if format_of(path) == "dpx":
+            _name_dpx(staged, path.name)
+
+
+#: Where a DPX file's generic header holds the file's name, and how many bytes (SMPTE 268M).
+_DPX_NAME_OFFSET, _DPX_NAME_BYTES = 36, 100
+
+
+def _name_dpx(path: Path, name: str) -> None:
+    """Write `name` into the file-name field of DPX `path`'s header: OpenImageIO records the path it wrote,
+    which for an atomic write is the staged file's, not the frame's."""
+    field = name.encode("utf-8")[:_DPX_NAME_BYTES - 1].ljust(_DPX_NAME_BYTES, b"\0")
+    with open(path, "r+b") as file:
+        file.seek(_DPX_NAME_OFFSET)
+        file.write(field)

@@ -38,6 +38,19 @@ def test_every_channel_and_attribute_survives_a_write_like_the_input(tmp_path, p
     np.testing.assert_array_equal(read_frame(tmp_path / "out.exr").pixels, frame.pixels)
 
 
+def test_a_dpx_header_names_the_frame_not_the_staged_file(tmp_path):
+    """A 10-bit DPX written through the atomic stage: its header's file-name field (bytes 36-135) is the
+    frame's own name, as a facility's tools show it."""
+    pixels = np.linspace(0, 1, 8 * 8 * 3, dtype=np.float32).reshape(8, 8, 3)
+    plate = write_oiio(tmp_path / "plate.1001.dpx", (pixels * 1023).astype(np.uint16), ("R", "G", "B"), "uint16",
+                       oiio__BitsPerSample=10)
+    write_frame(tmp_path / "sc01.1001.dpx", read_frame(plate))
+    field = (tmp_path / "sc01.1001.dpx").read_bytes()[36:136]
+    assert field == b"sc01.1001.dpx".ljust(100, b"\0")
+    assert read_header(tmp_path / "sc01.1001.dpx").bits == 10
+    np.testing.assert_array_equal(read_frame(tmp_path / "sc01.1001.dpx").pixels, read_frame(plate).pixels)
+
+
 def test_a_plate_with_no_color_or_a_broken_file_is_named(tmp_path):
     depth = write_oiio(tmp_path / "depth.exr", np.zeros((4, 4, 2), np.float32), ("Z", "N"), "float")
     with pytest.raises(ImageReadError, match=r"depth\.exr: no R, G, B or Y channels \(found Z, N\)"):
