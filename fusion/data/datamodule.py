@@ -29,7 +29,8 @@ class FaceDataModule(L.LightningDataModule):
 
     def __init__(self, crop: CropSettings, cache_dir: str, cache_folder: str | None = None,
                  footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
-                 val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None):
+                 val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None,
+                 colorspace: str | None = None, ocio_config: str | None = None):
         super().__init__()
         if footage is None and demo_footage is None:
             raise ConfigError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
@@ -37,6 +38,8 @@ class FaceDataModule(L.LightningDataModule):
         self.crop = crop.resolved()
         self.cache = Path(cache_folder) if cache_folder is not None else cache_location(cache_dir, self.crop)
         self.footage = Path(footage) if footage is not None else None
+        #: how the cache is prepared when frames are missing: the footage's colorspace (checked here, before training)
+        self.prepare_options = PrepareOptions(colorspace=colorspace, ocio_config=ocio_config)
         self.demo_footage = Path(demo_footage) if demo_footage is not None else None
         if not 0 <= holdout < 1:
             raise ConfigError(f"data.holdout={holdout}: the held-out share of each source must be in [0, 1) (e.g. 0.1)")
@@ -79,7 +82,7 @@ class FaceDataModule(L.LightningDataModule):
         """Prepare (or check) the face cache once per process."""
         if self._cache_ready:
             return
-        report = prepare(self.footage_root(), self.cache, self.crop, PrepareOptions(), self.identities)
+        report = prepare(self.footage_root(), self.cache, self.crop, self.prepare_options, self.identities)
         empty = [name for name, r in report["identities"].items() if not r["faces_kept"]]
         if empty:
             raise UserError(f"no usable faces for {empty} in {self.footage_root()}; see {self.cache / 'report.json'}")

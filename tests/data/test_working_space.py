@@ -14,6 +14,8 @@ from fusion.data.cache import CropSettings, IdentityCache, cache_location
 from fusion.data.pack import PackSpec, build_pack
 from fusion.data.prepare import PrepareOptions, prepare
 from fusion.data.prepare_command import PrepareResult
+from fusion.errors import ConfigError
+from fusion.instantiate import build
 from fusion.io.colorspace import BUILTIN_CONFIG, color_conversion
 from fusion.io.image import srgb_encode, to_unit, write_image
 
@@ -90,6 +92,20 @@ def test_log_footage_named_by_its_colorspace_is_the_same_face_to_the_network(foo
     prepare(footage, tmp_path, SETTINGS, OPTIONS, ["png", "log"])
     srgb, flat = face_colors(tmp_path, ["png", "log"])
     assert np.abs(flat - srgb).max() > 0.2  # log codes taken as sRGB: a flat, washed-out face
+
+
+def test_train_prepares_footage_in_the_colorspace_it_names(footage, prepared, tmp_path, compose):
+    """`python train.py colorspace=...` prepares a missing cache as prepare.py does: the log delivery converted,
+    the same face as the sRGB one; a colorspace the config lacks is refused before any work."""
+    overrides = [f"footage={footage}", "crop.resolution=64", "crop.landmarks=dlib", "crop.jitter=1",
+                 "data.identities=[log,png]"]
+    datamodule = build(compose("train", [*overrides, f"colorspace='{LOGC3}'"], root=tmp_path).data, _convert_="all")
+    datamodule.prepare_cache()
+    assert IdentityCache(datamodule.cache, "log").index()[0]["colorspace"] == LOGC3
+    (log,), (srgb,) = face_colors(datamodule.cache, ["log"]), face_colors(prepared[None], ["png"])
+    np.testing.assert_allclose(log, srgb, atol=0.005)
+    with pytest.raises(ConfigError, match="colorspace.*Nowhere"):
+        build(compose("train", [*overrides, "colorspace=Nowhere"], root=tmp_path).data, _convert_="all")
 
 
 def test_a_named_working_space_holds_its_values_in_its_own_cache(prepared):
