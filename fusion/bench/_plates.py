@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import OpenImageIO as oiio
 import torch
 from skimage.data import astronaut
 
@@ -56,15 +57,26 @@ def close_up(frame: int) -> np.ndarray:
 
 
 def write_4k_plates(folder: Path, frames: int) -> dict[str, Path]:
-    """The `close_up` shot of `frames` frames three ways: a 16-bit PNG sequence, a scene-linear float EXR sequence
-    and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "mp4": file}."""
-    plates = {"png16": folder / "png16", "exr": folder / "exr", "mp4": folder / "plate.mp4"}
-    plates["png16"].mkdir(parents=True)
-    plates["exr"].mkdir()
+    """The `close_up` shot of `frames` frames four ways: a 16-bit PNG sequence, a scene-linear float EXR sequence,
+    a 10-bit DPX sequence and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "dpx": folder,
+    "mp4": file}."""
+    plates = {"png16": folder / "png16", "exr": folder / "exr", "dpx": folder / "dpx", "mp4": folder / "plate.mp4"}
+    for name in ("png16", "exr", "dpx"):
+        plates[name].mkdir(parents=True)
     with VideoWriter(plates["mp4"], fps=24) as video:
         for index in range(frames):
             image = close_up(index)
             write_image(plates["png16"] / f"plate.{index:04d}.png", decode(image, np.uint16))
             write_image(plates["exr"] / f"plate.{index:04d}.exr", srgb_decode(image))
+            _write_10_bit_dpx(plates["dpx"] / f"plate.{index:04d}.dpx", decode(image, np.uint16))
             video.write(decode(image, np.uint8))
     return plates
+
+
+def _write_10_bit_dpx(path: Path, pixels: np.ndarray) -> None:
+    """(H, W, 3) uint16 `pixels` as a 10-bit DPX, as a scanner or camera delivers one."""
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "uint16")
+    spec.attribute("oiio:BitsPerSample", 10)
+    output = oiio.ImageOutput.create(str(path))
+    if output is None or not (output.open(str(path), spec) and output.write_image(pixels) and output.close()):
+        raise OSError(f"{path}: {(output or oiio).geterror()}")

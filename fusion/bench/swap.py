@@ -7,9 +7,10 @@ network is an untrained one of the `clips` preset's size at `--resolution`:
 its cost is that of a trained one.
 
 `--plate 4k` measures a 4K close-up instead (`fusion.bench._plates.close_up`)
-as a 16-bit PNG sequence, a float EXR sequence and an MP4, each swapped by
-this checkout and by the commit `--old` (its `fusion` package taken out with
-`git archive`), in turns, in fresh processes: the old/new ratio of one run
+as a 16-bit PNG sequence, a float EXR sequence, a 10-bit DPX sequence and an
+MP4, each swapped by this checkout and by the commit `--old` (its `fusion`
+package taken out with `git archive`; it cannot read DPX, so that one is this
+checkout's alone), in turns, in fresh processes: the old/new ratio of one run
 holds when other work shares the machine, absolute numbers do not.
 """
 
@@ -37,7 +38,10 @@ from fusion.model.checkpoint import save_untrained
 OLD_COMMIT = "779fd85"
 
 #: Where each plate's swap writes, by plate: sequences in a folder of the plate's format, the video to an MP4.
-OUTPUTS = {"png16": "out_png16", "exr": "out_exr", "mp4": "out.mp4"}
+OUTPUTS = {"png16": "out_png16", "exr": "out_exr", "dpx": "out_dpx", "mp4": "out.mp4"}
+
+#: Plates the `--old` commit cannot read (DPX came with OpenImageIO): only this checkout swaps them.
+NEW_ONLY = {"dpx"}
 
 #: One swap in a fresh process, on the `fusion` package first on its PYTHONPATH: its report as one JSON line.
 _SWAP_ONCE = """
@@ -109,15 +113,17 @@ def four_k(args: argparse.Namespace) -> dict:
         plates = write_4k_plates(folder / "plates", args.frames)
         formats = {}
         for name, plate in plates.items():
-            tries = {"old": [], "new": []}
+            versions = {"new": new_root} if name in NEW_ONLY else {"old": old_root, "new": new_root}
+            tries = {version: [] for version in versions}
             for attempt in range(args.repeats):
-                for version, root in (("old", old_root), ("new", new_root)):
+                for version, root in versions.items():
                     output = folder / f"{version}{attempt}" / OUTPUTS[name]
                     tries[version].append(_swap_in(root, plate, output, checkpoint, args.blend))
             runs = {version: dict(max(done, key=lambda run: run["frames_per_second"]),
                                   frames_per_second_each_try=[run["frames_per_second"] for run in done])
                     for version, done in tries.items()}
-            runs["speedup"] = round(runs["new"]["frames_per_second"] / runs["old"]["frames_per_second"], 2)
+            if "old" in runs:
+                runs["speedup"] = round(runs["new"]["frames_per_second"] / runs["old"]["frames_per_second"], 2)
             formats[name] = runs
     return {
         "plate": f"4K close-up, 3840 x 2160, face ~1300 px, {args.frames} frames",
@@ -139,7 +145,7 @@ def main(argv: list[str]) -> dict:
     """
     parser = argparse.ArgumentParser(prog="python -m fusion.bench swap")
     parser.add_argument("--plate", default=str(SHARED_CLIPS / "d3.mp4"),
-                        help="a video or image folder, or 4k: the 4K close-up in three formats, old code and new")
+                        help="a video or image folder, or 4k: the 4K close-up in four formats, old code and new")
     parser.add_argument("--checkpoint", type=Path, help="a trained checkpoint; default: untrained, see --resolution")
     parser.add_argument("--identity", default="a", help="with --checkpoint: one of its identities")
     parser.add_argument("--resolution", type=int, default=128)
