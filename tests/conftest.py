@@ -112,7 +112,8 @@ def clips_cache(shared_clips, tmp_path_factory) -> tuple[Path, dict]:
     integration test trains on (`crop.resolution=256 crop.landmarks=dlib`); that file also checks the faces
     kept, which do not depend on the crop size."""
     from fusion.data.cache import CropSettings
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
 
     cache = tmp_path_factory.mktemp("clips") / "cache"
     return cache, prepare(shared_clips, cache, CropSettings(resolution=256, landmarks="dlib"),
@@ -138,7 +139,8 @@ def prepared_demo(tmp_path_factory):
     """The demo footage and its 64 px dlib cache, prepared once for the session; tests take `demo_cache`."""
     root = tmp_path_factory.mktemp("prepared_demo")
     from fusion.data.cache import CropSettings, cache_location
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
     from fusion.demo.footage import make_demo_footage
 
     footage = make_demo_footage(root / "data" / "demo" / "footage")

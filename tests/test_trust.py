@@ -347,7 +347,8 @@ def test_prepare_refuses_a_bad_resolution_without_writing(tmp_path):
 
 
 def test_full_disk_in_prepare_is_named(photos, small_disk, tmp_path):
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
 
     for i in range(3):
         write_image(tmp_path / "footage" / f"p{i % 2}" / f"f{i}.png", np.roll(photos["hopper"], 3 * i, axis=1))

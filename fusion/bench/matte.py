@@ -24,7 +24,8 @@ from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.faces.landmarks import load_backend
 from fusion.io.footage import read_frames, source_from_path
 from fusion.io.image import read_image, to_uint8, write_image
-from fusion.occlusion.fit import MatteOptions, fit_matte
+from fusion.occlusion.fit import fit_matte
+from fusion.occlusion.options import MatteOptions
 from fusion.occlusion.occluders import OccluderBank
 from fusion.swap.pipeline import SwapOptions, swap
 

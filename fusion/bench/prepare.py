@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fusion.bench._shared_clips import SHARED_CLIPS
 from fusion.data.cache import CropSettings
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareOptions
 
 
 

@@ -1,14 +1,25 @@
 """`fusion-color` (`python color.py` in a checkout): a checkpoint's color-harmonisation LUT network
 (image-adaptive 3D LUT), written into a copy of the checkpoint."""
 
-from fusion.color.fit import fit_color
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
 from fusion.commands.command import Command, launch
 from fusion.config.schemas import ColorCommandConfig
 
-COLOR = Command("color", schema=ColorCommandConfig,
-                run=lambda o, cfg: fit_color(o.checkpoint, o.cache_folder, o, o.output, o.overwrite,
-                                             cache_dir=cfg.paths.cache_dir),
-                summary=lambda result, _: result.summary())
+if TYPE_CHECKING:
+    from fusion.color.fit import ColorResult
+
+
+def run(options: ColorCommandConfig, cfg: DictConfig) -> "ColorResult":
+    """The LUT network's training; torch loads here, so `--help` or a refused command line never waits for it."""
+    from fusion.color.fit import fit_color
+    return fit_color(options.checkpoint, options.cache_folder, options, options.output, options.overwrite,
+                     cache_dir=cfg.paths.cache_dir)
+
+
+COLOR = Command("color", schema=ColorCommandConfig, run=run, summary=lambda result, _: result.summary())
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ def register_configs() -> None:
     from fusion.config.schemas import (ColorCommandConfig, CoverageConfig, EvaluateConfig, ExportConfig,
                                        MatteCommandConfig, SwapConfig, TuneConfig)
     from fusion.data.cache import CropSettings
-    from fusion.data.prepare_command import PrepareConfig
+    from fusion.data.prepare_options import PrepareConfig
     from fusion.io.plate import shot_name
     from fusion.training.run_folder import run_folder_name
     from fusion.training.schedule import Curriculum

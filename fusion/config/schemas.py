@@ -2,8 +2,10 @@
 
 Each extends the options dataclass its command runs with, so the composed
 config becomes those options (`fusion.instantiate.to_schema`) with no key
-copied by hand; `prepare.py`'s schema lives beside its command in the same
-manner. `export_model` takes plain arguments, so `ExportConfig` lists them. What every command on a
+copied by hand; `prepare.py`'s schema lives beside its options
+(`fusion.data.prepare_options`) in the same manner. The options modules load no torch,
+so `--help` or a refused command line is answered before any network code loads.
+`export_model` takes plain arguments, so `ExportConfig` lists them. What every command on a
 checkpoint takes is written once (`CheckpointCommand`, `CacheCommand`).
 """
 
@@ -12,13 +14,12 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from fusion.color.fit import ColorOptions
-from fusion.eval.coverage import CoverageOptions
-from fusion.eval.evaluate import EvaluateOptions
-from fusion.export.write import OPSET
-from fusion.occlusion.fit import MatteOptions
-from fusion.swap.pipeline import SwapOptions
-from fusion.tune.shot import ShotTuningOptions
+from fusion.color.options import ColorOptions
+from fusion.eval.options import CoverageOptions, EvaluateOptions
+from fusion.export.options import OPSET
+from fusion.occlusion.options import MatteOptions
+from fusion.swap.options import SwapOptions
+from fusion.tune.options import ShotTuningOptions
 
 
 @dataclass

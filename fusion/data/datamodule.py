@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader
 
 from fusion.data.cache import CropSettings, cache_location
 from fusion.data.pack import PackSpec, StagePack, build_pack
-from fusion.data.prepare import PrepareOptions, check_cache_apart, prepare
+from fusion.data.prepare import check_cache_apart, prepare
+from fusion.data.prepare_options import PrepareOptions
 from fusion.data.triplets import TripletDataset, TripletSampler
 from fusion.demo.footage import make_demo_footage
 from fusion.errors import ConfigError, UserError

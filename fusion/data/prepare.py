@@ -25,57 +25,22 @@ import torch
 
 from fusion.data.cache import CropSettings, IdentityCache, frame_key
 from fusion.data.contact_sheet import write_contact_sheet
+from fusion.data.prepare_options import PrepareOptions
 from fusion.data.quality import sharpness
-from fusion.errors import OutputError, refuse_bad_values
+from fusion.errors import OutputError
 from fusion.faces.align import align_face
 from fusion.faces.landmarks import load_backend
 from fusion.faces.hull import hull_polygon, inside_fraction
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
 from fusion.io.atomic import write_json
-from fusion.io.colorspace import ColorConversion, check_colorspace, color_conversion, config_name, note_default_colors
+from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
 from fusion.io.footage import IdentityFootage, Source, find_identities, read_frames, scan_identity
 from fusion.io.image import write_image
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PrepareOptions:
-    """How to run, as opposed to what the crops are (CropSettings); impossible values are refused when made."""
-
-    #: processes; 0 = all cores
-    workers: int = 0
-    #: frames per work unit
-    chunk: int = 64
-    #: px; smaller faces are skipped
-    min_face_size: int = 64
-    #: share of the face mask allowed outside the frame
-    max_outside: float = 0.05
-    #: px; frames are shrunk to this for detection only
-    detect_size: int = 320
-    #: crops per identity in contact_sheet.png (0 = none)
-    contact_sheet: int = 24
-    #: the footage's OpenColorIO colorspace (e.g. ACEScg, ARRI LogC3 (EI800)), converted to the crops' working
-    #: space (crop.working_space); null: 8/16-bit taken as sRGB-encoded, float as linear Rec.709
-    colorspace: str | None = None
-    #: the OCIO config naming the colorspaces; null: $OCIO, else OCIO's built-in studio config
-    ocio_config: str | None = None
-
-    def __post_init__(self):
-        problems = {
-            "workers": (self.workers < 0, "processes must be >= 0 (0 = all cores)"),
-            "chunk": (self.chunk < 1, "frames per work unit must be >= 1 (e.g. 64)"),
-            "min_face_size": (self.min_face_size < 0, "the smallest face to keep must be >= 0 px (e.g. 64)"),
-            "max_outside": (not 0 <= self.max_outside <= 1, "the share of the mask outside the frame must be in [0, 1]"),
-            "detect_size": (self.detect_size < 64, "the detection size must be >= 64 px (e.g. 320)"),
-            "contact_sheet": (self.contact_sheet < 0, "crops in the contact sheet must be >= 0 (0 = none)"),
-        }
-        refuse_bad_values(self, problems)
-        if self.colorspace is not None:
-            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
 
 
 @dataclass

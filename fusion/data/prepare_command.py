@@ -1,9 +1,9 @@
-"""What `prepare` does with its config: its schema, the run (the demo footage where none is given), and
-the result's closing lines: a table per identity, the problems, and the train command that uses the cache."""
+"""What `prepare` does with its config (`PrepareConfig`, `fusion.data.prepare_options`): the run (the demo
+footage where none is given), and the result's closing lines: a table per identity, the problems, and the
+train command that uses the cache."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
 
 from omegaconf import DictConfig
 from rich.console import Console
@@ -12,25 +12,10 @@ from rich.text import Text
 
 from fusion.command_line import command_line
 from fusion.data.cache import CropSettings, cache_location
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareConfig
 from fusion.demo.footage import make_demo_footage
 from fusion.instantiate import build
-
-
-@dataclass
-class PrepareConfig(PrepareOptions):
-    """`prepare.py`: footage in, the cache of the `crop` settings out."""
-
-    paths: Any = field(default_factory=dict)
-    crop: Any = field(default_factory=dict)
-    #: footage/<identity>/ folders; null prepares the built-in demo footage.
-    footage: Optional[str] = None
-    #: the cache goes in <cache_dir>/<resolution>px_<landmarks>_<digest>/, where train finds it
-    cache_dir: str = "${paths.cache_dir}"
-    #: a cache folder of your own instead
-    cache_folder: Optional[str] = None
-    #: identity names to prepare; null prepares every folder under footage.
-    identities: Optional[list[str]] = None
 
 
 @dataclass

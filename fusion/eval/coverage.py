@@ -19,7 +19,8 @@ import numpy as np
 
 from fusion.data.cache import CropSettings, IdentityCache, model_cache
 from fusion.data.contact_sheet import draw_face
-from fusion.errors import ConfigError, UserError
+from fusion.errors import UserError
+from fusion.eval.options import CoverageOptions
 from fusion.eval.coverage_figures import pair_tile, plot_timeline
 from fusion.faces.align import transform_points, warp_face
 from fusion.io.atomic import StagedOutputs, write_json
@@ -27,44 +28,19 @@ from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import Source, read_frames, source_from_path
 from fusion.io.image import read_image, write_image
 from fusion.io.outputs import check_outputs
-from fusion.metrics.coverage import QUANTITIES, SCALE, THRESHOLD, Coverage, measure_coverage, runs, value_ranges
+from fusion.metrics.coverage import QUANTITIES, SCALE, Coverage, measure_coverage, runs, value_ranges
 from fusion.metrics.performance import measure_performance
 from fusion.stopwatch import Stopwatch
 from fusion.swap.coverage import training_footage
 from fusion.swap.frames import align_face, detector_copy, find_plate_faces
 from fusion.swap.loader import load_swap_model
-from fusion.swap.options import FindOptions
 
-__all__ = ["CoverageOptions", "CoverageReport", "coverage"]
+__all__ = ["CoverageReport", "coverage"]
 
 #: What coverage writes into its output folder.
 OUTPUTS = ("coverage.json", "coverage_timeline.png", "coverage_sheet.png")
 #: Pixels a side of each face in the contact sheet.
 TILE = 192
-
-
-@dataclass
-class CoverageOptions(FindOptions):
-    """How the plate is compared with the footage; how it is read and its faces found are the swap's own options
-    (`FindOptions`), so the comparison sees the faces the swap will."""
-
-    #: as in training (data.holdout): each source's held-out tail is not footage the decoder was taught
-    holdout: float = 0.1
-    #: a frame farther than this from every training crop is outside (units: 10 degrees of yaw or pitch, 0.1 of
-    #: mouth opening or eye openness; `fusion.metrics.coverage`)
-    threshold: float = THRESHOLD
-    #: the frames farthest from the footage in the contact sheet, each beside its nearest training crop
-    sheet: int = 8
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 <= self.holdout < 1:
-            raise ConfigError(f"holdout={self.holdout}: the held-out share of each source must be in [0, 1), "
-                              "as the model was trained with (data.holdout)")
-        if self.threshold <= 0:
-            raise ConfigError(f"threshold={self.threshold}: give a positive distance (1 is 10 degrees of yaw)")
-        if self.sheet < 0:
-            raise ConfigError(f"sheet={self.sheet}: give how many frames the contact sheet shows, 0 or more")
 
 
 @dataclass

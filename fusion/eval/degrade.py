@@ -11,19 +11,9 @@ import numpy as np
 import torch
 
 from fusion.color.grades import WARM
-from fusion.errors import ConfigError, check_choice
+from fusion.eval.options import check_degradation
 from fusion.io.image import decode
 from fusion.swap.compression import jpeg_roundtrip
-
-GRADES = ("none", "warm")
-
-
-def check_degradation(grade: str, blur: float, jpeg: int) -> None:
-    """Raise a ConfigError naming the key for an unknown grade, a negative blur or a JPEG quality outside 0-100."""
-    check_choice("plate_grade", grade, GRADES)
-    if blur < 0 or not 0 <= jpeg <= 100:
-        raise ConfigError(f"plate_blur={blur}, plate_jpeg={jpeg}: blur is pixels >= 0, jpeg a quality 1-100 (0: none)")
-
 
 def degrade(crops: torch.Tensor, grade: str = "none", blur: float = 0.0, jpeg: int = 0) -> torch.Tensor:
     """(B, 3, H, W) crops in [0, 1] graded, blurred by `blur` px and JPEG-compressed at `jpeg` (0: not).

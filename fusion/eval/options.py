@@ -1,12 +1,21 @@
-"""How `evaluate` runs, checked once when the options are made."""
+"""How `evaluate` and `coverage` run, checked once when the options are made, with no torch: a wrong setting is
+refused before their modules load."""
 
 from dataclasses import dataclass
 
-from fusion.errors import ConfigError
-from fusion.eval.degrade import check_degradation
-from fusion.swap.color import check_color
-from fusion.swap.composite import check_blend
-from fusion.swap.matte import check_matte
+from fusion.errors import ConfigError, check_choice
+from fusion.metrics.coverage import THRESHOLD
+from fusion.swap.options import FindOptions, check_blend, check_color, check_matte
+
+#: The fixed grades a plate can be given (`fusion.eval.degrade`).
+GRADES = ("none", "warm")
+
+
+def check_degradation(grade: str, blur: float, jpeg: int) -> None:
+    """Raise a ConfigError naming the key for an unknown grade, a negative blur or a JPEG quality outside 0-100."""
+    check_choice("plate_grade", grade, GRADES)
+    if blur < 0 or not 0 <= jpeg <= 100:
+        raise ConfigError(f"plate_blur={blur}, plate_jpeg={jpeg}: blur is pixels >= 0, jpeg a quality 1-100 (0: none)")
 
 
 @dataclass
@@ -62,3 +71,27 @@ class EvaluateOptions:
     def plate(self) -> dict:
         """The arguments of `fusion.eval.degrade.degrade` these options set, as metrics.json records them."""
         return {"grade": self.plate_grade, "blur": self.plate_blur, "jpeg": self.plate_jpeg}
+
+
+@dataclass
+class CoverageOptions(FindOptions):
+    """How the plate is compared with the footage; how it is read and its faces found are the swap's own options
+    (`FindOptions`), so the comparison sees the faces the swap will."""
+
+    #: as in training (data.holdout): each source's held-out tail is not footage the decoder was taught
+    holdout: float = 0.1
+    #: a frame farther than this from every training crop is outside (units: 10 degrees of yaw or pitch, 0.1 of
+    #: mouth opening or eye openness; `fusion.metrics.coverage`)
+    threshold: float = THRESHOLD
+    #: the frames farthest from the footage in the contact sheet, each beside its nearest training crop
+    sheet: int = 8
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.holdout < 1:
+            raise ConfigError(f"holdout={self.holdout}: the held-out share of each source must be in [0, 1), "
+                              "as the model was trained with (data.holdout)")
+        if self.threshold <= 0:
+            raise ConfigError(f"threshold={self.threshold}: give a positive distance (1 is 10 degrees of yaw)")
+        if self.sheet < 0:
+            raise ConfigError(f"sheet={self.sheet}: give how many frames the contact sheet shows, 0 or more")

@@ -21,16 +21,13 @@ import torch
 
 from fusion.errors import CheckpointError, ConfigError, check_choice
 from fusion.export.face_model import FaceModel
+from fusion.export.options import FORMATS, OPSET
 from fusion.faces.align import REFERENCE_POINTS, canonical_points
 from fusion.io.atomic import StagedOutputs, disk_full, is_disk_full, write_json
 from fusion.io.digest import file_sha256
 from fusion.io.outputs import check_outputs
 from fusion.swap.loader import SwapModel, load_swap_model
 
-#: Each format's file suffix.
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
-#: The lowest opset torch's ONNX exporter writes without converting down (and the default).
-OPSET = 18
 INPUT, OUTPUT = "crops", "faces"
 ENCODING = ("sRGB-encoded, white at 1.0: 8- and 16-bit pixels scaled to [0, 1], scene-linear (EXR) pixels "
             "through the sRGB curve first; faces come out alike (the inverse curve takes them back to linear)")

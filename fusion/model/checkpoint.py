@@ -30,8 +30,9 @@ import torch
 from fusion.errors import CheckpointError
 from fusion.io.atomic import atomic_path
 from fusion.model.fusion_net import FusionConfig, FusionNet
-from fusion.model.color_lut import ColorConfig, ColorNet
-from fusion.model.matte_net import MatteConfig, MatteNet
+from fusion.model.color_lut import ColorNet
+from fusion.model.matte_net import MatteNet
+from fusion.section_configs import ColorConfig, MatteConfig
 
 #: Keys of the `fusion` section every loader relies on.
 REQUIRED = ("growth", "phase", "identities", "net")

@@ -10,13 +10,12 @@ one `grid_sample`, batched, differentiable, on any device). `lut[b, c, i, j, k]`
 is output channel c for the input color (r, g, b) = (k, j, i) / (size - 1).
 """
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fusion.checks import check_shape
+from fusion.section_configs import ColorConfig
 
 
 def identity_lut(size: int, batch: int = 1) -> torch.Tensor:
@@ -73,20 +72,6 @@ def lut_monotonicity(lut: torch.Tensor) -> torch.Tensor:
     (0.0, True)
     """
     return sum(F.relu(-torch.diff(lut, dim=axis)).mean() for axis in (2, 3, 4))
-
-
-@dataclass(frozen=True)
-class ColorConfig:
-    """The LUTs' size and number, the CNN's input resolution and first width."""
-
-    size: int = 17
-    basis: int = 8
-    resolution: int = 64
-    width: int = 16
-
-    def __post_init__(self):
-        if self.size < 2 or self.basis < 1 or self.resolution < 16 or self.width < 4:
-            raise ValueError(f"need size >= 2, basis >= 1, resolution >= 16 and width >= 4, got {asdict(self)}")
 
 
 class ColorNet(nn.Module):

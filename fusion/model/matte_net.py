@@ -10,26 +10,12 @@ GroupNorm rather than BatchNorm, so that a teacher that is the moving average
 of the student (`fusion.occlusion`) has no running statistics to reconcile.
 """
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fusion.checks import check_shape
-
-
-@dataclass(frozen=True)
-class MatteConfig:
-    """The network's size: input resolution, channels of the first level, levels (each halves the size)."""
-
-    resolution: int = 128
-    width: int = 16
-    depth: int = 4
-
-    def __post_init__(self):
-        if self.width < 4 or self.width % 4 or self.depth < 1 or self.resolution % 2**self.depth:
-            raise ValueError(f"need width a multiple of 4 and resolution divisible by 2**depth, got {asdict(self)}")
+from fusion.section_configs import MatteConfig
 
 
 class ConvBlock(nn.Module):

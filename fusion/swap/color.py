@@ -7,8 +7,8 @@
   trained by `color.py`): a LUT built for this frame from the decoded face and
   the plate's surround, so it follows the plate's grade, not its actor.
 Both work on batches of crops (crop space) before the face is warped back;
-the composite then uses the matte as usual. `check_color` refuses an unknown
-name when the options are made; `color_step` is the one place that turns the
+the composite then uses the matte as usual. `check_color` (`fusion.swap.options`) refuses an
+unknown name when the options are made; `color_step` is the one place that turns the
 name into the step that runs (none for `none`).
 """
 
@@ -17,24 +17,12 @@ from typing import Callable
 import torch
 
 from fusion.blend.color_transfer import transfer_stats
-from fusion.errors import ConfigError, check_choice
+from fusion.errors import ConfigError
 from fusion.model.color_lut import ColorNet, apply_lut
-
-COLORS = ("none", "stats", "lut")
 
 #: Decoded faces (B, 3, H, W) in [0, 1], their plates' crops and face masks (B, 1, H, W) in [0, 1] -> the
 #: faces harmonised, on the faces' device.
 ColorStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def check_color(color: str) -> None:
-    """Raise a ConfigError naming the choices for an unknown `color`.
-
-    >>> check_color("warm")
-    Traceback (most recent call last):
-    fusion.errors.ConfigError: color=warm: choose one of none, stats, lut
-    """
-    check_choice("color", color, COLORS)
 
 
 class LutStep:

@@ -17,20 +17,11 @@ import torch
 
 from fusion.blend import multiband_blend
 from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE, face_levels
-from fusion.errors import check_choice
 from fusion.io.colorspace import ColorConversion
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
-from fusion.swap.quality import QUALITY, match_quality
-
-BLENDS = ("multiband", "alpha")
-
-
-def check_blend(blend: str, quality: str = "none") -> None:
-    """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS` or `quality` not one of `QUALITY`."""
-    check_choice("blend", blend, BLENDS)
-    check_choice("quality", quality, QUALITY)
-
+from fusion.swap.options import check_blend
+from fusion.swap.quality import match_quality
 
 def face_box(polygon: np.ndarray, shape: tuple[int, ...], margin: float = BOX_MARGIN,
              grow: float = 0.0) -> tuple[int, int, int, int]:

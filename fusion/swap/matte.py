@@ -11,25 +11,10 @@ plate's, bit for bit.
 import cv2
 import numpy as np
 
-from fusion.errors import ConfigError, check_choice
+from fusion.errors import ConfigError
 from fusion.faces.hull import polygon_mask
 from fusion.model.matte_net import MatteNet
 from fusion.swap.disc_erosion import dilate_disc, erode_disc
-
-#: hull: the landmarks' hull, whatever is in front of the face; learned: the hull where the checkpoint's
-#: learned matte (matte.py) says visible face, so an occluder stays the plate's.
-MATTES = ("hull", "learned")
-
-
-def check_matte(matte: str) -> None:
-    """Raise a ConfigError naming the choices for an unknown `matte`.
-
-    >>> check_matte("alpha")
-    Traceback (most recent call last):
-    fusion.errors.ConfigError: matte=alpha: choose one of hull, learned
-    """
-    check_choice("matte", matte, MATTES)
-
 
 def learned_matte(matte: str, net: MatteNet | None, checkpoint=None) -> MatteNet | None:
     """The network `matte` (already checked by `check_matte`) cuts occluders with: None for `hull`, the

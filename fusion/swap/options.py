@@ -1,5 +1,8 @@
 """What a compositor sets for a swap, checked once when the options are made: how the plate is read and its
-faces found (`FindOptions`, which coverage_report.py shares so it sees the faces the swap will), and the rest."""
+faces found (`FindOptions`, which coverage_report.py shares so it sees the faces the swap will), and the rest.
+
+The choices of the blend, matte and color steps and their checks live here, with no torch, so a command
+line is refused before the steps' modules load; `evaluate` checks its compositing with them too."""
 
 from dataclasses import dataclass
 
@@ -7,9 +10,42 @@ from fusion.errors import ConfigError, check_choice
 from fusion.io.colorspace import check_colorspace, config_name
 from fusion.io.plate import frame_range
 from fusion.io.video import CODEC_CHOICES
-from fusion.swap.color import check_color
-from fusion.swap.composite import check_blend
-from fusion.swap.matte import check_matte
+
+#: multiband: the face composite rule (`fusion.swap.composite`); alpha: a plain alpha over
+BLENDS = ("multiband", "alpha")
+#: none | match: the face degraded to the plate's blur, noise and compression (`fusion.swap.quality`)
+QUALITY = ("none", "match")
+#: hull: the landmarks' hull, whatever is in front of the face; learned: the hull where the checkpoint's
+#: learned matte (matte.py) says visible face, so an occluder stays the plate's.
+MATTES = ("hull", "learned")
+#: none | stats | lut (`fusion.swap.color`)
+COLORS = ("none", "stats", "lut")
+
+
+def check_blend(blend: str, quality: str = "none") -> None:
+    """Raise a ConfigError naming the choices if `blend` is not one of `BLENDS` or `quality` not one of `QUALITY`."""
+    check_choice("blend", blend, BLENDS)
+    check_choice("quality", quality, QUALITY)
+
+
+def check_matte(matte: str) -> None:
+    """Raise a ConfigError naming the choices for an unknown `matte`.
+
+    >>> check_matte("alpha")
+    Traceback (most recent call last):
+    fusion.errors.ConfigError: matte=alpha: choose one of hull, learned
+    """
+    check_choice("matte", matte, MATTES)
+
+
+def check_color(color: str) -> None:
+    """Raise a ConfigError naming the choices for an unknown `color`.
+
+    >>> check_color("warm")
+    Traceback (most recent call last):
+    fusion.errors.ConfigError: color=warm: choose one of none, stats, lut
+    """
+    check_choice("color", color, COLORS)
 
 
 @dataclass

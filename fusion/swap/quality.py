@@ -20,8 +20,6 @@ from fusion.swap.blur import blur_sigma, blur_to
 from fusion.swap.compression import grid_offset, jpeg_quality, jpeg_roundtrip
 from fusion.swap.grain import add_grain, noise_sigma
 
-QUALITY = ("none", "match")
-
 
 @dataclass
 class MeasuredQuality:

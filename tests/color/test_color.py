@@ -80,7 +80,8 @@ def test_the_lut_learns_to_wear_the_plates_grade_and_beats_stats(demo_cache):
     3,000 steps: since exposure is graded in linear light (a milder change of the encoded values than the gain
     it was), 2,000 left the LUT at about half the ungraded error on this seed, 3,000 at under a quarter.
     """
-    from fusion.color.fit import ColorOptions, color_scores, train_color
+    from fusion.color.fit import color_scores, train_color
+    from fusion.color.options import ColorOptions
 
     options = ColorOptions(size=9, basis=8, resolution=32, width=16, steps=3000, batch_size=16, lr=3e-3, device="cpu")
     net, losses = train_color(_swap_set(demo_cache, "train"), options)
@@ -93,7 +94,8 @@ def test_the_lut_learns_to_wear_the_plates_grade_and_beats_stats(demo_cache):
 
 @pytest.fixture(scope="module")
 def color_checkpoint(checkpoint, demo_cache):
-    from fusion.color.fit import ColorOptions, fit_color
+    from fusion.color.fit import fit_color
+    from fusion.color.options import ColorOptions
 
     before = checkpoint.read_bytes()
     options = ColorOptions(size=5, basis=2, resolution=16, width=4, steps=3, faces=8, device="cpu")

@@ -4,6 +4,7 @@ mistake in one line and exit 2; a stop, or a result that fails, in one line and 
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -84,12 +85,34 @@ def test_a_mistyped_key_is_refused_before_any_work(compose, capsys):
     assert capsys.readouterr().err.startswith("swap failed: presicion is not a setting (did you mean precision?)")
 
 
-def test_commands_that_never_train_load_without_lightning():
-    """Lightning (with torch's compiler, ~2 s) loads only for training: a swap's or an evaluation's
-    refusal comes that much sooner, and the suite's many command runs start that much faster."""
-    commands = ["swap", "evaluate", "export", "coverage", "tune", "matte", "color", "prepare"]
-    script = (f"import sys\nimport {', '.join(f'fusion.commands.{name}' for name in commands)}\n"
-              "print(sorted(m for m in sys.modules if m == 'lightning' or m.startswith('lightning.')))")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+REPO = Path(__file__).resolve().parents[2]
+COMMANDS = ["train", "prepare", "swap", "evaluate", "coverage", "tune", "matte", "color", "export"]
+#: Printed as the interpreter exits: which of torch and Lightning (~2 s with torch's compiler) were loaded.
+LOADED = ("import atexit, sys\n"
+          "atexit.register(lambda: print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning'))))\n")
+
+
+def loaded_after(script: str, *args: str) -> tuple[subprocess.CompletedProcess, str]:
+    """`script` run with `args` in a fresh interpreter in the checkout, and the torch and Lightning modules it loaded."""
+    result = subprocess.run([sys.executable, "-c", LOADED + script, *args], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    return result, result.stdout.strip().splitlines()[-1]
+
+
+def test_every_command_loads_without_torch():
+    """torch (and Lightning) load only when a command runs its package function: importing a command and
+    registering the schemas, all `launch` does before Hydra reads the command line, loads neither."""
+    result, loaded = loaded_after(f"import {', '.join(f'fusion.commands.{name}' for name in COMMANDS)}\n"
+                                  "from fusion.config import register_configs\nregister_configs()")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "[]"
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["checkpoint=x.ckpt", "identity=a", "input=in.mp4", "output=out.mp4",
+                                               "blend=fast"]], ids=["help", "refused"])
+def test_help_and_a_refused_command_line_load_without_torch(args, tmp_path):
+    """`swap.py --help`, and a command line its schema refuses (exit 2), are answered before torch loads."""
+    result, loaded = loaded_after("from fusion.commands.swap import main\nsys.argv[0] = 'swap.py'\nmain()", *args,
+                                  f"paths.root_dir={tmp_path}")
+    assert result.returncode == (2 if "blend=fast" in args else 0), result.stderr[-2000:]
+    assert loaded == "[]"

@@ -6,7 +6,8 @@ import pytest
 from fusion.data.cache import CropSettings
 from fusion.data.pack import PackSpec, build_pack
 from fusion.errors import UserError
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareOptions
 from fusion.demo.footage import make_demo_footage
 from fusion.io.image import srgb_decode, write_image
 

@@ -6,7 +6,8 @@ import numpy as np
 import fusion.data.pack as packs
 from fusion.data.cache import CropSettings
 from fusion.data.pack import PackSpec, build_pack
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareOptions
 from fusion.demo.footage import make_demo_footage
 
 IDENTITIES = ["astronaut", "hopper"]

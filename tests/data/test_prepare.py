@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from fusion.data.cache import CropSettings, IdentityCache, cache_location
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareOptions
 from fusion.io.image import read_image, write_image
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ import pytest
 
 from fusion.data.cache import CropSettings, IdentityCache, cache_location
 from fusion.data.pack import PackSpec, build_pack
-from fusion.data.prepare import PrepareOptions, prepare
+from fusion.data.prepare import prepare
+from fusion.data.prepare_options import PrepareOptions
 from fusion.data.prepare_command import PrepareResult
 from fusion.errors import ConfigError
 from fusion.instantiate import build

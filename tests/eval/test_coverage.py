@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from fusion.errors import OutputError
-from fusion.eval.coverage import CoverageOptions, coverage
+from fusion.eval.coverage import coverage
+from fusion.eval.options import CoverageOptions
 from fusion.io.image import read_image, write_image
 from fusion.swap.pipeline import SwapOptions, swap
 from fusion.swap.summary import swap_summary

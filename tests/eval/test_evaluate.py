@@ -16,7 +16,8 @@ from fusion.swap.loader import SwapModel
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """(checkpoint, cache): test_evaluate_writes_metrics_and_sheet's setup, 2 held-out frames per identity."""
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
     from fusion.demo.footage import make_demo_footage
     from fusion.model.checkpoint import save_untrained
 
@@ -33,7 +34,8 @@ def demo(tmp_path_factory):
 def takes(tmp_path_factory, photos):
     """(cache, checkpoint of astronaut and hopper, checkpoint that adds `nobody`): each of the two filmed in two
     takes of 12 frames (astronaut's take2 loses frame 10 to a frame with no face); nobody's footage has no face."""
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
     from fusion.demo.footage import jitter_frame
     from fusion.io.image import write_image
     from fusion.model.checkpoint import save_untrained
@@ -190,7 +192,8 @@ def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_fl
 @pytest.mark.slow
 def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
     """Plumbing on an untrained network: every metric present, the sheet sized rows x columns."""
-    from fusion.data.prepare import PrepareOptions, prepare
+    from fusion.data.prepare import prepare
+    from fusion.data.prepare_options import PrepareOptions
     from fusion.demo.footage import make_demo_footage
     from fusion.eval.evaluate import evaluate
 

@@ -19,7 +19,8 @@ from fusion.config.schemas import ExportConfig
 from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError, ConfigError, DiskFullError, OutputError
 from fusion.export.face_model import FaceModel
-from fusion.export.write import FORMATS, export_model
+from fusion.export.options import FORMATS
+from fusion.export.write import export_model
 from fusion.faces.align import REFERENCE_POINTS, align_face
 from fusion.faces.landmarks import jittered_landmarks
 from fusion.instantiate import to_schema

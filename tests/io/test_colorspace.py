@@ -4,7 +4,7 @@ is fusion's encoding before OCIO, bit for bit; unknown names are refused with cl
 import numpy as np
 import pytest
 
-from fusion.data.prepare import PrepareOptions
+from fusion.data.prepare_options import PrepareOptions
 from fusion.errors import ConfigError
 from fusion.io.colorspace import BUILTIN_CONFIG, ColorConversion, color_conversion, config_name
 from fusion.io.image import decode, encode, srgb_encode, to_uint8

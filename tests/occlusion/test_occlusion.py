@@ -10,7 +10,8 @@ import torch
 from fusion.errors import CheckpointError, ConfigError
 from fusion.io.image import read_image, write_image
 from fusion.model.checkpoint import MATTE_SECTION, read_checkpoint
-from fusion.model.matte_net import MatteConfig, MatteNet
+from fusion.model.matte_net import MatteNet
+from fusion.section_configs import MatteConfig
 from fusion.occlusion.occluders import SHAPES, OccluderBank, shape_alpha
 from fusion.occlusion.teacher import EmaTeacher
 
@@ -78,7 +79,8 @@ FAST = dict(resolution=64, width=8, depth=3, steps=300, batch_size=8, lr=2e-3, l
 
 @pytest.fixture(scope="module")
 def matte_checkpoint(checkpoint, demo_cache):
-    from fusion.occlusion.fit import MatteOptions, fit_matte
+    from fusion.occlusion.fit import fit_matte
+    from fusion.occlusion.options import MatteOptions
 
     before = checkpoint.read_bytes()
     result = fit_matte(checkpoint, None, MatteOptions(**FAST), cache_dir=demo_cache / "data" / "cache")

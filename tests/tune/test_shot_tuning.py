@@ -9,7 +9,8 @@ from fusion.errors import CheckpointError, OutputError
 from fusion.io.image import read_image, write_image
 from fusion.swap.loader import load_swap_model
 from fusion.swap.tuned_encoder import apply_tuned_encoder, tuning_path
-from fusion.tune.shot import ShotTuningOptions, tune_shot
+from fusion.tune.options import ShotTuningOptions
+from fusion.tune.shot import tune_shot
 
 pytestmark = pytest.mark.slow  # each prepares a shot with dlib and tunes: about a minute in all
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from fusion.errors import ConfigError
-from fusion.tune.shot import ShotTuningOptions, ShotTuningResult
+from fusion.tune.options import ShotTuningOptions
+from fusion.tune.shot import ShotTuningResult
 
 
 def test_the_closing_lines_give_the_ssim_before_and_after_and_the_swap_through_the_tuning():
