@@ -40,7 +40,7 @@ from fusion.demo.footage import demo_photos
 from fusion.faces.align import REFERENCE_POINTS, alignment_matrix, canonical_points, transform_points, warp_face
 from fusion.faces.hull import hull_polygon
 from fusion.io.image import encode
-from fusion.model import FusionNet
+from fusion.model.fusion_net import FusionNet
 from fusion.swap.composite import composite_face
 from fusion.swap.loader import SwapModel
 from fusion.training.callback import enter_phase

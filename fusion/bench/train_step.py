@@ -40,7 +40,8 @@ from torch.autograd.profiler import record_function
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from fusion.model import FusionConfig, FusionNet, resolution_level
+from fusion.model.fusion_net import FusionConfig, FusionNet
+from fusion.model.widths import resolution_level
 from fusion.stopwatch import Stopwatch
 
 STAGE_BATCH = {16: 32, 32: 8, 64: 8, 128: 4, 256: 4}

@@ -37,7 +37,7 @@ from fusion.model.checkpoint import COLOR_SECTION, load_network, read_checkpoint
 from fusion.model.color_lut import ColorNet, apply_lut, lut_monotonicity, lut_smoothness
 from fusion.model.decode import decode_faces
 from fusion.progress import progress
-from fusion.section_configs import ColorConfig
+from fusion.model.section_configs import ColorConfig
 
 
 @dataclass

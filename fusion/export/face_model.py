@@ -36,7 +36,7 @@ class FaceModel(nn.Module):
     R the model's output resolution; what `SwapModel.decode(crops, index of identity)` computes in fp32.
 
     >>> from fusion.data.cache import CropSettings
-    >>> from fusion.model import FusionConfig, FusionNet
+    >>> from fusion.model.fusion_net import FusionConfig, FusionNet
     >>> net = FusionNet.build(FusionConfig(identities=2, resolution=16, width_multiplier=1 / 32), ["decoder_only"])
     >>> model = SwapModel(net.eval(), ["astronaut", "hopper"], CropSettings(resolution=64))
     >>> face = FaceModel(model, "hopper")

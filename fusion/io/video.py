@@ -13,7 +13,6 @@ stays as it was.
 import functools
 import io
 import logging
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path

@@ -32,7 +32,7 @@ from fusion.io.atomic import atomic_path
 from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.color_lut import ColorNet
 from fusion.model.matte_net import MatteNet
-from fusion.section_configs import ColorConfig, MatteConfig
+from fusion.model.section_configs import ColorConfig, MatteConfig
 
 #: Keys of the `fusion` section every loader relies on.
 REQUIRED = ("growth", "phase", "identities", "net")

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fusion.checks import check_shape
-from fusion.section_configs import ColorConfig
+from fusion.model.section_configs import ColorConfig
 
 
 def identity_lut(size: int, batch: int = 1) -> torch.Tensor:

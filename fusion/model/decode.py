@@ -16,7 +16,7 @@ from fusion.model.fusion_net import FusionNet
 def decode_faces(net: FusionNet, crops: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
     """(B, 3, R_out, R_out) crops in [0, 1] and identity indices (B,) -> decoded faces in [0, 1].
 
-    >>> from fusion.model import FusionConfig
+    >>> from fusion.model.fusion_net import FusionConfig
     >>> net = FusionNet(FusionConfig(identities=2, resolution=16, width_multiplier=1 / 32))
     >>> faces = decode_faces(net, torch.rand(2, 3, 16, 16), torch.tensor([0, 1]))
     >>> faces.shape, bool(faces.min() >= 0 and faces.max() <= 1)

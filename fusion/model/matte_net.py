@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fusion.checks import check_shape
-from fusion.section_configs import MatteConfig
+from fusion.model.section_configs import MatteConfig
 
 
 class ConvBlock(nn.Module):

@@ -38,7 +38,7 @@ from fusion.occlusion.painted import painted_mattes
 from fusion.occlusion.scores import matte_scores
 from fusion.occlusion.teacher import EmaTeacher
 from fusion.progress import progress
-from fusion.section_configs import MatteConfig
+from fusion.model.section_configs import MatteConfig
 
 #: How many occluders a labelled draw gets, and how often.
 OCCLUDER_COUNTS, OCCLUDER_ODDS = (0, 1, 2), (0.2, 0.5, 0.3)

@@ -4,7 +4,7 @@ with no torch: a wrong setting is refused before the training's modules load."""
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError
-from fusion.section_configs import MatteConfig
+from fusion.model.section_configs import MatteConfig
 
 
 @dataclass

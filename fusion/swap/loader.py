@@ -8,7 +8,7 @@ import torch
 from fusion.data.cache import CropSettings
 from fusion.errors import CheckpointError
 from fusion.hardware import pick_device, resolve_precision
-from fusion.model import FusionNet
+from fusion.model.fusion_net import FusionNet
 from fusion.model.checkpoint import (COLOR_SECTION, MATTE_SECTION, load_color, load_matte, load_network,
                                      read_checkpoint)
 from fusion.model.color_lut import ColorNet

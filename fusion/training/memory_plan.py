@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from fusion.model import FusionConfig, FusionNet
+from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.training.schedule import Curriculum, Phase, Stage, phases
 
 log = logging.getLogger(__name__)

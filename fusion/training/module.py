@@ -40,7 +40,7 @@ from fusion.blend import multiband_blend
 from fusion.blend.face_composite import composite_faces
 from fusion.errors import check_choice
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
-from fusion.model import FusionConfig, FusionNet
+from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, migrate
 from fusion.model.decode import decode_faces
 from fusion.training.losses import FaceLoss, LossWeights

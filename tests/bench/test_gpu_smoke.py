@@ -12,7 +12,8 @@ import torch
 from fusion.bench import gpu_smoke
 from fusion.config import CONF
 from fusion.faces.align import alignment_matrix, canonical_points, transform_points, warp_face
-from fusion.model import FusionConfig, FusionNet, resolution_level
+from fusion.model.fusion_net import FusionConfig, FusionNet
+from fusion.model.widths import resolution_level
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the check runs in full")

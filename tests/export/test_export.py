@@ -25,7 +25,7 @@ from fusion.faces.align import REFERENCE_POINTS, align_face
 from fusion.faces.landmarks import jittered_landmarks
 from fusion.instantiate import to_schema
 from fusion.io.image import encode
-from fusion.model import FusionConfig, FusionNet
+from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, load_network, read_checkpoint
 from fusion.model.decode import decode_faces
 from fusion.swap.loader import load_swap_model

@@ -2,7 +2,7 @@
 
 import torch
 
-from fusion.model import FusionConfig, FusionNet
+from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, load_network, read_checkpoint
 
 

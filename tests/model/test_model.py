@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fusion.model import FusionConfig, FusionNet
+from fusion.model.fusion_net import FusionConfig, FusionNet
 
 TINY = dict(width_multiplier=1 / 64)  # widths 8 up to 32 px, then 4, 2, 1
 

@@ -11,7 +11,7 @@ from fusion.errors import CheckpointError, ConfigError
 from fusion.io.image import read_image, write_image
 from fusion.model.checkpoint import MATTE_SECTION, read_checkpoint
 from fusion.model.matte_net import MatteNet
-from fusion.section_configs import MatteConfig
+from fusion.model.section_configs import MatteConfig
 from fusion.occlusion.occluders import SHAPES, OccluderBank, shape_alpha
 from fusion.occlusion.teacher import EmaTeacher
 
