@@ -313,8 +313,8 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(dem
     """hydra/launcher=submitit_local, SIGUSR2 to the running job (what SLURM sends before preemption or the
     time limit): training saves, submitit requeues, the new process resumes in the same run folder."""
     # Seconds of stage0-B to signal into, validated and saved every 100 and 10 steps (FAST's 4 and 2 would make
-    # 75 validations and 150 checkpoints of each of the two runs' 300 steps).
-    longer = [*fast, "logger=none", "curriculum.stages.0.steps_b=300", "val_every=100", "checkpoint_every=10"]
+    # 30 validations and 60 checkpoints of each of the two runs' 120 steps).
+    longer = [*fast, "logger=none", "curriculum.stages.0.steps_b=120", "val_every=100", "checkpoint_every=10"]
     outputs = tmp_path / "outputs"
     launcher = subprocess.Popen(
         [sys.executable, str(REPO / "train.py"), "-m", "hydra/launcher=submitit_local", *longer,
@@ -336,7 +336,7 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_with_the_same_weights(dem
     log = (run / "train.log").read_text()
     assert "stopped by SIGUSR2" in log and "resuming stage0-B at step" in log
     # The reference runs in a process of its own too: this one's thread settings may differ after other tests,
-    # and 300 steps amplify the last bits of a sum order into visible differences.
+    # and a hundred steps amplify the last bits of a sum order into visible differences.
     subprocess.run([sys.executable, str(REPO / "train.py"), *longer, f"paths.root_dir={demo_cache}",
                     f"hydra.run.dir={tmp_path / 'uninterrupted'}"], check=True, capture_output=True, timeout=600)
     ours = state(run / "checkpoints" / "last.ckpt")
