@@ -139,6 +139,7 @@ class VideoWriter:
     files written beside it); without, on a clean exit. `frames`, the number expected, sizes the space a full
     disk is said to need. `quality` (0-10) sets H.264 and H.265's constant quality; ProRes has its own.
 
+    >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "grey.mov"
     >>> with VideoWriter(path, fps=Fraction(24000, 1001), timecode="01:00:00:00") as video:
     ...     for _ in range(3):
