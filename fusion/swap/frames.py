@@ -1,13 +1,17 @@
 """The plate's frames as the swap carries them through its first stages: read, find, align, batch.
 
 Faces are found in a pass of their own over the whole shot (`find_faces`), so
-that their landmarks can be stabilised over it before any frame is aligned.
+that their landmarks can be stabilised over it before any frame is aligned;
+the first frames it read stay in memory for the second pass, as many as fit
+(`KeptFrames`), and only the rest are read again.
 A frame then travels as a `PlateFrame`: its color pixels, the frame as
 stored (every channel and the header, which the writer keeps) and, where a
 face was found, where that face lies (`Face`); frames without one travel too,
 so every frame is written in order.
 """
 
+import os
+from collections import deque
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Iterable, Iterator
@@ -51,10 +55,43 @@ class PlateFrame:
     stored: Frame | None = None
 
 
-def read_plates(source: Source, watch: Stopwatch) -> Iterator[PlateFrame]:
-    """The read stage: every frame of `source` in order, decoded a frame ahead in a thread (`read_ahead`), timed
-    as `read` (the wait for it); a frame that cannot be decoded raises its error."""
-    for index, frame in watch.iterate(read_ahead(read_frames(source, 0, source.frames)), "read"):
+class KeptFrames:
+    """The first frames of a shot that the find pass read, kept while they fit in `budget` bytes, so that the
+    swap's pass takes them instead of reading them again (a plate's decode costs as much as its composite)."""
+
+    def __init__(self, budget: int):
+        self.budget, self.frames, self.bytes, self.full = budget, deque(), 0, False
+
+    def offer(self, frame: PlateFrame) -> None:
+        """Keep `frame` if every frame before it was kept and it fits."""
+        stored = frame.stored.pixels if frame.stored is not None else frame.plate
+        size = frame.plate.nbytes + (stored.nbytes if stored is not frame.plate else 0)
+        if self.full or self.bytes + size > self.budget:
+            self.full = True
+            return
+        self.frames.append(frame)
+        self.bytes += size
+
+    def take(self) -> Iterator[PlateFrame]:
+        """The kept frames in order, each let go as it is taken."""
+        while self.frames:
+            yield self.frames.popleft()
+
+
+def keep_budget(share: float = 0.25) -> int:
+    """Bytes of plate frames a swap keeps between its passes: `share` of the memory free when it starts."""
+    return int(share * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def read_plates(source: Source, watch: Stopwatch, kept: KeptFrames | None = None) -> Iterator[PlateFrame]:
+    """The read stage: every frame of `source` in order: first those `kept` holds, then the rest decoded a frame
+    ahead in a thread (`read_ahead`), timed as `read` (the wait for it); a frame that cannot be decoded raises
+    its error."""
+    start = 0
+    for frame in kept.take() if kept is not None else ():
+        start = frame.index + 1
+        yield frame
+    for index, frame in watch.iterate(read_ahead(read_frames(source, start, source.frames)), "read"):
         if isinstance(frame, Exception):
             raise frame
         yield PlateFrame(index, frame.rgb, stored=frame)
@@ -66,13 +103,16 @@ def detector_copy(plate: np.ndarray, colors: ColorConversion = ColorConversion()
 
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
-               colors: ColorConversion = ColorConversion()) -> np.ndarray:
+               colors: ColorConversion = ColorConversion(), kept: KeptFrames | None = None) -> np.ndarray:
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
     stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
     8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
-    sRGB curve; a plate in a named colorspace through `colors.to_display`), timed as `detect`."""
+    sRGB curve; a plate in a named colorspace through `colors.to_display`), timed as `detect`. Each frame read
+    is offered to `kept`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
     for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
+        if kept is not None:
+            kept.offer(frame)
         with watch("detect"):
             image8 = detector_copy(frame.plate, colors)
         _, points = tracker(image8)
@@ -82,16 +122,16 @@ def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: 
         return stabilise(track, smooth_window)
 
 
-def find_plate_faces(source: Source, crop: CropSettings, options: FindOptions,
-                     watch: Stopwatch) -> tuple[np.ndarray, ColorConversion]:
-    """The find stage as the swap runs it: (frames, 68, 2) landmarks (`find_faces`), tracked as `options` say, else
-    as the checkpoint's crops (`crop`) were made, and the conversion of the plate's colors to the crops'
-    working space."""
+def find_plate_faces(source: Source, crop: CropSettings, options: FindOptions, watch: Stopwatch,
+                     kept: KeptFrames | None = None) -> tuple[np.ndarray, ColorConversion]:
+    """The find stage as the swap runs it: (frames, 68, 2) landmarks (`find_faces`, its frames offered to
+    `kept`), tracked as `options` say, else as the checkpoint's crops (`crop`) were made, and the conversion of
+    the plate's colors to the crops' working space."""
     colors = color_conversion(options.colorspace, crop.working_space, options.ocio_config)
     if options.colorspace is None:
         note_default_colors(str(source.path))
     tracker = FaceTracker(load_backend(options.landmarks or crop.landmarks), options.jitter or crop.jitter, watch)
-    return find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors), colors
+    return find_faces(source, tracker, options.smooth_window or crop.smooth_window, watch, colors, kept), colors
 
 
 def align_face(points: np.ndarray, crop: CropSettings, size: int) -> Face | None:

@@ -3,7 +3,8 @@ the chosen identity's face out.
 
 `swap` runs named stages a reader follows top to bottom: read the plate's
 frames and find the face in each (a landmarks pass over the whole shot, then
-stabilised: `fusion.swap.frames`), then a second pass that aligns each face,
+stabilised: `fusion.swap.frames`), then a second pass (over the frames the
+first kept in memory, then the rest read again) that aligns each face,
 decodes the faces a batch at a time (network, color, learned matte:
 `fusion.swap.decode`), composites each back into its frame and writes it
 (`fusion.swap.writer`), and beside the render its manifest (`fusion.swap.manifest`).
@@ -25,7 +26,8 @@ from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
 from fusion.swap.coverage import coverage_line
 from fusion.swap.decode import DecodedFace, FaceDecoder
-from fusion.swap.frames import PlateFrame, align_frames, batches, find_plate_faces, read_plates
+from fusion.swap.frames import (KeptFrames, PlateFrame, align_frames, batches, find_plate_faces, keep_budget,
+                                 read_plates)
 from fusion.swap.loader import load_swap_model
 from fusion.swap.manifest import finished_render, render_inputs, render_manifest
 from fusion.swap.matte import learned_matte
@@ -111,7 +113,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     color = color_step(options.color, model.color, checkpoint)
     report = SwapReport(warnings=load_tuning(model, options.tuning, checkpoint, source))
     number, crop, watch = model.identity_index(identity), model.crop, Stopwatch()
-    landmarks, colors = find_plate_faces(source, crop, options, watch)
+    kept = KeptFrames(keep_budget())
+    landmarks, colors = find_plate_faces(source, crop, options, watch, kept)
     if cache_dir is not None:
         with watch("coverage"):
             report.coverage = coverage_line(landmarks, identity, crop, cache_dir)
@@ -119,7 +122,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
     with SwapOutputs(output_path, source, options, inputs.key) as outputs:
-        plates = progress(read_plates(source, watch), total=source.frames, desc="swap", unit="frame")
+        plates = progress(read_plates(source, watch, kept), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
             batch = to_swap(batch, outputs, report)
             for frame, face in zip(batch, decode(batch)):

@@ -16,7 +16,9 @@ from fusion.stopwatch import Stopwatch
 from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
 from fusion.swap.decode import DecodedFace, FaceDecoder
-from fusion.swap.frames import Face, PlateFrame, align_face, align_frames, batches, find_faces, read_plates
+from fusion.swap import frames as frames_module
+from fusion.swap.frames import (Face, KeptFrames, PlateFrame, align_face, align_frames, batches, find_faces,
+                                 read_plates)
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
 from fusion.swap.pipeline import SwapReport, composite_frame
@@ -128,6 +130,25 @@ def test_find_reads_every_frame_and_align_lays_out_each_face(plates, dlib_backen
         hull = transform_points(frame.face.polygon, frame.face.matrix)
         assert frame.face.matrix.shape == (2, 3) and (hull > -4).all() and (hull < 36).all()
     assert align_face(np.full((68, 2), np.nan, np.float32), crop, 32) is None
+
+
+def test_the_swap_pass_takes_the_frames_the_find_pass_kept_and_reads_only_the_rest(plates, dlib_backend,
+                                                                                  monkeypatch):
+    """A budget of two frames: the find pass keeps frames 0 and 1, the swap's pass yields them (the very
+    arrays) and then reads from frame 2 on; the frames are those a plain read gives."""
+    source = source_from_path(plates)
+    plain = list(read_plates(source, Stopwatch()))
+    kept = KeptFrames(2 * plain[0].plate.nbytes)
+    find_faces(source, FaceTracker(dlib_backend, 1), 1, Stopwatch(), kept=kept)
+    first = list(kept.frames)
+    starts = []
+    reading = frames_module.read_frames
+    monkeypatch.setattr(frames_module, "read_frames", lambda *args: starts.append(args[1]) or reading(*args))
+    frames = list(read_plates(source, Stopwatch(), kept))
+    assert starts == [2] and [frame.index for frame in frames] == [0, 1, 2, 3] and not kept.frames
+    assert frames[0] is first[0] and frames[1] is first[1]
+    for frame, expected in zip(frames, plain):
+        np.testing.assert_array_equal(frame.plate, expected.plate)
 
 
 def test_composite_passes_a_frame_without_a_face_through_and_blends_one_with_a_face():
