@@ -1,4 +1,4 @@
-"""What the machine can do fast: the precision `auto` resolves to.
+"""What the machine can do: the precision `auto` resolves to, and the memory a process may still take.
 
 bf16 pays only where the hardware computes it natively: a CUDA GPU with bf16
 support, or a CPU with bf16 instructions (x86 AVX512_BF16 or AMX, Arm BF16)
@@ -98,3 +98,41 @@ def pick_device(device: str) -> torch.device:
     if picked.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
     return picked
+
+
+#: A cgroup's memory limit and usage files: v2 (unified), then v1 (its `memory` controller).
+_CGROUP_FILES = {"": ("memory.max", "memory.current"), "memory": ("memory.limit_in_bytes", "memory.usage_in_bytes")}
+
+
+def available_memory(root: Path = Path("/")) -> int:
+    """Bytes this process may still take: the machine's MemAvailable, or less where its cgroup or one above it
+    (a SLURM job, a container) allows less; 2**50 where neither can be read. `root`: where /proc and /sys are."""
+    free = 2**50
+    try:
+        for line in (root / "proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                free = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        groups = (root / "proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return free
+    for line in groups:
+        _, controllers, path = line.split(":", 2)
+        if controllers not in _CGROUP_FILES:
+            continue
+        limit_name, usage_name = _CGROUP_FILES[controllers]
+        mount = root / "sys/fs/cgroup" / ("unified" if controllers == "" and (root / "sys/fs/cgroup/unified").is_dir()
+                                          else controllers)
+        folder = mount / path.lstrip("/")
+        for level in (folder, *folder.parents):
+            try:
+                limit = (level / limit_name).read_text().strip()
+                if limit != "max":
+                    free = min(free, int(limit) - int((level / usage_name).read_text()))
+            except (OSError, ValueError):
+                pass
+            if level == mount:
+                break
+    return max(free, 0)

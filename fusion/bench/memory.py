@@ -46,6 +46,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from fusion.config import CONF
+from fusion.hardware import available_memory
 from fusion.training.memory_plan import (
     CUDA_ALLOWANCE,
     GIB,
@@ -189,17 +190,6 @@ def extrapolate(points: dict[int, float], resolution: int) -> tuple[float, str]:
             return v2 * (resolution / r2) ** exponent, f"growth ratio of {r1} -> {r2} px kept"
     last = known[-1]
     return points[last] * (resolution / last) ** 2, f"{last} px times the pixel ratio"
-
-
-def available_memory() -> int:
-    """This machine's free memory in bytes (MemAvailable), or a large number where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2**50
 
 
 def compose_config(overrides: list[str], conf: Path):

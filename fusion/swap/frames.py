@@ -10,7 +10,6 @@ face was found, where that face lies (`Face`); frames without one travel too,
 so every frame is written in order.
 """
 
-import os
 from collections import deque
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -25,6 +24,7 @@ from fusion.faces.hull import hull_polygon
 from fusion.faces.landmarks import load_backend
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
+from fusion.hardware import available_memory
 from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
 from fusion.io.footage import Source, read_frames
 from fusion.io.plate import Frame
@@ -79,8 +79,9 @@ class KeptFrames:
 
 
 def keep_budget(share: float = 0.25) -> int:
-    """Bytes of plate frames a swap keeps between its passes: `share` of the memory free when it starts."""
-    return int(share * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    """Bytes of plate frames a swap keeps between its passes: `share` of the memory the process may still take
+    when it starts (`available_memory`: within a SLURM job's or a container's limit)."""
+    return int(share * available_memory())
 
 
 def read_plates(source: Source, watch: Stopwatch, kept: KeptFrames | None = None) -> Iterator[PlateFrame]:
