@@ -57,8 +57,8 @@ def close_up(frame: int) -> np.ndarray:
 
 
 def write_4k_plates(folder: Path, frames: int) -> dict[str, Path]:
-    """The `close_up` shot of `frames` frames four ways: a 16-bit PNG sequence, a scene-linear float EXR sequence,
-    a 10-bit DPX sequence and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "dpx": folder,
+    """The `close_up` shot of `frames` frames four ways: a 16-bit PNG sequence, a scene-linear half-float PIZ EXR
+    sequence (issue 28's plate), a 10-bit DPX sequence and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "dpx": folder,
     "mp4": file}."""
     plates = {"png16": folder / "png16", "exr": folder / "exr", "dpx": folder / "dpx", "mp4": folder / "plate.mp4"}
     for name in ("png16", "exr", "dpx"):
@@ -67,16 +67,19 @@ def write_4k_plates(folder: Path, frames: int) -> dict[str, Path]:
         for index in range(frames):
             image = close_up(index)
             write_image(plates["png16"] / f"plate.{index:04d}.png", decode(image, np.uint16))
-            write_image(plates["exr"] / f"plate.{index:04d}.exr", srgb_decode(image))
-            _write_10_bit_dpx(plates["dpx"] / f"plate.{index:04d}.dpx", decode(image, np.uint16))
+            _write_oiio(plates["exr"] / f"plate.{index:04d}.exr", srgb_decode(image).astype(np.float16), "half",
+                        compression="piz")
+            _write_oiio(plates["dpx"] / f"plate.{index:04d}.dpx", decode(image, np.uint16), "uint16",
+                        **{"oiio:BitsPerSample": 10})
             video.write(decode(image, np.uint8))
     return plates
 
 
-def _write_10_bit_dpx(path: Path, pixels: np.ndarray) -> None:
-    """(H, W, 3) uint16 `pixels` as a 10-bit DPX, as a scanner or camera delivers one."""
-    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, "uint16")
-    spec.attribute("oiio:BitsPerSample", 10)
+def _write_oiio(path: Path, pixels: np.ndarray, pixel_type: str, **attributes) -> None:
+    """(H, W, 3) `pixels` stored as `pixel_type` with header `attributes`, as a facility's plate comes."""
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], 3, pixel_type)
+    for name, value in attributes.items():
+        spec.attribute(name, value)
     output = oiio.ImageOutput.create(str(path))
     if output is None or not (output.open(str(path), spec) and output.write_image(pixels) and output.close()):
         raise OSError(f"{path}: {(output or oiio).geterror()}")

@@ -7,7 +7,7 @@ network is an untrained one of the `clips` preset's size at `--resolution`:
 its cost is that of a trained one.
 
 `--plate 4k` measures a 4K close-up instead (`fusion.bench._plates.close_up`)
-as a 16-bit PNG sequence, a float EXR sequence, a 10-bit DPX sequence and an
+as a 16-bit PNG sequence, a half-float PIZ EXR sequence, a 10-bit DPX sequence and an
 MP4, each swapped by this checkout and by the commit `--old` (its `fusion`
 package taken out with `git archive`; it cannot read DPX, so that one is this
 checkout's alone), in turns, in fresh processes: the old/new ratio of one run
