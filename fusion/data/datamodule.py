@@ -15,10 +15,14 @@ from fusion.data.cache import CropSettings, cache_location
 from fusion.data.pack import PackSpec, StagePack, build_pack
 from fusion.data.prepare import check_cache_apart, prepare
 from fusion.data.prepare_options import PrepareOptions
+from fusion.data.strata import template_weights
 from fusion.data.triplets import TripletDataset, TripletSampler
 from fusion.demo.footage import make_demo_footage
-from fusion.errors import ConfigError, UserError
+from fusion.errors import ConfigError, UserError, check_choice
 from fusion.io.footage import find_identities
+
+#: How a template is drawn within its identity (`fusion.data.strata`).
+TEMPLATE_SAMPLING = ("uniform", "stratified")
 
 
 class FaceDataModule(L.LightningDataModule):
@@ -31,7 +35,7 @@ class FaceDataModule(L.LightningDataModule):
     def __init__(self, crop: CropSettings, cache_dir: str, cache_folder: str | None = None,
                  footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
                  val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None,
-                 colorspace: str | None = None, ocio_config: str | None = None):
+                 colorspace: str | None = None, ocio_config: str | None = None, template_sampling: str = "uniform"):
         super().__init__()
         if footage is None and demo_footage is None:
             raise ConfigError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
@@ -45,6 +49,9 @@ class FaceDataModule(L.LightningDataModule):
         if not 0 <= holdout < 1:
             raise ConfigError(f"data.holdout={holdout}: the held-out share of each source must be in [0, 1) (e.g. 0.1)")
         self.p_self, self.holdout, self.val_quantity = p_self, holdout, val_quantity
+        #: how a template is drawn within its identity: uniform, or stratified over pose and expression
+        check_choice("data.template_sampling", template_sampling, TEMPLATE_SAMPLING)
+        self.template_sampling = template_sampling
         self.num_workers, self.seed = num_workers, seed
         self.identities = list(identities) if identities else find_identities(self.footage_root())
         if len(self.identities) < 2:
@@ -113,8 +120,10 @@ class FaceDataModule(L.LightningDataModule):
         """
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        weights = None if self.template_sampling == "uniform" else template_weights(self.train_pack.landmarks,
+                                                                                     self.train_pack.identity)
         sampler = TripletSampler(self.train_pack.identity, self.phase.batch_size, self.seed + 1000 * self.phase.index,
-                                 self.p_self, rank, world)
+                                 self.p_self, rank, world, weights)
         # The restored step of a resumed fit: batches continue where the killed run stopped.
         sampler.start_step = trainer.global_step if trainer else 0
         return DataLoader(TripletDataset(self.train_pack), batch_sampler=sampler, num_workers=self.num_workers)

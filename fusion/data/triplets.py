@@ -6,7 +6,9 @@ otherwise any crop of any identity), the source's hull mask and its feature
 maps (eyes, brows, mouth) for the landmark-weighted loss. The target is made from
 them on the device by the blend, so nothing here is resolution-specific.
 
-Identities are drawn first, each equally likely, then a crop within it: an
+Identities are drawn first, each equally likely, then a crop within it (a
+template, optionally, by weights that stratify the identity's crops over pose
+and expression: `fusion.data.strata`): an
 actor filmed for six seconds trains their decoder as often as one filmed for
 an hour (drawn over all crops, such an actor got a few percent of the batches
 and their decoder barely learned). Such an actor's crops repeat more often, so
@@ -74,7 +76,7 @@ class TripletSampler(Sampler):
     """
 
     def __init__(self, identity: np.ndarray, batch_size: int, seed: int, p_self: float, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, template_weights: np.ndarray | None = None):
         if batch_size % world_size:
             raise ValueError(f"batch size {batch_size} is not divisible by the {world_size} processes")
         identity = np.asarray(identity)
@@ -82,22 +84,42 @@ class TripletSampler(Sampler):
         self._by_identity = np.argsort(identity, kind="stable")
         _, self._counts = np.unique(identity, return_counts=True)
         self._starts = np.concatenate([[0], np.cumsum(self._counts)[:-1]])
+        #: with `template_weights` (a weight per crop, `fusion.data.strata`), each identity's cumulative share of
+        #: them in `_by_identity`'s order, offset by the identity's number: a template of identity k is the
+        #: first crop whose value passes k + a uniform draw
+        self._template_cdf = None if template_weights is None else self._cumulative(template_weights)
         #: per identity, the chance that a draw of its crop is varied
         self._vary = 1 - self._counts / self._counts.max()
         self.batch_size, self.seed, self.p_self = batch_size, seed, p_self
         self.rank, self.world_size = rank, world_size
         self.start_step = 0
 
-    def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """`batch_size` (crop indices, their identities): an identity uniformly, then one of its crops uniformly."""
+    def _cumulative(self, weights: np.ndarray) -> np.ndarray:
+        weights = np.asarray(weights, np.float64)
+        if weights.shape != self._by_identity.shape or not (weights > 0).all():
+            raise ValueError(f"expected a positive template weight for each of the {len(self._by_identity)} crops")
+        weights = weights[self._by_identity]
+        cdf = np.empty_like(weights)
+        for k, (start, count) in enumerate(zip(self._starts, self._counts)):
+            segment = np.cumsum(weights[start:start + count])
+            cdf[start:start + count] = k + segment / segment[-1]
+            cdf[start + count - 1] = k + 1
+        return cdf
+
+    def _draw(self, rng: np.random.Generator, weighted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """`batch_size` (crop indices, their identities): an identity uniformly, then one of its crops, uniformly
+        or (`weighted`, where the sampler has template weights) by its weight."""
         which = rng.integers(0, len(self._counts), self.batch_size)
-        within = (rng.random(self.batch_size) * self._counts[which]).astype(np.int64)
+        draw = rng.random(self.batch_size)
+        if weighted and self._template_cdf is not None:
+            return self._by_identity[np.searchsorted(self._template_cdf, which + draw, side="right")], which
+        within = (draw * self._counts[which]).astype(np.int64)
         return self._by_identity[self._starts[which] + within], which
 
     def batch(self, step: int) -> list[tuple[int, int, int]]:
         """This rank's share of global batch `step`."""
         rng = np.random.default_rng([self.seed, step])
-        (sources, which), (others, _) = self._draw(rng), self._draw(rng)
+        (sources, which), (others, _) = self._draw(rng), self._draw(rng, weighted=True)
         templates = np.where(rng.random(self.batch_size) < self.p_self, sources, others)
         seeds = np.where(rng.random(self.batch_size) < self._vary[which], rng.integers(0, 2**31, self.batch_size), -1)
         share = self.batch_size // self.world_size
