@@ -57,7 +57,7 @@ class PlateFrame:
 
 class KeptFrames:
     """The first frames of a shot that the find pass read, kept while they fit in `budget` bytes, so that the
-    swap's pass takes them instead of reading them again (a plate's decode costs as much as its composite)."""
+    swap's pass takes them instead of reading them again (a 4K frame's decode: docs/measurements.md)."""
 
     def __init__(self, budget: int):
         self.budget, self.frames, self.bytes, self.full = budget, deque(), 0, False
