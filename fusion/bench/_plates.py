@@ -58,8 +58,8 @@ def close_up(frame: int) -> np.ndarray:
 
 def write_4k_plates(folder: Path, frames: int) -> dict[str, Path]:
     """The `close_up` shot of `frames` frames four ways: a 16-bit PNG sequence, a scene-linear half-float PIZ EXR
-    sequence (issue 28's plate), a 10-bit DPX sequence and an H.264 MP4, under `folder`; {"png16": folder, "exr": folder, "dpx": folder,
-    "mp4": file}."""
+    sequence (issue 28's plate), a 10-bit DPX sequence and an H.264 MP4, under `folder`;
+    {"png16": folder, "exr": folder, "dpx": folder, "mp4": file}."""
     plates = {"png16": folder / "png16", "exr": folder / "exr", "dpx": folder / "dpx", "mp4": folder / "plate.mp4"}
     for name in ("png16", "exr", "dpx"):
         plates[name].mkdir(parents=True)

@@ -35,7 +35,8 @@ class FaceDataModule(L.LightningDataModule):
     def __init__(self, crop: CropSettings, cache_dir: str, cache_folder: str | None = None,
                  footage: str | None = None, identities: list[str] | None = None, p_self: float = 0.5, holdout: float = 0.1,
                  val_quantity: int = 16, num_workers: int = 0, seed: int = 0, demo_footage: str | None = None,
-                 colorspace: str | None = None, ocio_config: str | None = None, template_sampling: str = "uniform"):
+                 colorspace: str | None = None, ocio_config: str | None = None,
+                 template_sampling: str = "uniform"):
         super().__init__()
         if footage is None and demo_footage is None:
             raise ConfigError("give footage=PATH (footage/<identity>/...) or demo_footage=PATH for the built-in demo")
