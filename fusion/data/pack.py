@@ -23,6 +23,7 @@ import numpy as np
 
 from fusion.data.cache import IdentityCache
 from fusion.errors import UserError, check_choice
+from fusion.faces.align import rescaled_points
 from fusion.faces.features import FEATURES, feature_maps
 from fusion.faces.hull import polygon_mask
 from fusion.io.atomic import staging_beside
@@ -106,15 +107,14 @@ def _convert(image: np.ndarray, dtype: np.dtype, working_space: str | None = Non
 def resize_face(crop: np.ndarray, polygon, landmarks, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The crop (area filter down, Lanczos up), its mask and its landmarks at `resolution` px.
 
-    Points are mapped as resize maps pixel centres, `(p + 0.5) * scale - 0.5`,
-    so they stay on the image features they mark.
+    Points are mapped as resize maps pixel centres (`rescaled_points`).
 
     >>> crop = np.zeros((4, 4, 3), np.uint8)
     >>> resize_face(crop, [[0, 0], [3, 0], [3, 3]], [[0.0, 1.5]], 2)[2].tolist()
     [[-0.25, 0.5]]
     """
     scale = np.array([resolution / crop.shape[1], resolution / crop.shape[0]])
-    to_stage = lambda points: (np.asarray(points, np.float64) + 0.5) * scale - 0.5
+    to_stage = lambda points: rescaled_points(points, scale)  # noqa: E731
     interpolation = cv2.INTER_AREA if scale[1] <= 1 else cv2.INTER_LANCZOS4
     image = cv2.resize(crop, (resolution, resolution), interpolation=interpolation)
     return image, polygon_mask(to_stage(polygon), resolution), to_stage(landmarks)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from fusion.eval.identity import FaceDescriber
+from fusion.faces.align import rescaled_points
 from fusion.faces.landmarks import jittered_landmarks, load_backend
 
 DESCRIBE_SIZE = 512
@@ -47,8 +48,11 @@ class FaceAnalyser:
         if not boxes:
             return None
         points = jittered_landmarks(self.backend, big, boxes[0], 4)
-        return Analysis(self.describer.describe(big, points), points / scale)
+        return Analysis(self.describer.describe(big, points), rescaled_points(points, 1 / scale))
 
-    def __call__(self, crops: torch.Tensor) -> list[Analysis | None]:
-        """One analysis per crop of (B, 3, H, W) float crops in [0, 1] (None: no face found)."""
-        return [self.analyse(crop) for crop in as_uint8(crops)]
+    def __call__(self, crops: torch.Tensor, size: int | None = None) -> list[Analysis | None]:
+        """One analysis per crop of (B, 3, H, W) float crops in [0, 1] (None: no face found), its landmarks in
+        pixels of a `size` px crop (None: of these crops)."""
+        scale = 1.0 if size is None else size / crops.shape[-1]
+        return [analysis and Analysis(analysis.descriptor, rescaled_points(analysis.landmarks, scale))
+                for analysis in map(self.analyse, as_uint8(crops))]

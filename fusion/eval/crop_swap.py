@@ -1,12 +1,15 @@
 """The swap as `evaluate` runs it on held-out crops: decoded as an identity, harmonised by the color step and
 composited into the crop exactly as `swap.py` composites into a plate, at the same options (in crop space the
-alignment is the identity warp)."""
+alignment is the identity warp). Its counterpart at plate scale is `fusion.eval.plate_swap`."""
 
 import numpy as np
 import torch
 
+from fusion.color.scores import mean_color_error
 from fusion.eval.heldout import HeldOutBatch
+from fusion.eval.swapped import Swapped
 from fusion.io.image import decode, to_unit
+from fusion.metrics.sharpness import sharpness_ratio
 from fusion.model.matte_net import MatteNet
 from fusion.swap.color import ColorStep
 from fusion.swap.composite import composite_face
@@ -45,8 +48,11 @@ class CropSwapper:
         """The learned matte's (B, 1, R, R) probability of visible face in the batch's crops (None: no matte)."""
         return self.matte.predict(batch.crops) if self.matte is not None else None
 
-    def composite(self, faces: torch.Tensor, batch: HeldOutBatch, visible: torch.Tensor | None) -> torch.Tensor:
-        """Decoded `faces` harmonised with the batch's crops and composited into them: (B, 3, R, R) in [0, 1]."""
+    def composite(self, faces: torch.Tensor, batch: HeldOutBatch, visible: torch.Tensor | None) -> Swapped:
+        """Decoded `faces` harmonised with the batch's crops and composited into them, (B, 3, R, R) in [0, 1],
+        with their sharpness and color against the crops inside the face masks."""
         if self.color is not None:
             faces = self.color(faces, batch.crops, batch.masks)
-        return composite_crops(faces, batch.crops, batch.polygons, self.options, visible)
+        swapped = composite_crops(faces, batch.crops, batch.polygons, self.options, visible)
+        return Swapped(swapped, sharpness_ratio(swapped, batch.crops, batch.masks).tolist(),
+                       mean_color_error(swapped, batch.crops, batch.masks).tolist())

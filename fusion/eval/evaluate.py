@@ -1,25 +1,27 @@
-"""`evaluate`: how good a trained model is, on held-out frames of every identity.
+"""`evaluate`: how good a trained model is, on held-out frames of every identity, in crop space and at plate scale.
 
-Works in crop space on the held-out tail of each identity's footage (the same
-split training validated on), in stages a reader follows top to bottom:
-gather each identity's held-out crops a batch at a time
-(`fusion.eval.heldout`); score them (`fusion.eval.scores`): reconstruction
-(masked SSIM/PSNR of the raw decode), and for every swap p -> q (p's frame
-decoded by q's decoder, composited into p's frame exactly as `swap.py`
-composites into a plate, at the same options: `fusion.eval.crop_swap`)
-identity (dlib descriptors against each identity's centroid of real held-out
-frames), expression (landmark error against the template frame), temporal
-stability (flicker ratio over held-out frames that follow one another in one
-source: the held-out frames are the tails of several clips), sharpness and
-color, and how the swap follows the performance of the frame it was swapped
-into (head pose, mouth and eye openness from dlib's landmarks, against the
-self-swap's as the floor); summarise (`fusion.eval.summary`); write
-metrics.json, the contact sheet and a timeline per swap
-(`fusion.eval.timeline`). Frames are read from the memory-mapped pack,
-decoded, composited and analysed a batch at a time and then dropped: only
-per-frame numbers and the contact sheet's frames are kept, so memory follows
-the batch, not the held-out set. The batch changes no metric beyond the
-network's own float rounding, which differs with the batch size.
+Works on the held-out tail of each identity's footage (the same split
+training validated on), in stages a reader follows top to bottom: gather each
+identity's held-out frames a batch at a time, as crops from the cache
+(`fusion.eval.heldout`) and, with `plate_scale`, as plates read from the
+footage and found and aligned by the swap's own stages
+(`fusion.eval.plate_heldout`); score them (`fusion.eval.scores`):
+reconstruction (masked SSIM/PSNR of the raw decode), and for every swap
+p -> q (p's frame decoded by q's decoder and composited into p's frame
+exactly as `swap.py` composites into a plate, at the same options: into the
+crop, `fusion.eval.crop_swap`, or into the plate at its resolution,
+`fusion.eval.plate_swap`) identity (dlib descriptors against each identity's
+centroid of real held-out frames), expression (landmark error against the
+template frame), temporal stability (flicker ratio over held-out frames that
+follow one another in one source), sharpness (in the plate's face box at
+plate scale) and color, and how the swap follows the performance of the
+frame it was swapped into (head pose, mouth and eye openness from dlib's
+landmarks), each against the self-swap's as the floor; summarise
+(`fusion.eval.summary`); write metrics.json (the plate-scale scores under
+`plate_scale`), a contact sheet and a timeline per swap for each
+(`fusion.eval.timeline`). Frames are decoded, composited and analysed a
+batch at a time and then dropped: memory follows the batch, not the held-out
+set. The batch changes no metric beyond the network's own float rounding.
 """
 
 from pathlib import Path
@@ -33,6 +35,8 @@ from fusion.eval.analyse import FaceAnalyser, as_uint8
 from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOut
 from fusion.eval.options import EvaluateOptions
+from fusion.eval.plate_heldout import PlateHeldOut, footage_root
+from fusion.eval.plate_swap import PlateSwapper
 from fusion.eval.scores import IdentityScores
 from fusion.eval.summary import score_metrics, summarise
 from fusion.eval.timeline import swap_timelines
@@ -47,19 +51,30 @@ from fusion.swap.tuned_encoder import apply_tuned_encoder
 
 __all__ = ["EvaluateOptions", "evaluate"]
 
-#: The folder in `out` of the swaps' timelines, `<p>_to_<q>.png`.
+#: The folder in `out` of the swaps' timelines, `<p>_to_<q>.png` (crop space) and `<p>_to_<q>_plate.png`.
 TIMELINES = "timelines"
+#: The contact sheets in `out`: crop space, plate scale.
+SHEETS = ("contact_sheet.png", "contact_sheet_plate.png")
+#: Pixels of each face on the plate-scale contact sheet.
+PLATE_SHEET_TILE = 256
 
 
-def score_identities(held_out: HeldOut, swapper: CropSwapper, batch_size: int) -> list[IdentityScores]:
-    """The score stage: every identity's held-out crops scored a batch at a time, identity after identity."""
-    names, analyse = swapper.model.identities, FaceAnalyser()
+def score_identities(held_out: HeldOut | PlateHeldOut, swapper: CropSwapper | PlateSwapper, batch_size: int,
+                     analyse: FaceAnalyser, sheet_tile: int | None = None) -> list[IdentityScores]:
+    """The score stage: every identity's held-out frames scored a batch at a time, identity after identity."""
+    names = swapper.model.identities
     scores = []
     for i, name in enumerate(names):
-        scores.append(IdentityScores(i, len(names)))
+        scores.append(IdentityScores(i, len(names), sheet_tile))
         for batch in held_out.batches(i, name, batch_size):
             scores[-1].add(batch, swapper, analyse)
     return scores
+
+
+def scored(names: list[str], scores: list[IdentityScores]) -> dict:
+    """The identities, swaps and summary sections of metrics.json from the scores of one way of swapping."""
+    identities, swaps = score_metrics(names, scores)
+    return {"identities": identities, "swaps": swaps, "summary": summarise(identities, swaps)}
 
 
 def held_out_matte_scores(model: SwapModel, cache: Path, holdout: float) -> dict:
@@ -69,48 +84,68 @@ def held_out_matte_scores(model: SwapModel, cache: Path, holdout: float) -> dict
     return matte_scores(model.matte, pack)
 
 
-def write_results(out: Path, metrics: dict, sheet: torch.Tensor, timelines: dict[str, np.ndarray]) -> None:
-    """The write stage: metrics.json, contact_sheet.png and the timelines folder (which holds exactly
-    `timelines`, each `<name>.png`) in `out`, moved into place together."""
+def write_results(out: Path, metrics: dict, sheets: dict[str, torch.Tensor], timelines: dict[str, np.ndarray]) -> None:
+    """The write stage: metrics.json, the contact `sheets` (file name: image) and the timelines folder (which
+    holds exactly `timelines`, each `<name>.png`) in `out`, moved into place together; a sheet not given is
+    not left behind from an earlier run."""
     with StagedOutputs() as staged:
         write_json(staged.path(out / "metrics.json"), metrics)
-        write_image(staged.path(out / "contact_sheet.png"), as_uint8(sheet[None])[0])
+        for name, image in sheets.items():
+            write_image(staged.path(out / name), as_uint8(image[None])[0])
         staged.folder(out / TIMELINES, (".png",))
         for name, image in timelines.items():
             write_image(staged.path(out / TIMELINES / f"{name}.png"), image)
+    for name in set(SHEETS) - set(sheets):
+        (out / name).unlink(missing_ok=True)
+
+
+def sheet(scores: list[IdentityScores]) -> torch.Tensor:
+    """The contact sheet: each identity's block beside the next."""
+    return torch.cat([s.sheet.image() for s in scores], dim=2)
 
 
 def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, options: EvaluateOptions | None = None,
              *, cache_dir: str | Path | None = None) -> dict:
-    """Write metrics.json, contact_sheet.png and timelines/ to `out`; return the metrics.
+    """Write metrics.json, the contact sheets and timelines/ to `out`; return the metrics.
 
     `cache` is the prepared cache the model trained on; None finds it under
-    `cache_dir` by the crop settings the checkpoint records. Existing results
-    in `out` are replaced only with `options.overwrite`; the checkpoint and
-    cache never are.
+    `cache_dir` by the crop settings the checkpoint records. With
+    `options.plate_scale` the held-out frames are also read from the footage
+    it was prepared from and swapped as plates. Existing results in `out` are
+    replaced only with `options.overwrite`; the checkpoint, cache and footage
+    never are.
     """
     options, out = options or EvaluateOptions(), Path(out)
-    results = [out / "metrics.json", out / "contact_sheet.png", out / TIMELINES]
+    results = [out / "metrics.json", *(out / name for name in SHEETS), out / TIMELINES]
     check_outputs(results, [Path(checkpoint)], options.overwrite, "out")
     model = load_swap_model(checkpoint, options.device, options.precision)
     matte = learned_matte(options.matte, model.matte, checkpoint)
-    swapper = CropSwapper(model, color_step(options.color, model.color, checkpoint), matte, options.composite)
+    color = color_step(options.color, model.color, checkpoint)
     if options.tuning:
         apply_tuned_encoder(model, options.tuning, checkpoint)
     cache = model_cache(cache, cache_dir, model.crop)
     check_outputs(results, [cache], options.overwrite, "out")
-    held_out = HeldOut(cache, model.identities, model.net.output_resolution, options.holdout,
-                       model.crop.mask_enlarge, options.plate)
+    footage = footage_root(cache, options.footage) if options.plate_scale else None
+    if footage is not None:
+        check_outputs(results, [footage], options.overwrite, "out")
+    resolution, names, analyse = model.net.output_resolution, model.identities, FaceAnalyser()
+    held_out = HeldOut(cache, names, resolution, options.holdout, model.crop.mask_enlarge, options.plate)
 
-    scores = score_identities(held_out, swapper, options.batch_size)
-    templates = [held_out.landmarks(i) for i in range(len(model.identities))]
-    metrics = {"checkpoint": str(checkpoint), "resolution": model.net.output_resolution,
+    scores = score_identities(held_out, CropSwapper(model, color, matte, options.composite), options.batch_size,
+                              analyse)
+    metrics = {"checkpoint": str(checkpoint), "resolution": resolution,
                "composite": {**options.composite, "matte": options.matte, "color": options.color},
-               "plate": options.plate, "identities": {}, "swaps": {}}
+               "plate": options.plate, **scored(names, scores)}
     if model.matte is not None:
         metrics["matte_scores"] = held_out_matte_scores(model, cache, options.holdout)
-    metrics["identities"], metrics["swaps"] = score_metrics(model.identities, scores, templates)
-    metrics["summary"] = summarise(metrics["identities"], metrics["swaps"])
-    write_results(out, metrics, torch.cat([s.sheet.image() for s in scores], dim=2),
-                  swap_timelines(model.identities, scores))
+    sheets, timelines = {SHEETS[0]: sheet(scores)}, swap_timelines(names, scores)
+    if footage is not None:
+        plates = PlateHeldOut(held_out, footage, model.crop, resolution, options.find)
+        scores = score_identities(plates, PlateSwapper(model, color, matte, options.composite), options.batch_size,
+                                  analyse, PLATE_SHEET_TILE)
+        metrics["plate_scale"] = {"footage": str(footage), "frames_without_face": plates.without_face,
+                                  **scored(names, scores)}
+        sheets[SHEETS[1]] = sheet(scores)
+        timelines |= {f"{name}_plate": image for name, image in swap_timelines(names, scores).items()}
+    write_results(out, metrics, sheets, timelines)
     return metrics

@@ -25,12 +25,25 @@ from fusion.progress import progress
 @dataclass(frozen=True)
 class HeldOutBatch:
     """A batch of one identity's held-out crops: `crops` (B, 3, R, R) in [0, 1] (degraded where asked), their
-    face `masks` (B, 1, R, R) in [0, 1], hull `polygons` in crop pixels and (source, frame) `positions`."""
+    face `masks` (B, 1, R, R) in [0, 1], hull `polygons` and cached landmarks `points` (B, 68, 2) in crop
+    pixels, and (source, frame) `positions`. In crop space the faces are scored and shown as the network sees
+    them: their `views` are the crops."""
 
     crops: torch.Tensor
     masks: torch.Tensor
     polygons: list[np.ndarray]
     positions: list[Position]
+    points: np.ndarray
+
+    @property
+    def views(self) -> torch.Tensor:
+        """The crops, as analysed and shown."""
+        return self.crops
+
+    @property
+    def view_masks(self) -> torch.Tensor:
+        """The crops' face masks."""
+        return self.masks
 
 
 def crop_positions(cache: Path, pack: StagePack) -> list[Position]:
@@ -52,16 +65,16 @@ class HeldOut:
         self.positions = crop_positions(cache, self.pack)
         self.mask_enlarge, self.plate = mask_enlarge, plate
 
-    def landmarks(self, identity: int) -> np.ndarray:
-        """(N, 68, 2) landmarks of identity number `identity`'s held-out crops, in crop pixels."""
-        return self.pack.landmarks[self.rows[identity]]
+    def positions_of(self, identity: int) -> list[Position]:
+        """(source, frame) of identity number `identity`'s held-out crops, in order."""
+        return [self.positions[row] for row in self.rows[identity]]
 
     def batch(self, rows: np.ndarray) -> HeldOutBatch:
         """The crops of pack rows `rows`, read and made float."""
         crops = degrade(to_float(self.pack.images[rows]), **self.plate)
         masks = torch.from_numpy(self.pack.masks[rows] / np.float32(255))[:, None]
         polygons = [hull_polygon(points, self.mask_enlarge) for points in self.pack.landmarks[rows]]
-        return HeldOutBatch(crops, masks, polygons, [self.positions[row] for row in rows])
+        return HeldOutBatch(crops, masks, polygons, [self.positions[row] for row in rows], self.pack.landmarks[rows])
 
     def batches(self, identity: int, name: str, size: int) -> Iterator[HeldOutBatch]:
         """Identity number `identity`'s held-out crops, `size` at a time, in order, with a progress bar."""

@@ -4,6 +4,7 @@ refused before their modules load."""
 from dataclasses import dataclass
 
 from fusion.errors import ConfigError, check_choice
+from fusion.io.colorspace import check_colorspace, config_name
 from fusion.metrics.coverage import THRESHOLD
 from fusion.swap.options import FindOptions, check_blend, check_color, check_matte
 
@@ -44,23 +45,42 @@ class EvaluateOptions:
     plate_blur: float = 0.0
     #: 0: not compressed
     plate_jpeg: int = 0
+    #: the matte's erosion and feather: pixels of the model's output in crop space, of the plate at plate scale
     erode: float | None = None
     feather: float | None = None
-    #: true: replace metrics.json, contact_sheet.png and timelines/ already in out
+    #: true: replace metrics.json, the contact sheets and timelines/ already in out
     overwrite: bool = False
     #: a shot-tuned encoder (tune.py) to decode through: score a shot before and after tuning
     tuning: str | None = None
+    #: also swap the held-out frames as plates (read from the footage; found, aligned, decoded and composited
+    #: at the plate's resolution by swap.py's own stages) and score them beside the crop-space metrics
+    plate_scale: bool = True
+    #: the footage the cache was prepared from, for plate_scale; null: the folder its report.json names
+    footage: str | None = None
+    #: the footage's OpenColorIO colorspace, as prepare.py was given it (null: its default), and the config
+    colorspace: str | None = None
+    ocio_config: str | None = None
 
     def __post_init__(self):
         check_blend(self.blend, self.quality)
         check_matte(self.matte)
         check_color(self.color)
         check_degradation(self.plate_grade, self.plate_blur, self.plate_jpeg)
+        if self.plate_scale and self.plate != {"grade": "none", "blur": 0.0, "jpeg": 0}:
+            raise ConfigError("plate_grade, plate_blur and plate_jpeg degrade the held-out crops, not the plates: "
+                              "give plate_scale=false with them")
+        if self.colorspace is not None:
+            check_colorspace("colorspace", self.colorspace, config_name(self.ocio_config))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: evaluate at least 1 frame at a time")
         if not 0 < self.holdout < 1:
             raise ConfigError(f"holdout={self.holdout}: the held-out share of each source must be in (0, 1), "
                               "as the model was trained with (data.holdout)")
+
+    @property
+    def find(self) -> FindOptions:
+        """How plate_scale reads the footage's colors and finds its faces (as the checkpoint's crops were)."""
+        return FindOptions(colorspace=self.colorspace, ocio_config=self.ocio_config)
 
     @property
     def composite(self) -> dict:

@@ -4,20 +4,28 @@ per swap, and the contact sheet's first frames; the frames themselves are droppe
 An identity p's frames are scored three ways: reconstruction (masked SSIM and
 PSNR of p's own decode), the analyses of the real frames, and for every
 identity q the swap p -> q (p's frame decoded by q's decoder and composited
-into it). The swap by p itself (the self-swap) keeps only its analyses: it is
-the floor of the landmark error.
+into it). The swap by p itself (the self-swap) is scored as a swap: it is the
+floor of every swap metric. The same accumulators take crop-space batches
+(`fusion.eval.heldout`, `fusion.eval.crop_swap`) and plate-scale ones
+(`fusion.eval.plate_heldout`, `fusion.eval.plate_swap`): a batch gives the
+network's `crops` and `masks`, the `views` analysed and shown with their
+`view_masks`, the template landmarks `points` in crop pixels and `positions`;
+a swapper gives `Swapped` views with their sharpness and color.
 """
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
-from fusion.color.scores import mean_color_error
 from fusion.eval.analyse import Analysis, FaceAnalyser
 from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOutBatch
+from fusion.eval.plate_heldout import PlateBatch
+from fusion.eval.plate_swap import PlateSwapper
+from fusion.eval.swapped import Swapped
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
-from fusion.metrics.sharpness import sharpness_ratio
 from fusion.metrics.temporal import Position, TemporalRatio
 
 #: Frames of each identity on the contact sheet.
@@ -34,26 +42,30 @@ class PairScores:
     color_error: list[float] = field(default_factory=list)
     flicker: TemporalRatio = field(default_factory=TemporalRatio)
 
-    def add(self, swapped: torch.Tensor, batch: HeldOutBatch, analyses: list[Analysis | None]) -> None:
-        """Score a batch of composited swaps (B, 3, R, R) against the batch's crops; `analyses` are the swaps'."""
+    def add(self, swapped: Swapped, batch: HeldOutBatch | PlateBatch, analyses: list[Analysis | None]) -> None:
+        """Keep a batch's swaps' scores, their flicker against the batch's views; `analyses` are the swaps'."""
         self.analyses += analyses
-        self.sharpness += sharpness_ratio(swapped, batch.crops, batch.masks).tolist()
-        self.color_error += mean_color_error(swapped, batch.crops, batch.masks).tolist()
-        self.flicker.add(swapped.permute(0, 2, 3, 1).numpy(), batch.crops.permute(0, 2, 3, 1).numpy(),
-                         batch.masks[:, 0].numpy() > 0.5, batch.positions)
+        self.sharpness += swapped.sharpness
+        self.color_error += swapped.color_error
+        self.flicker.add(swapped.views.permute(0, 2, 3, 1).numpy(), batch.views.permute(0, 2, 3, 1).numpy(),
+                         batch.view_masks[:, 0].numpy() > 0.5, batch.positions)
 
 
 class SheetBlock:
-    """One identity's block of the contact sheet: a row of its first `SHEET_FRAMES` held-out crops, then a row
-    of their swap by each identity."""
+    """One identity's block of the contact sheet: a row of its first `SHEET_FRAMES` held-out frames, then a row
+    of their swap by each identity; each image `tile` px square (None: as given)."""
 
-    def __init__(self, identities: int):
+    def __init__(self, identities: int, tile: int | None = None):
         self.rows: list[list[torch.Tensor]] = [[] for _ in range(identities + 1)]
+        self.tile = tile
 
     def add(self, rows: list[torch.Tensor]) -> None:
-        """Keep the first frames of a batch's crops and of each swap of them, until the rows are full."""
+        """Keep the first frames of a batch's views and of each swap of them, until the rows are full."""
         for kept, images in zip(self.rows, rows):
-            kept += [image.clone() for image in images[:SHEET_FRAMES - len(kept)]]  # a view would keep the batch
+            images = images[:SHEET_FRAMES - len(kept)]
+            if self.tile is not None and len(images) and images.shape[-1] != self.tile:
+                images = F.interpolate(images, size=(self.tile, self.tile), mode="area")
+            kept += [image.clone() for image in images]  # a view would keep the batch
 
     def image(self) -> torch.Tensor:
         """(3, rows x R, frames x R): the rows one above the other."""
@@ -61,33 +73,44 @@ class SheetBlock:
 
 
 class IdentityScores:
-    """Everything `evaluate` keeps of identity number `index`'s (of `identities`) held-out frames."""
+    """Everything `evaluate` keeps of identity number `index`'s (of `identities`) held-out frames; the contact
+    sheet's images `sheet_tile` px square (None: as the batches' views)."""
 
-    def __init__(self, index: int, identities: int):
+    def __init__(self, index: int, identities: int, sheet_tile: int | None = None):
         self.index, self.identities = index, identities
         self.reconstruction: list[torch.Tensor] = []  # per batch, (2, B): masked SSIM and PSNR
         self.positions: list[Position] = []  # (source, frame) of each held-out frame, in the order scored
+        self.points: list[np.ndarray] = []  # per batch, (B, 68, 2): the template landmarks in crop pixels
         self.real: list[Analysis | None] = []
-        self.self_swap: list[Analysis | None] = []
+        self.self_pair = PairScores()
         self.pairs = {j: PairScores() for j in range(identities) if j != index}
-        self.sheet = SheetBlock(identities)
+        self.sheet = SheetBlock(identities, sheet_tile)
 
-    def add(self, batch: HeldOutBatch, swapper: CropSwapper, analyse: FaceAnalyser) -> None:
-        """Score one batch of the identity's held-out crops: its own decode, the real frames, each swap."""
+    @property
+    def self_swap(self) -> list[Analysis | None]:
+        """The self-swap's analyses, frame by frame."""
+        return self.self_pair.analyses
+
+    def template_points(self) -> np.ndarray:
+        """(N, 68, 2) the template landmarks of every frame scored, in crop pixels."""
+        return np.concatenate(self.points) if self.points else np.zeros((0, 68, 2))
+
+    def add(self, batch: HeldOutBatch | PlateBatch, swapper: CropSwapper | PlateSwapper, analyse: FaceAnalyser) -> None:
+        """Score one batch of the identity's held-out frames: its own decode, the real frames, each swap;
+        landmarks are kept in the crops' pixels."""
         own = swapper.decode(batch, self.index)
         visible = swapper.visible(batch)
         self.reconstruction.append(torch.stack([masked_ssim(own, batch.crops, batch.masks),
                                                 masked_psnr(own, batch.crops, batch.masks)]))
         self.positions += batch.positions
-        self.real += analyse(batch.crops)
-        rows = [batch.crops]
+        self.points.append(batch.points)
+        size = batch.crops.shape[-1]
+        self.real += analyse(batch.views, size)
+        rows = [batch.views]
         for j in range(self.identities):
             swapped = swapper.composite(own if j == self.index else swapper.decode(batch, j), batch, visible)
-            if j == self.index:
-                self.self_swap += analyse(swapped)
-            else:
-                self.pairs[j].add(swapped, batch, analyse(swapped))
-            rows.append(swapped)
+            (self.self_pair if j == self.index else self.pairs[j]).add(swapped, batch, analyse(swapped.views, size))
+            rows.append(swapped.views)
         self.sheet.add(rows)
 
     def ssim_psnr(self) -> tuple[float, float]:

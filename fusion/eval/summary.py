@@ -1,15 +1,15 @@
 """From the scores `evaluate` kept to metrics.json's numbers: per identity, per swap p -> q, and the summary.
 
 Identity is measured against each identity's centroid of dlib descriptors of
-its real held-out frames; landmark errors against the template frames' cached
-landmarks. A swap with no face found counts as a retrieval miss, not as
-missing data.
+its real held-out frames; landmark errors against the template frames' landmarks
+(the cache's in crop space, the swap's tracker's at plate scale). A swap with no
+face found counts as a retrieval miss, not as missing data.
 
 How a swap follows the performance (`fusion.metrics.performance`: head pose,
 mouth opening, eye openness) is read from dlib's landmarks of the swap and of
 the real held-out frame it was swapped into (the plate), frame by frame; the
 self-swap against the same frames is its floor, and the real frames against
-their cached landmarks (`_real`) the measurement's own. Frames where either
+their template landmarks (`_real`) the measurement's own. Frames where either
 has no face are left out. The mouth's correlation pools the frames of all of p's
 held-out sources: a correlation pairs each swap frame with its own plate
 frame, so it does not depend on their order, and the timeline plots
@@ -31,7 +31,8 @@ SWAP_SUMMARY = ("retrieval_accuracy", "identity_margin", "landmark_error", "temp
                 "color_error", *(f"landmark_error_{region}" for region in REGIONS), *FOLLOW_SCORES)
 #: The summary's means over the identities.
 IDENTITY_SUMMARY = ("ssim", "landmark_error_real", "landmark_error_self_swap",
-                    *(f"{key}_{floor}" for floor in ("real", "self_swap") for key in FOLLOW_SCORES))
+                    *(f"{key}_{floor}" for floor in ("real", "self_swap") for key in FOLLOW_SCORES),
+                    "sharpness_ratio_self_swap", "temporal_ratio_self_swap")
 
 
 def mean(values: list) -> float | None:
@@ -73,16 +74,20 @@ def centroids(scores: list[IdentityScores]) -> np.ndarray:
 
 def identity_metrics(scores: IdentityScores, template_points: np.ndarray, plate: Performance) -> dict:
     """An identity's frames, reconstruction and the floors of a swap's landmark error and of how it follows the
-    real frames' `plate` performance: the measurement itself (the real frames against their cached
-    landmarks) and the model without an identity change (the self-swap against the real frames)."""
+    real frames' `plate` performance: the measurement itself (the real frames against their template
+    landmarks) and the model without an identity change (the self-swap against the real frames), whose
+    sharpness and flicker are the floors of a swap's too."""
     ssim, psnr = scores.ssim_psnr()
     measured = follow_scores(plate, measure_performance(template_points))
     follows = follow_scores(performance(scores.self_swap), plate)
+    own = scores.self_pair
     return {"frames": len(template_points), "ssim": ssim, "psnr": psnr,
             "landmark_error_real": landmark_errors(scores.real, template_points),
             "landmark_error_self_swap": landmark_errors(scores.self_swap, template_points),
             **{f"{key}_real": value for key, value in measured.items()},
-            **{f"{key}_self_swap": value for key, value in follows.items()}}
+            **{f"{key}_self_swap": value for key, value in follows.items()},
+            "sharpness_ratio_self_swap": mean(own.sharpness),
+            "temporal_ratio_self_swap": own.flicker.value() if own.flicker.pairs else None}
 
 
 def mean_distance(descriptors: np.ndarray, centre: np.ndarray) -> float | None:
@@ -133,9 +138,10 @@ def swap_metrics(pair: PairScores, template_points: np.ndarray, centres: np.ndar
     }
 
 
-def score_metrics(names: list[str], scores: list[IdentityScores], templates: list[np.ndarray]) -> tuple[dict, dict]:
-    """(identities, swaps) sections of metrics.json from each identity's `scores` and template landmarks."""
+def score_metrics(names: list[str], scores: list[IdentityScores]) -> tuple[dict, dict]:
+    """(identities, swaps) sections of metrics.json from each identity's `scores`."""
     centres, plates = centroids(scores), [performance(s.real) for s in scores]
+    templates = [s.template_points() for s in scores]
     identities = {p: identity_metrics(s, points, plate) for p, s, points, plate in zip(names, scores, templates, plates)}
     swaps = {f"{p}->{names[j]}": swap_metrics(pair, points, centres, i, j, plates[i])
              for i, (p, s, points) in enumerate(zip(names, scores, templates)) for j, pair in s.pairs.items()}

@@ -61,6 +61,30 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
+def rescaled_points(points, scale) -> np.ndarray:
+    """(N, 2) points of an image in pixels of that image resized by `scale` (a number, or (x, y)), as resize
+    maps pixel centres, `(p + 0.5) * scale - 0.5`, so they stay on the features they mark.
+
+    >>> rescaled_points(np.array([[0.0, 1.5]]), 0.5).tolist()
+    [[-0.25, 0.5]]
+    """
+    return (np.asarray(points, np.float64) + 0.5) * scale - 0.5
+
+
+def rescaled_matrix(matrix: np.ndarray, scale: float) -> np.ndarray:
+    """A (2, 3) plate-to-crop `matrix` for the crop resized by `scale`, pixel centres kept (`rescaled_points`).
+
+    >>> matrix = np.array([[2.0, 0, 1], [0, 2.0, 0]])
+    >>> point = np.array([[3.0, 4.0]])
+    >>> bool(np.allclose(transform_points(point, rescaled_matrix(matrix, 4)),
+    ...                  rescaled_points(transform_points(point, matrix), 4)))
+    True
+    """
+    scaled = matrix.astype(np.float64) * scale
+    scaled[:, 2] += 0.5 * (scale - 1)
+    return scaled
+
+
 def warp_face(image: np.ndarray, matrix: np.ndarray, resolution: int) -> np.ndarray:
     """Resample the crop, keeping the image's dtype.
 

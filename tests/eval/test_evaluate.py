@@ -73,11 +73,19 @@ def test_flicker_pairs_only_frames_that_follow_in_one_take(takes, tmp_path, monk
     monkeypatch.setattr(TemporalRatio, "add", recorded)
     options = module.EvaluateOptions(holdout=0.25, device="cpu", batch_size=4)
     metrics = module.evaluate(checkpoint, cache, tmp_path / "eval", options)
-    positions, ratios = [at for _, at in calls], list(dict.fromkeys(ratio for ratio, _ in calls))
+    positions = [at for _, at in calls][::2]  # each batch goes to the self-swap's ratio and the other identity's
+    ratios = list(dict.fromkeys(ratio for ratio, _ in calls))
     assert positions[:2] == [[("take1", 9), ("take1", 10), ("take1", 11), ("take2", 8)], [("take2", 9), ("take2", 11)]]
-    assert [ratio.pairs for ratio in ratios] == [3, 4]  # astronaut -> hopper, hopper -> astronaut
-    assert all(swap["temporal_ratio"] > 0 for swap in metrics["swaps"].values())
-    assert [v["frames"] for v in metrics["identities"].values()] == [6, 6]
+    crop_pairs = [ratio.pairs for ratio in ratios[:4]]  # astronaut's self-swap, -> hopper; hopper's -> astronaut, own
+    assert crop_pairs == [3, 3, 4, 4]
+    # at plate scale each take is read as a plate of its held-out frames (take2's 8-11: 10 has no face, not held
+    # out), so a batch ends with its take, and the same frames follow one another
+    assert positions[4:6] == [[("take1", 9), ("take1", 10), ("take1", 11)], [("take2", 8), ("take2", 9), ("take2", 11)]]
+    assert [ratio.pairs for ratio in ratios[4:]] == crop_pairs
+    for section in (metrics, metrics["plate_scale"]):
+        assert all(swap["temporal_ratio"] > 0 for swap in section["swaps"].values())
+        assert [v["frames"] for v in section["identities"].values()] == [6, 6]
+    assert metrics["plate_scale"]["frames_without_face"] == {"astronaut": 0, "hopper": 0}
     (pack,) = [StagePack(folder) for folder in (cache / "packs").iterdir()]
     assert (pack.spec.split, pack.spec.resolution, len(pack)) == ("val", 32, 12)
     crop = 32 * 32 * (3 + 1 + 3) + 68 * 2 * 4 + 8  # bytes of a crop: image, hull, feature maps, landmarks, identity
@@ -127,15 +135,18 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
     monkeypatch.setattr(SwapModel, "decode", frame_by_frame)
     monkeypatch.setattr(heldout, "to_float", spy_to_float)
     whole = module.evaluate(checkpoint, cache, tmp_path / "whole", module.EvaluateOptions(device="cpu", batch_size=16))
-    assert sizes == {"decode": [2] * 4, "to_float": [2] * 2}  # one batch per identity, decoded by each identity
+    # one batch per identity, decoded by each identity, in crop space and at plate scale; crops read once
+    assert sizes == {"decode": [2] * 8, "to_float": [2] * 2}
     for calls in sizes.values():
         calls.clear()
     batched = module.evaluate(checkpoint, cache, tmp_path / "batched", module.EvaluateOptions(device="cpu", batch_size=1))
-    assert sizes == {"decode": [1] * 8, "to_float": [1] * 4}  # each frame read once
+    assert sizes == {"decode": [1] * 16, "to_float": [1] * 4}  # each frame read once
     assert batched == whole and batched["swaps"]["astronaut->hopper"]["temporal_ratio"] is not None
+    assert batched["plate_scale"]["swaps"]["astronaut->hopper"]["temporal_ratio"] is not None
     whole_dir, batched_dir = tmp_path / "whole", tmp_path / "batched"
     assert (batched_dir / "metrics.json").read_text() == (whole_dir / "metrics.json").read_text()
-    assert np.array_equal(read_image(batched_dir / "contact_sheet.png"), read_image(whole_dir / "contact_sheet.png"))
+    for sheet in module.SHEETS:
+        assert np.array_equal(read_image(batched_dir / sheet), read_image(whole_dir / sheet))
     with pytest.raises(ConfigError, match="batch_size=0"):
         module.EvaluateOptions(batch_size=0)
 
@@ -143,50 +154,64 @@ def test_evaluate_in_batches_equals_one_batch(demo, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_floor(demo, tmp_path, monkeypatch):
     """A stand-in model whose self-swap gives the crop back and whose swaps give it back turned 10 degrees in the
-    image plane, through evaluate's whole path (composite, dlib, metrics, timelines). Composited inside the
-    hull, the turn reads as 8.1 and 8.3 degrees; the floor is 0. The demo's plates keep their mouths still."""
+    image plane, through evaluate's whole path (composite, dlib, metrics, timelines), in crop space and at plate
+    scale. Composited inside the hull, the turn reads as 8.2 degrees in crop space and 8.5 at plate scale; the
+    self-swap's floor is 0 in crop space. The demo's plates keep their mouths still."""
     import kornia
 
     import fusion.eval.evaluate as module
     from fusion.eval.heldout import HeldOut
+    from fusion.eval.plate_heldout import PlateHeldOut
     from fusion.eval.timeline import TIMELINE_SIZE
 
     checkpoint, cache = demo
-    scored, batches = {}, HeldOut.batches
+    scored = {}
 
-    def recorded(held_out, identity, name, size):
-        scored["identity"] = identity
-        yield from batches(held_out, identity, name, size)
+    def recorder(batches):
+        def recorded(held_out, identity, name, size):
+            scored["identity"] = identity
+            yield from batches(held_out, identity, name, size)
+        return recorded
 
     def turned(model, crops, identity):
         return crops if identity == scored["identity"] else kornia.geometry.transform.rotate(
             crops, torch.full((len(crops),), 10.0))
 
-    monkeypatch.setattr(HeldOut, "batches", recorded)
+    monkeypatch.setattr(HeldOut, "batches", recorder(HeldOut.batches))
+    monkeypatch.setattr(PlateHeldOut, "batches", recorder(PlateHeldOut.batches))
     monkeypatch.setattr(SwapModel, "decode", turned)
     out = tmp_path / "eval"
     metrics = module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu", holdout=0.25))
-    for swap in metrics["swaps"].values():
-        assert swap["faces_found"] == "5/5" and 7 < swap["pose_error"] < 9.5
-        assert swap["mouth_error"] < 0.03 and swap["eye_error"] < 0.04  # the turn barely changes the openings
-        assert swap["mouth_correlation"] is None  # the plate's mouth does not move
-        assert swap["identity_margin"] < -0.2  # still the template's face: nearer p's centroid than q's
-    for identity in metrics["identities"].values():
-        assert identity["pose_error_self_swap"] < 1e-3 and identity["mouth_error_self_swap"] < 1e-6
-        assert identity["pose_error_real"] < 7 and identity["mouth_error_real"] < 0.03  # dlib on 32 px: 2.3, 4.0
-    summary = metrics["summary"]
-    assert 7 < summary["pose_error"] < 9.5 and summary["pose_error_self_swap"] < 1e-3
-    assert all(np.isfinite(summary[key]) for key in ("mouth_error", "eye_error", "identity_margin",
-                                                     "mouth_error_self_swap", "eye_error_self_swap"))
+    # (section, the self-swap's pose and mouth floors, a swap's mouth and eye errors): crop space gives the crop
+    # back; at plate scale the 32 px crop is warped up into the plate, which moves dlib's landmarks (3.9 degrees)
+    for section, pose_floor, mouth_floor, mouth, eyes in ((metrics, 1e-3, 1e-6, 0.03, 0.04),
+                                                          (metrics["plate_scale"], 5.5, 0.04, 0.05, 0.08)):
+        for swap in section["swaps"].values():
+            assert swap["faces_found"] == "5/5" and 7 < swap["pose_error"] < 9.5
+            assert swap["mouth_error"] < mouth and swap["eye_error"] < eyes  # the turn barely changes the openings
+            assert swap["mouth_correlation"] is None  # the plate's mouth does not move
+            assert swap["identity_margin"] < -0.1  # still the template's face: nearer p's centroid than q's
+        for identity in section["identities"].values():
+            assert identity["pose_error_self_swap"] < pose_floor and identity["mouth_error_self_swap"] < mouth_floor
+            assert identity["pose_error_real"] < 7 and identity["mouth_error_real"] < 0.03  # dlib on 32 px: 2.3, 4.0
+        summary = section["summary"]
+        assert summary["pose_error"] - summary["pose_error_self_swap"] > 3  # the turn stands above the floor
+        assert all(np.isfinite(summary[key]) for key in ("mouth_error", "eye_error", "identity_margin",
+                                                         "mouth_error_self_swap", "eye_error_self_swap"))
+    # what only plate scale shows: a 32 px face is soft in the plate (0.17), whatever it is in its crop (1.0)
+    assert metrics["summary"]["sharpness_ratio_self_swap"] == pytest.approx(1.0)
+    assert metrics["plate_scale"]["summary"]["sharpness_ratio_self_swap"] < 0.3
     timelines = sorted(path.name for path in (out / "timelines").iterdir())
-    assert timelines == ["astronaut_to_hopper.png", "hopper_to_astronaut.png"]
+    assert timelines == ["astronaut_to_hopper.png", "astronaut_to_hopper_plate.png", "hopper_to_astronaut.png",
+                         "hopper_to_astronaut_plate.png"]
     assert read_image(out / "timelines" / timelines[0]).shape == (TIMELINE_SIZE[1], TIMELINE_SIZE[0], 3)
 
     (out / "timelines" / "old_to_new.png").write_bytes(b"a previous evaluation's timeline")
-    with pytest.raises(OutputError, match=r"out exists: .*metrics.json.*timelines; pass overwrite=true"):
+    with pytest.raises(OutputError, match=r"out exists: .*metrics.json.*contact_sheet_plate.png and 1 more; pass"):
         module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu"))
-    module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu", overwrite=True))
-    assert sorted(path.name for path in (out / "timelines").iterdir()) == timelines  # replaced whole
+    module.evaluate(checkpoint, cache, out, module.EvaluateOptions(device="cpu", overwrite=True, plate_scale=False))
+    assert sorted(path.name for path in (out / "timelines").iterdir()) == timelines[::2]  # replaced whole
+    assert sorted(path.name for path in out.iterdir()) == ["contact_sheet.png", "metrics.json", "timelines"]
 
 
 @pytest.mark.slow
@@ -217,20 +242,30 @@ def test_evaluate_writes_metrics_and_sheet(checkpoint, tmp_path, monkeypatch):
         assert metrics["identities"][q]["retrieval_accuracy"] == metrics["swaps"][f"{p}->{q}"]["retrieval_accuracy"]
     sheet = read_image(tmp_path / "eval" / "contact_sheet.png")
     assert sheet.shape == (3 * 32, 2 * 2 * 32, 3)  # rows: template + one swap per identity; identities side by side
-    assert {path.name for path in (tmp_path / "eval" / "timelines").iterdir()} == {"astronaut_to_hopper.png",
-                                                                                  "hopper_to_astronaut.png"}
+    assert read_image(tmp_path / "eval" / "contact_sheet_plate.png").shape == (3 * 256, 2 * 2 * 256, 3)
+    assert {path.name for path in (tmp_path / "eval" / "timelines").iterdir()} == {
+        "astronaut_to_hopper.png", "hopper_to_astronaut.png", "astronaut_to_hopper_plate.png",
+        "hopper_to_astronaut_plate.png"}
+    plates = metrics["plate_scale"]
+    assert plates["footage"] == str(footage) and plates["frames_without_face"] == {"astronaut": 0, "hopper": 0}
+    assert set(plates["summary"]) == set(metrics["summary"]) and set(plates["swaps"]) == set(metrics["swaps"])
+    assert 0 < plates["summary"]["sharpness_ratio"] < 1
 
     from fusion.eval.wandb_report import COLUMNS, log_evaluation, swap_table
 
-    table = swap_table(metrics)
+    table = swap_table(metrics["swaps"])
     assert table.columns == COLUMNS and [row[0] for row in table.data] == ["astronaut->hopper", "hopper->astronaut"]
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     folder = Path(log_evaluation(metrics, tmp_path / "eval"))
     run_files = folder.parent
     assert list(run_files.glob("*.wandb")) and "offline-run" in run_files.name
-    logged = sorted(path.name.split("_")[0] for path in (folder / "media" / "images" / "timelines").glob("*.png"))
-    assert logged == ["astronaut", "hopper"]  # astronaut_to_hopper_<step>_<hash>.png and hopper's
+    images = folder / "media" / "images"
+    logged = sorted(path.name.rsplit("_", 2)[0] for path in (images / "timelines").glob("*.png"))
+    assert logged == ["astronaut_to_hopper", "astronaut_to_hopper_plate", "hopper_to_astronaut",
+                      "hopper_to_astronaut_plate"]  # <name>_<step>_<hash>.png
+    sheets = sorted(path.name.rsplit("_", 2)[0] for path in images.glob("contact_sheet*.png"))
+    assert sheets == ["contact_sheet", "contact_sheet_plate"]
 
 
 def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
@@ -243,13 +278,17 @@ def test_evaluate_py_prints_a_summary_a_person_reads(demo, tmp_path):
                              f"output={out}", "device=cpu", f"paths.root_dir={tmp_path}"],
                             cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()[-5:]
+    lines = result.stdout.splitlines()[-8:]
     assert lines[0].startswith("held-out frames of 2 identities: masked SSIM 0.")
-    assert lines[1].startswith("swaps: identity retrieval ") and "self-swap floor" in lines[1] and "sharpness ratio 0." in lines[1]
-    assert lines[2].startswith("landmark error by region") and ", eyes " in lines[2] and ", mouth " in lines[2]
-    assert lines[3].startswith("following the plate (self-swap floor): pose error ") and "mouth correlation" in lines[3]
-    assert lines[4] == (f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}"
-                        f"; timelines: {out / 'timelines'}")
+    for start, where in ((1, "in crop space: "), (4, "at plate scale (0 held-out frames without a face): ")):
+        swaps, regions, follows = lines[start:start + 3]
+        assert swaps.startswith(f"{where}swaps: identity retrieval ") and "self-swap floor" in swaps
+        assert "sharpness ratio 0." in swaps
+        assert regions.startswith("  landmark error by region") and ", eyes " in regions and ", mouth " in regions
+        assert follows.startswith("  following the plate (self-swap floor): pose error ")
+        assert "mouth correlation" in follows
+    assert lines[7] == (f"per identity and per swap: {out / 'metrics.json'}; contact sheets: "
+                        f"{out / 'contact_sheet.png'}, {out / 'contact_sheet_plate.png'}; timelines: {out / 'timelines'}")
     assert "hopper: held-out frames: 1/1 (100%) batch" in result.stdout + result.stderr
 
 
@@ -275,8 +314,8 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
     metrics = {"identities": {"astronaut": {}, "hopper": {}},
                "summary": {"ssim": 0.81234, "retrieval_accuracy": 1.0, "landmark_error": 0.0712,
                            "landmark_error_self_swap": 0.0433, "landmark_error_real": 0.0121, "temporal_ratio": 1.2349,
-                           "sharpness_ratio": 0.6, "color_error": 3.14159,
-                           **{f"landmark_error_{region}": v for region, v in regions.items()},
+                           "temporal_ratio_self_swap": 1.01, "sharpness_ratio": 0.6, "sharpness_ratio_self_swap": 0.7,
+                           "color_error": 3.14159, **{f"landmark_error_{region}": v for region, v in regions.items()},
                            "pose_error": 6.912, "pose_error_self_swap": 2.04, "mouth_error": 0.1104,
                            "mouth_error_self_swap": 0.0301, "eye_error": 0.05, "eye_error_self_swap": 0.02,
                            "mouth_correlation": None, "identity_margin": 0.1234},
@@ -284,18 +323,24 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
                                 "clean_learned_vs_hull": 0.98765}}
     out = tmp_path / "eval"
     lines = ["held-out frames of 2 identities: masked SSIM 0.812",
-             "swaps: identity retrieval 1.000, landmark error 0.071 (self-swap floor 0.043, detector on real frames "
-             "0.012), flicker ratio 1.235, sharpness ratio 0.600, color error 3.142 (CIEDE2000 of the mean face "
-             "color)",
-             "landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
+             "in crop space: swaps: identity retrieval 1.000, landmark error 0.071 (self-swap floor 0.043, detector on "
+             "real frames 0.012), flicker ratio 1.235 (1.010), sharpness ratio 0.600 (0.700), color error 3.142 "
+             "(CIEDE2000 of the mean face color)",
+             "  landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
              "brows 0.050, nose 0.045, eyes 0.030, mouth n/a",
-             "following the plate (self-swap floor): pose error 6.912 degrees (2.040), mouth opening error 0.110 "
+             "  following the plate (self-swap floor): pose error 6.912 degrees (2.040), mouth opening error 0.110 "
              "(0.030), eye openness error 0.050 (0.020), mouth correlation n/a; identity margin 0.123",
              "learned matte on 12 held-out crops: IoU with occluders 0.901 (the hull alone 0.700), without 0.988 of "
              "the hull",
-             f"per identity and per swap: {out / 'metrics.json'}; contact sheet: {out / 'contact_sheet.png'}; "
+             f"per identity and per swap: {out / 'metrics.json'}; contact sheets: {out / 'contact_sheet.png'}; "
              f"timelines: {out / 'timelines'}"]
     wandb_run = tmp_path / "wandb" / "run-1"
     assert evaluate_summary(metrics, out, wandb_run) == [*lines, f"W&B run in {wandb_run}"]
     del metrics["matte_scores"]
     assert evaluate_summary(metrics, str(out)) == lines[:4] + lines[5:]  # no learned matte, no W&B
+    metrics["plate_scale"] = {"frames_without_face": {"astronaut": 2, "hopper": 1},
+                              "summary": {**metrics["summary"], "sharpness_ratio": 0.45}}
+    plate = [line.replace("in crop space", "at plate scale (3 held-out frames without a face)")
+             .replace("sharpness ratio 0.600", "sharpness ratio 0.450") for line in lines[1:4]]
+    assert evaluate_summary(metrics, out) == [*lines[:4], *plate, lines[5].replace(
+        "contact_sheet.png;", f"contact_sheet.png, {out / 'contact_sheet_plate.png'};")]

@@ -9,6 +9,7 @@ from fusion.eval.analyse import Analysis
 from fusion.eval.crop_swap import CropSwapper, composite_crops
 from fusion.eval.heldout import HeldOutBatch
 from fusion.eval.scores import SHEET_FRAMES, IdentityScores, PairScores, SheetBlock
+from fusion.eval.swapped import Swapped
 from fusion.eval.summary import performance, score_metrics, summarise, swap_metrics
 from fusion.metrics.expression import landmark_error
 
@@ -16,11 +17,11 @@ RES = 16
 
 
 def held_out_batch(start: int, size: int, take: str = "take1") -> HeldOutBatch:
-    """`size` random crops, full masks, frames `start`... of one take."""
+    """`size` random crops, full masks, frames `start`... of one take, landmarks `template(start + k)`."""
     crops = torch.rand(size, 3, RES, RES, generator=torch.Generator().manual_seed(start))
     square = np.array([[2, 2], [13, 2], [13, 13], [2, 13]], np.float32)
     return HeldOutBatch(crops, torch.ones(size, 1, RES, RES), [square] * size,
-                        [(take, start + k) for k in range(size)])
+                        [(take, start + k) for k in range(size)], np.stack([template(start + k) for k in range(size)]))
 
 
 def template(offset: float = 0.0) -> np.ndarray:
@@ -38,10 +39,16 @@ def descriptor(value: float) -> np.ndarray:
 def test_a_pair_keeps_every_frames_scores_and_flickers_only_across_following_frames():
     pair = PairScores()
     for batch in (held_out_batch(0, 3), held_out_batch(3, 2, "take2")):
-        pair.add(batch.crops * 0.9, batch, [None] * len(batch.crops))
-    assert len(pair.analyses) == len(pair.sharpness) == len(pair.color_error) == 5
+        size = len(batch.crops)
+        pair.add(Swapped(batch.crops * 0.9, [0.5] * size, [2.0] * size), batch, [None] * size)
+    assert len(pair.analyses) == 5 and pair.sharpness == [0.5] * 5 and pair.color_error == [2.0] * 5
     assert pair.flicker.pairs == 3  # 0-1, 1-2 in take1 and 3-4 in take2; not 2-3 across the takes
-    assert all(0 < ratio < 1.01 for ratio in pair.sharpness)  # a darkened crop: no sharper than the crop
+    assert pair.flicker.value() == pytest.approx(0.9)  # the darkened crops change 0.9 times as much
+
+
+def test_a_swap_result_has_a_sharpness_and_a_color_error_per_view():
+    with pytest.raises(ValueError, match="2 swapped views with 1 sharpness ratios and 2 color errors"):
+        Swapped(torch.zeros(2, 3, RES, RES), [1.0], [0.0, 0.0])
 
 
 def test_the_sheet_keeps_the_first_frames_of_each_row_as_copies():
@@ -51,6 +58,10 @@ def test_the_sheet_keeps_the_first_frames_of_each_row_as_copies():
     assert [len(row) for row in sheet.rows] == [SHEET_FRAMES] * 3
     assert torch.equal(sheet.rows[0][5], batches[1][1]) and sheet.rows[0][0].data_ptr() != batches[0].data_ptr()
     assert sheet.image().shape == (3, 3 * RES, SHEET_FRAMES * RES)
+    tiled = SheetBlock(1, RES // 2)  # plate-scale views shrunk to the sheet's tiles: each 2x2 block's mean
+    tiled.add([batches[0], batches[0]])
+    assert tiled.image().shape == (3, 2 * RES // 2, 4 * RES // 2)
+    assert tiled.rows[0][0][:, 0, 0].tolist() == pytest.approx(batches[0][0, :, :2, :2].mean((1, 2)).tolist())
 
 
 class ScaleSwapper:
@@ -67,14 +78,15 @@ class ScaleSwapper:
         return None
 
     def composite(self, faces, batch, visible):
-        return faces
+        return Swapped(faces, [1.0] * len(faces), [0.0] * len(faces))
 
 
 def test_an_identity_decodes_each_batch_once_per_identity_and_scores_each_swap_apart():
     swapper, seen = ScaleSwapper(), []
 
-    def analyse(crops):
+    def analyse(crops, size):
         seen.append(crops)
+        assert size == RES  # landmarks in the crops' pixels
         return [Analysis(descriptor(float(crops.mean())), template())] * len(crops)
 
     scores = IdentityScores(1, 3)
@@ -82,6 +94,8 @@ def test_an_identity_decodes_each_batch_once_per_identity_and_scores_each_swap_a
         scores.add(batch, swapper, analyse)
     assert swapper.decoded == [1, 0, 2] * 2  # its own decode first, reused for the self-swap
     assert sorted(scores.pairs) == [0, 2] and len(scores.real) == len(scores.self_swap) == 3
+    assert np.array_equal(scores.template_points(), np.stack([template(k) for k in range(3)]))
+    assert scores.self_pair.sharpness == [1.0] * 3 and scores.self_pair.flicker.pairs == 2
     assert all(len(pair.analyses) == 3 for pair in scores.pairs.values())
     ssim, psnr = scores.ssim_psnr()  # its own decode is the crop at half brightness
     assert 0 < ssim < 1 and 5 < psnr < 15
@@ -113,17 +127,20 @@ def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measur
     analyses = {0: descriptor(0.0), 1: descriptor(1.0)}
     scores = [IdentityScores(i, 2) for i in range(2)]
     for i, identity in enumerate(scores):
-        identity.add(held_out_batch(i, 2), swapper, lambda crops, i=i: [Analysis(analyses[i], template())] * 2)
-    identities, swaps = score_metrics(["a", "b"], scores, [np.stack([template()] * 2)] * 2)
+        identity.add(held_out_batch(i, 2), swapper,  # each frame's face where its template's landmarks are
+                     lambda crops, size, i=i: [Analysis(analyses[i], template(i + k)) for k in range(2)])
+    identities, swaps = score_metrics(["a", "b"], scores)
     assert list(swaps) == ["a->b", "b->a"] and list(identities) == ["a", "b"]
     follows = ["pose_error", "mouth_error", "eye_error", "mouth_correlation"]
     assert list(identities["a"]) == ["frames", "ssim", "psnr", "landmark_error_real", "landmark_error_self_swap",
                                      *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
-                                     "retrieval_accuracy"]
+                                     "sharpness_ratio_self_swap", "temporal_ratio_self_swap", "retrieval_accuracy"]
+    assert identities["a"]["sharpness_ratio_self_swap"] == 1.0 and identities["a"]["temporal_ratio_self_swap"] > 0
     assert identities["b"]["retrieval_accuracy"] == swaps["a->b"]["retrieval_accuracy"] == 0.0  # a's face stays a's
     summary = summarise(identities, swaps)
-    assert list(summary)[-11:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
-                                   *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows)]
+    assert list(summary)[-13:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
+                                   *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
+                                   "sharpness_ratio_self_swap", "temporal_ratio_self_swap"]
     assert summary["landmark_error"] == 0.0 and summary["temporal_ratio"] == pytest.approx(
         np.mean([swaps["a->b"]["temporal_ratio"], swaps["b->a"]["temporal_ratio"]]))
     assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
@@ -134,11 +151,13 @@ def test_the_crop_swap_without_a_color_step_composites_the_decoded_faces():
     faces = torch.zeros_like(batch.crops)
     plain = CropSwapper(None, None, None, options)
     assert plain.visible(batch) is None
-    swapped = plain.composite(faces, batch, None)
+    result = plain.composite(faces, batch, None)
+    swapped = result.views
     assert torch.equal(swapped, composite_crops(faces, batch.crops, batch.polygons, options))
+    assert len(result.sharpness) == 2 and all(error > 20 for error in result.color_error)  # black into mid-grey
     outside = (swapped[:, :, 0, 0] - batch.crops[:, :, 0, 0]).abs().max()  # the crop's, through 16-bit pixels
     assert swapped[:, :, 7, 7].abs().max() < 0.01 and outside < 1e-4
-    doubled = CropSwapper(None, lambda face, plate, mask: face + 0.5, None, options).composite(faces, batch, None)
+    doubled = CropSwapper(None, lambda face, plate, mask: face + 0.5, None, options).composite(faces, batch, None).views
     assert (doubled[:, :, 7, 7] - 0.5).abs().max() < 0.01
 
 
@@ -168,10 +187,10 @@ def test_a_swap_follows_its_plate_frame_by_frame_against_the_self_swap_floor(pho
     scores = [IdentityScores(i, 2) for i in range(2)]
     for identity, real, swapped, into in ((scores[0], plate, swap, still), (scores[1], still, plate, still)):
         identity.reconstruction, identity.positions = [torch.ones(2, 6)], [("t1", k) for k in range(6)]
-        identity.real, identity.self_swap = real, real
+        identity.real, identity.self_pair.analyses, identity.points = real, real, [np.stack([base] * 6)]
         pair = identity.pairs[1 - identity.index]
         pair.analyses, pair.sharpness, pair.color_error = swapped, [1.0] * 6, [0.0] * 6
-    identities, swaps = score_metrics(["a", "b"], scores, [np.stack([base] * 6)] * 2)
+    identities, swaps = score_metrics(["a", "b"], scores)
     width = np.linalg.norm(base[48] - base[54])
     a_to_b = swaps["a->b"]
     assert a_to_b["pose_error"] == pytest.approx(3.0, abs=0.05)
