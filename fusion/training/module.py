@@ -15,6 +15,11 @@ band supervised; below `blend_min_resolution` (64 px) there is nothing to
 blend and the raw term is the whole loss. Why, and what it measured:
 docs/design.md (Triplets, the training loss and the blend) and (Measurements).
 
+With `expression_weight`, from `expression_min_resolution` each batch is also
+decoded by another identity and that swap asked to keep the source's pose,
+mouth and eyes (`fusion.training.expression_loss`, read by a landmark reader
+fitted on the cache when the first fit starts: `fusion.training.landmark_fit`).
+
 Which parameters train, at what learning rate and resolution, is set by the
 curriculum callback before each fit; the optimizer is built fresh per fit.
 
@@ -43,6 +48,8 @@ from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.model.fusion_net import FusionConfig, FusionNet
 from fusion.model.checkpoint import fusion_section, migrate
 from fusion.model.decode import decode_faces
+from fusion.training.expression_loss import ExpressionLoss
+from fusion.training.landmark_fit import landmark_net
 from fusion.training.losses import FaceLoss, LossWeights
 from fusion.training.preview_grid import preview_grid, save_preview
 
@@ -59,7 +66,8 @@ class FusionModule(L.LightningModule):
 
     def __init__(self, identities: list[str], net: dict, loss: dict | None = None, blend: dict | None = None,
                  betas: tuple[float, float] = (0.9, 0.999), preview_count: int = 8, run_dir: str | None = None,
-                 blend_min_resolution: int = 64, raw_weight: float = 1.0, ema_decay: float | None = 0.999):
+                 blend_min_resolution: int = 64, raw_weight: float = 1.0, ema_decay: float | None = 0.999,
+                 expression_weight: float = 0.0, expression_min_resolution: int = 64):
         super().__init__()
         self.save_hyperparameters()
         self.identities = list(identities)
@@ -76,6 +84,11 @@ class FusionModule(L.LightningModule):
         check_choice("model.blend.rule", self.blend_options["rule"], BLEND_RULES)
         self.blend_min_resolution = blend_min_resolution
         self.raw_weight = raw_weight
+        if expression_weight < 0:
+            raise ValueError(f"model.expression_weight={expression_weight}: give 0 (off) or a positive weight")
+        self.expression_weight, self.expression_min_resolution = expression_weight, expression_min_resolution
+        #: the expression loss, made when the first fit starts (it reads the cache); None: off or not yet made
+        self.expression: ExpressionLoss | None = None
         self.betas = tuple(betas)
         self.preview_count = preview_count
         self.run_dir = Path(run_dir) if run_dir else None
@@ -106,8 +119,13 @@ class FusionModule(L.LightningModule):
         return self.net_ema
 
     def on_fit_start(self) -> None:
-        """Copy the (restored) average's step count to the host: reading the buffer every step would sync a GPU."""
+        """Copy the (restored) average's step count to the host: reading the buffer every step would sync a GPU.
+        With an expression weight, make its loss once, from the datamodule's cache (`landmark_net`)."""
         self._ema_count = int(self.ema_steps)
+        if self.expression_weight and self.expression is None:
+            data = self.trainer.datamodule
+            folder = self.run_dir if self.run_dir is not None else Path(self.trainer.default_root_dir)
+            self.expression = ExpressionLoss(landmark_net(data.cache, data.identities, data.holdout, folder))
 
     def optimizer_step(self, *args, **kwargs) -> None:
         """The optimizer's step, then the average's: both before any callback's `on_train_batch_end`, so a
@@ -133,14 +151,24 @@ class FusionModule(L.LightningModule):
         face = self(source, identity)
         raw = self.loss(face, source, mask, features)
         if face.shape[-1] < self.blend_min_resolution:
-            return raw
-        prediction = self.blend(face, template, mask)
-        target = self.blend(source, template, mask)
-        blended = self.loss(prediction, target, mask, features)
-        terms = {f"blend_{name}": value for name, value in blended.items()}
-        terms.update({f"raw_{name}": value for name, value in raw.items()})
-        terms["loss"] = blended["loss"] + self.raw_weight * raw["loss"]
+            terms = dict(raw)
+        else:
+            prediction = self.blend(face, template, mask)
+            target = self.blend(source, template, mask)
+            blended = self.loss(prediction, target, mask, features)
+            terms = {f"blend_{name}": value for name, value in blended.items()}
+            terms.update({f"raw_{name}": value for name, value in raw.items()})
+            terms["loss"] = blended["loss"] + self.raw_weight * raw["loss"]
+        if self.expression is not None and face.shape[-1] >= self.expression_min_resolution:
+            terms["expression"] = self.expression(self(source, self.other_identities(identity)), source)
+            terms["loss"] = terms["loss"] + self.expression_weight * terms["expression"]
         return terms
+
+    def other_identities(self, identity: torch.Tensor) -> torch.Tensor:
+        """For each row, an identity drawn at random among the others: whose decoder the expression loss swaps it
+        through."""
+        shift = torch.randint(1, len(self.identities), identity.shape, device=identity.device)
+        return (identity + shift) % len(self.identities)
 
     def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
         """The loss of one batch, logging each term and the curriculum's stage, resolution, phase and fade-in."""
