@@ -22,10 +22,10 @@ from fusion.swap.pipeline import SwapOptions, swap
 
 REPO = Path(__file__).resolve().parents[1]
 PLATE_FRAMES = 12
-#: the last 3% of each source, of the 10% training held out (data.holdout): in crop space it scores this model as
-#: 0.05 and 0.1 do (retrieval 0.807 at 0.03 and 0.05; the metrics of 0.05 and 0.1 within 0.02 of each other) in
-#: a third of the time, leaving time to score the same frames at plate scale
-EVAL_HOLDOUT = 0.03
+#: the last 2% of each source, of the 10% training held out (data.holdout): it scores this model as 0.05 and 0.1
+#: do (crop-space retrieval 0.797 at 0.02, 0.807 at 0.03 and 0.05; plate-scale 0.621 and 0.626 at 0.02 and 0.03;
+#: the metrics of 0.05 and 0.1 within 0.02 of each other) in a fifth of the time, in crop space and at plate scale
+EVAL_HOLDOUT = 0.02
 
 
 @pytest.mark.slow
@@ -84,7 +84,7 @@ def test_clips_train_swap_evaluate(shared_clips, clips_cache, tmp_path):
     for pair in ("d9->d3", "d3->d9"):
         found, total = map(int, plates["swaps"][pair]["faces_found"].split("/"))
         assert found >= 0.9 * total, (pair, plates["swaps"][pair])
-    # a 128 px face in these 512 px clips is softer than the plate, which crop space cannot show (0.47 and 1.16)
+    # a 128 px face in these 512 px clips is softer than the plate, which crop space cannot show (0.47 and 1.18)
     assert plates["summary"]["sharpness_ratio"] < 0.8 < summary["sharpness_ratio"], (plates["summary"], summary)
-    assert plates["summary"]["retrieval_accuracy"] > 0.4, plates["summary"]  # 0.63; chance is 0.25
+    assert plates["summary"]["retrieval_accuracy"] > 0.4, plates["summary"]  # 0.62; chance is 0.25
     assert (tmp_path / "eval" / "contact_sheet_plate.png").is_file()

@@ -40,6 +40,8 @@ def evaluate_summary(metrics: dict, out: str | Path, wandb_run: Path | None = No
         missed = sum(plates["frames_without_face"].values())
         lines += _scores(plates["summary"], f"at plate scale ({missed} held-out frames without a face)")
         sheets.append(Path(out) / "contact_sheet_plate.png")
+    if "plate_scale_skipped" in metrics:
+        lines.append(f"not scored at plate scale: {metrics['plate_scale_skipped']}")
     if "matte_scores" in metrics:
         scores = metrics["matte_scores"]
         lines.append(f"learned matte on {scores['crops']} held-out crops: IoU with occluders "

@@ -24,6 +24,7 @@ batch at a time and then dropped: memory follows the batch, not the held-out
 set. The batch changes no metric beyond the network's own float rounding.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from fusion.eval.analyse import FaceAnalyser, as_uint8
 from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOut
 from fusion.eval.options import EvaluateOptions
-from fusion.eval.plate_heldout import PlateHeldOut, footage_root
+from fusion.eval.plate_heldout import PlateHeldOut, footage_root, missing_footage, named_footage
 from fusion.eval.plate_swap import PlateSwapper
 from fusion.eval.scores import IdentityScores
 from fusion.eval.summary import score_metrics, summarise
@@ -50,6 +51,8 @@ from fusion.swap.matte import learned_matte
 from fusion.swap.tuned_encoder import apply_tuned_encoder
 
 __all__ = ["EvaluateOptions", "evaluate"]
+
+log = logging.getLogger(__name__)
 
 #: The folder in `out` of the swaps' timelines, `<p>_to_<q>.png` (crop space) and `<p>_to_<q>_plate.png`.
 TIMELINES = "timelines"
@@ -111,9 +114,10 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     `cache` is the prepared cache the model trained on; None finds it under
     `cache_dir` by the crop settings the checkpoint records. With
     `options.plate_scale` the held-out frames are also read from the footage
-    it was prepared from and swapped as plates. Existing results in `out` are
-    replaced only with `options.overwrite`; the checkpoint, cache and footage
-    never are.
+    it was prepared from and swapped as plates (where that footage is not at
+    hand, metrics.json's `plate_scale_skipped` says why and what to give).
+    Existing results in `out` are replaced only with `options.overwrite`; the
+    checkpoint, cache and footage never are.
     """
     options, out = options or EvaluateOptions(), Path(out)
     results = [out / "metrics.json", *(out / name for name in SHEETS), out / TIMELINES]
@@ -126,6 +130,9 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     cache = model_cache(cache, cache_dir, model.crop)
     check_outputs(results, [cache], options.overwrite, "out")
     footage = footage_root(cache, options.footage) if options.plate_scale else None
+    skipped = missing_footage(cache, named_footage(cache)) if options.plate_scale and footage is None else None
+    if skipped:
+        log.warning("not scored at plate scale: %s", skipped)
     if footage is not None:
         check_outputs(results, [footage], options.overwrite, "out")
     resolution, names, analyse = model.net.output_resolution, model.identities, FaceAnalyser()
@@ -136,6 +143,8 @@ def evaluate(checkpoint: str | Path, cache: str | Path | None, out: str | Path, 
     metrics = {"checkpoint": str(checkpoint), "resolution": resolution,
                "composite": {**options.composite, "matte": options.matte, "color": options.color},
                "plate": options.plate, **scored(names, scores)}
+    if skipped:
+        metrics["plate_scale_skipped"] = skipped
     if model.matte is not None:
         metrics["matte_scores"] = held_out_matte_scores(model, cache, options.holdout)
     sheets, timelines = {SHEETS[0]: sheet(scores)}, swap_timelines(names, scores)

@@ -56,17 +56,27 @@ class PlateBatch:
     colors: ColorConversion
 
 
-def footage_root(cache: Path, footage: str | None) -> Path:
-    """The folder of the footage `cache` was prepared from: `footage`, else the one its report.json names."""
+def named_footage(cache: Path) -> str | None:
+    """The footage folder `cache`'s report.json names (None: no report, or none named)."""
     report = cache / "report.json"
-    if footage is None:
-        footage = json.loads(report.read_text()).get("footage") if report.is_file() else None
-    if footage is None or not Path(footage).is_dir():
-        said = f"footage {footage}" if footage else f"no footage named in {report}"
-        raise UserError(f"{said}: evaluating at plate scale reads the held-out frames from the footage the cache "
-                        "was prepared from; give footage=PATH (the folder of identities prepare.py read), or "
-                        "plate_scale=false to score in crop space only")
-    return Path(footage)
+    return json.loads(report.read_text()).get("footage") if report.is_file() else None
+
+
+def missing_footage(cache: Path, footage: str | None) -> str:
+    """Why the held-out frames cannot be read as plates, and the fix."""
+    said = f"footage {footage} is not a folder here" if footage else f"no footage named in {cache / 'report.json'}"
+    return (f"{said}: evaluating at plate scale reads the held-out frames from the footage the cache was prepared "
+            "from; give footage=PATH (the folder of identities prepare.py read), or plate_scale=false to score in "
+            "crop space only")
+
+
+def footage_root(cache: Path, footage: str | None) -> Path | None:
+    """The folder of the footage `cache` was prepared from: `footage` (a UserError where it is not a folder), else
+    the one its report.json names, where that is a folder here (else None: the cache moved, or was made apart)."""
+    if footage is not None and not Path(footage).is_dir():
+        raise UserError(missing_footage(cache, footage))
+    footage = footage or named_footage(cache)
+    return Path(footage) if footage and Path(footage).is_dir() else None
 
 
 def view_of(plate: np.ndarray, matrix: np.ndarray, size: int, colors: ColorConversion) -> np.ndarray:

@@ -344,3 +344,7 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
              .replace("sharpness ratio 0.600", "sharpness ratio 0.450") for line in lines[1:4]]
     assert evaluate_summary(metrics, out) == [*lines[:4], *plate, lines[5].replace(
         "contact_sheet.png;", f"contact_sheet.png, {out / 'contact_sheet_plate.png'};")]
+    del metrics["plate_scale"]
+    metrics["plate_scale_skipped"] = "no footage named in cache/report.json: ..."
+    assert evaluate_summary(metrics, out) == [*lines[:4], "not scored at plate scale: no footage named in "
+                                              "cache/report.json: ...", lines[5]]

@@ -32,22 +32,24 @@ def hopper_face(hopper_points):
     return plate, Face(alignment_matrix(points, 64), hull_polygon(points))
 
 
-def test_the_footage_is_the_one_the_cache_names_or_the_one_given(tmp_path):
-    from fusion.eval.plate_heldout import footage_root
+def test_the_footage_is_the_one_given_else_the_one_the_cache_names_where_it_is_here(tmp_path):
+    from fusion.eval.plate_heldout import footage_root, missing_footage
 
     cache, footage = tmp_path / "cache", tmp_path / "footage"
     cache.mkdir()
     footage.mkdir()
     (cache / "report.json").write_text(json.dumps({"footage": str(footage)}))
-    assert footage_root(cache, None) == footage
+    assert footage_root(cache, None) == footage == footage_root(cache, str(footage))
     moved = tmp_path / "moved"
-    with pytest.raises(UserError, match=f"footage {moved}: evaluating at plate scale reads the held-out frames from "
-                                        "the footage the cache was prepared from; give footage=PATH .*, or "
-                                        "plate_scale=false to score in crop space only"):
+    with pytest.raises(UserError, match=f"footage {moved} is not a folder here: evaluating at plate scale reads the "
+                                        "held-out frames from the footage the cache was prepared from; give "
+                                        "footage=PATH .*, or plate_scale=false to score in crop space only"):
         footage_root(cache, str(moved))
+    (cache / "report.json").write_text(json.dumps({"footage": str(moved)}))
+    assert footage_root(cache, None) is None  # the cache moved: evaluate scores crop space and says why
     (cache / "report.json").unlink()
-    with pytest.raises(UserError, match=f"no footage named in {cache / 'report.json'}: "):
-        footage_root(cache, None)
+    assert footage_root(cache, None) is None
+    assert missing_footage(cache, None).startswith(f"no footage named in {cache / 'report.json'}: ")
 
 
 def test_a_source_the_footage_lacks_is_named_with_what_it_has(tmp_path, photos):

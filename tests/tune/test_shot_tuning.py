@@ -201,6 +201,7 @@ def test_evaluate_scores_the_shot_before_and_after_tuning(checkpoint, tuned, dem
     plain = evaluate(checkpoint, cache, tmp_path / "plain", EvaluateOptions(**options))
     tuned_metrics = evaluate(checkpoint, cache, tmp_path / "tuned", EvaluateOptions(**options, tuning=str(result.path)))
     assert plain["identities"]["hopper"]["frames"] == 4  # the shot's last quarter: never tuned on
+    assert "no footage named in" in plain["plate_scale_skipped"]  # a cache put together by hand: crop space only
     assert tuned_metrics["identities"]["hopper"]["ssim"] > plain["identities"]["hopper"]["ssim"] + 0.02
 
 
