@@ -1,8 +1,8 @@
 """`python -m fusion.bench curriculum`: what each part of the staged curriculum buys, against flat training.
 
-Five variants of one curriculum preset (`clips` by default), cut at `--final` px, train on the same footage,
-with the same held-out frames, the same total step budget and the same learning-rate shape (each
-resolution's lr, then the preset's low-lr fine-tune at the final resolution):
+Five variants of one curriculum preset (`clips_as_written` by default: the method as written), cut at
+`--final` px, train on the same footage, with the same held-out frames, the same total step budget and the
+same learning-rate shape (each resolution's lr, then the preset's low-lr fine-tune at the final resolution):
 
 - `flat`: the final network from scratch at the final resolution (the last stage's lr and batch);
 - `growth`: progressive growth, no phase A (nothing frozen), the first stage's quantity throughout;
@@ -181,6 +181,7 @@ def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(prog="python -m fusion.bench curriculum")
     parser.add_argument("--footage", default=str(SHARED_CLIPS))
     parser.add_argument("--experiment", default="clips")
+    parser.add_argument("--preset", default="clips_as_written", help="the curriculum preset the variants reshape")
     parser.add_argument("--final", type=int, default=64, help="final resolution: 64 (about 15 min a run on 2 cores) or 128")
     parser.add_argument("--scale", type=float, default=1.0, help="every step count times this (same for all variants)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
@@ -200,7 +201,7 @@ def main(argv: list[str]) -> dict:
     from fusion.training.schedule import phases
 
     register_configs()
-    base = [f"experiment={args.experiment}", f"footage={args.footage}", "logger=csv", f"val_every={args.val_every}",
+    base = [f"experiment={args.experiment}", f"curriculum={args.preset}", f"footage={args.footage}", "logger=csv", f"val_every={args.val_every}",
             *args.overrides]
     configs, curricula = {}, {}
     with initialize_config_dir(str(args.conf.resolve()), version_base="1.3"):

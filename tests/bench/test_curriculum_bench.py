@@ -11,9 +11,11 @@ from fusion.training.schedule import Curriculum, Stage, phases
 
 @pytest.fixture(scope="module")
 def clips() -> dict:
+    """The preset the bench reshapes by default: the method as written at the clips' sizes."""
     register_configs()
+    overrides = ["experiment=clips", "curriculum=clips_as_written", "footage=x"]
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        return OmegaConf.to_container(compose("train", overrides=["experiment=clips", "footage=x"]).curriculum)
+        return OmegaConf.to_container(compose("train", overrides=overrides).curriculum)
 
 
 def plan(curriculum: dict):
@@ -22,7 +24,7 @@ def plan(curriculum: dict):
 
 def test_every_variant_trains_the_same_steps_and_ends_with_the_same_fine_tune(clips):
     curricula = {v: variant_curriculum(clips, v, final=64, scale=0.5) for v in VARIANTS}
-    # The clips preset cut at 64 px: 600 + 600 + 750 steps and a 300-step fine-tune, halved.
+    # The clips_as_written preset cut at 64 px: 600 + 600 + 750 steps and a 300-step fine-tune, halved.
     assert {v: total_steps(c) for v, c in curricula.items()} == dict.fromkeys(VARIANTS, 1125)
     for variant, curriculum in curricula.items():
         steps = plan(curriculum)  # each one a valid curriculum
@@ -63,3 +65,19 @@ def test_summary_times_levels_and_equal_time_ssim():
     assert table["variants"]["full"]["flat_time_over_this"] == {"0.75": 4.0, "0.8": 2.0}
     assert table["variants"]["flat"]["ssim_at_equal_time"]["mean"] == 0.70
     assert table["variants"]["full"]["ssim_at_equal_time"]["mean"] == 0.82
+
+
+def test_the_clips_presets_are_the_measured_growth_variant_of_the_method_as_written(clips):
+    """`clips` is what the ablation favoured at 64 and 128 px: the same budget, no phase A, one quantity."""
+    register_configs()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        presets = {name: OmegaConf.to_container(compose("train", overrides=[
+            "experiment=clips", f"curriculum={name}", "footage=x"]).curriculum) for name in ("clips", "clips_quick")}
+    grown = variant_curriculum(clips, "growth", final=128)
+    for stage, expected in zip(presets["clips"]["stages"] + [presets["clips"]["finetune"]],
+                               grown["stages"] + [grown["finetune"]]):
+        assert {k: stage[k] for k in expected} == expected
+    for name, preset in presets.items():
+        steps = plan(preset)
+        assert [s.resolution for s in steps] == [16, 32, 64, 128, 128], name
+        assert not any(s.newest_only or s.name == "A" for s in steps) and {s.quantity for s in steps} == {400}, name
