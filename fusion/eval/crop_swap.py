@@ -8,12 +8,10 @@ import torch
 from fusion.color.scores import mean_color_error
 from fusion.eval.heldout import HeldOutBatch
 from fusion.eval.swapped import Swapped
+from fusion.eval.swapper import Swapper
 from fusion.io.image import decode, to_unit
 from fusion.metrics.sharpness import sharpness_ratio
-from fusion.model.matte_net import MatteNet
-from fusion.swap.color import ColorStep
 from fusion.swap.composite import composite_face
-from fusion.swap.loader import SwapModel
 
 
 def composite_crops(faces: torch.Tensor, templates: torch.Tensor, polygons: list[np.ndarray], options: dict,
@@ -32,27 +30,12 @@ def composite_crops(faces: torch.Tensor, templates: torch.Tensor, polygons: list
     return torch.from_numpy(to_unit(np.stack(frames))).permute(0, 3, 1, 2)
 
 
-class CropSwapper:
-    """Decodes held-out crops as any identity of `model` and composites the faces back into them, through the
-    color step `color` and the learned matte `matte` where they run (None: not), with `composite_face`'s
-    `options`."""
-
-    def __init__(self, model: SwapModel, color: ColorStep | None, matte: MatteNet | None, options: dict):
-        self.model, self.color, self.matte, self.options = model, color, matte, options
-
-    def decode(self, batch: HeldOutBatch, identity: int) -> torch.Tensor:
-        """The batch's crops decoded as identity number `identity`: (B, 3, R, R) in [0, 1]."""
-        return self.model.decode(batch.crops, identity)
-
-    def visible(self, batch: HeldOutBatch) -> torch.Tensor | None:
-        """The learned matte's (B, 1, R, R) probability of visible face in the batch's crops (None: no matte)."""
-        return self.matte.predict(batch.crops) if self.matte is not None else None
+class CropSwapper(Swapper):
+    """Composites decoded held-out faces back into their crops with `composite_face`'s `options`."""
 
     def composite(self, faces: torch.Tensor, batch: HeldOutBatch, visible: torch.Tensor | None) -> Swapped:
         """Decoded `faces` harmonised with the batch's crops and composited into them, (B, 3, R, R) in [0, 1],
         with their sharpness and color against the crops inside the face masks."""
-        if self.color is not None:
-            faces = self.color(faces, batch.crops, batch.masks)
-        swapped = composite_crops(faces, batch.crops, batch.polygons, self.options, visible)
+        swapped = composite_crops(self.harmonised(faces, batch), batch.crops, batch.polygons, self.options, visible)
         return Swapped(swapped, sharpness_ratio(swapped, batch.crops, batch.masks).tolist(),
                        mean_color_error(swapped, batch.crops, batch.masks).tolist())

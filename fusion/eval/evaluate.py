@@ -40,6 +40,7 @@ from fusion.eval.plate_heldout import PlateHeldOut, footage_root, missing_footag
 from fusion.eval.plate_swap import PlateSwapper
 from fusion.eval.scores import IdentityScores
 from fusion.eval.summary import score_metrics, summarise
+from fusion.eval.swapper import Swapper
 from fusion.eval.timeline import swap_timelines
 from fusion.io.atomic import StagedOutputs, write_json
 from fusion.io.image import write_image
@@ -62,7 +63,7 @@ SHEETS = ("contact_sheet.png", "contact_sheet_plate.png")
 PLATE_SHEET_TILE = 256
 
 
-def score_identities(held_out: HeldOut | PlateHeldOut, swapper: CropSwapper | PlateSwapper, batch_size: int,
+def score_identities(held_out: HeldOut | PlateHeldOut, swapper: Swapper, batch_size: int,
                      analyse: FaceAnalyser, sheet_tile: int | None = None) -> list[IdentityScores]:
     """The score stage: every identity's held-out frames scored a batch at a time, identity after identity."""
     names = swapper.model.identities

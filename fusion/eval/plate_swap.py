@@ -9,14 +9,12 @@ import torch.nn.functional as F
 from fusion.color.scores import mean_color_error
 from fusion.eval.plate_heldout import PlateBatch, view_of
 from fusion.eval.swapped import Swapped
+from fusion.eval.swapper import Swapper
 from fusion.faces.hull import polygon_mask
 from fusion.io.colorspace import ColorConversion
 from fusion.metrics.sharpness import sharpness_ratio
-from fusion.model.matte_net import MatteNet
-from fusion.swap.color import ColorStep
 from fusion.swap.composite import composite_face, face_box
 from fusion.swap.frames import Face
-from fusion.swap.loader import SwapModel
 
 
 def plate_sharpness(swapped: np.ndarray, plate: np.ndarray, face: Face, colors: ColorConversion) -> float:
@@ -29,27 +27,14 @@ def plate_sharpness(swapped: np.ndarray, plate: np.ndarray, face: Face, colors: 
     return float(sharpness_ratio(swapped, plate, torch.from_numpy(mask)[None, None]))
 
 
-class PlateSwapper:
-    """Decodes the held-out plates' faces as any identity of `model` and composites them back into the plates
-    with `composite_face`'s `options` (`erode`, `feather` in plate pixels, as `swap.py` takes them), through
-    the color step `color` and the learned matte `matte` where they run (None: not)."""
-
-    def __init__(self, model: SwapModel, color: ColorStep | None, matte: MatteNet | None, options: dict):
-        self.model, self.color, self.matte, self.options = model, color, matte, options
-
-    def decode(self, batch: PlateBatch, identity: int) -> torch.Tensor:
-        """The batch's crops decoded as identity number `identity`: (B, 3, R, R) in [0, 1]."""
-        return self.model.decode(batch.crops, identity)
-
-    def visible(self, batch: PlateBatch) -> torch.Tensor | None:
-        """The learned matte's (B, 1, R, R) probability of visible face in the batch's crops (None: no matte)."""
-        return self.matte.predict(batch.crops) if self.matte is not None else None
+class PlateSwapper(Swapper):
+    """Composites decoded held-out faces back into their plates with `composite_face`'s `options` (`erode`,
+    `feather` in plate pixels, as `swap.py` takes them)."""
 
     def composite(self, faces: torch.Tensor, batch: PlateBatch, visible: torch.Tensor | None) -> Swapped:
         """Decoded `faces` harmonised with the batch's crops and composited into their plates: the composites'
         views, their sharpness in the plate and their mean color against the plates' faces."""
-        if self.color is not None:
-            faces = self.color(faces, batch.crops, batch.masks)
+        faces = self.harmonised(faces, batch)
         size, cuts = faces.shape[-1], visible[:, 0].numpy() if visible is not None else [None] * len(faces)
         views, sharpness = [], []
         for frame, face, cut in zip(batch.frames, faces.permute(0, 2, 3, 1).numpy(), cuts):

@@ -20,11 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from fusion.eval.analyse import Analysis, FaceAnalyser
-from fusion.eval.crop_swap import CropSwapper
 from fusion.eval.heldout import HeldOutBatch
 from fusion.eval.plate_heldout import PlateBatch
-from fusion.eval.plate_swap import PlateSwapper
 from fusion.eval.swapped import Swapped
+from fusion.eval.swapper import Swapper
 from fusion.metrics.reconstruction import masked_psnr, masked_ssim
 from fusion.metrics.temporal import Position, TemporalRatio
 
@@ -95,7 +94,7 @@ class IdentityScores:
         """(N, 68, 2) the template landmarks of every frame scored, in crop pixels."""
         return np.concatenate(self.points) if self.points else np.zeros((0, 68, 2))
 
-    def add(self, batch: HeldOutBatch | PlateBatch, swapper: CropSwapper | PlateSwapper, analyse: FaceAnalyser) -> None:
+    def add(self, batch: HeldOutBatch | PlateBatch, swapper: Swapper, analyse: FaceAnalyser) -> None:
         """Score one batch of the identity's held-out frames: its own decode, the real frames, each swap;
         landmarks are kept in the crops' pixels."""
         own = swapper.decode(batch, self.index)
