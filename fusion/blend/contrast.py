@@ -1,10 +1,12 @@
 """Contrast alignment of a source band to a template band inside a mask.
 
 The measure is the per-channel standard deviation of each mixed level's detail,
-weighted by the blend mask, matched level by level. A level's detail is what
-one pyr_down removes, taken at the samples it keeps: G_k[2i, 2j] - G_k+1[i, j],
-the same octave as the Laplacian band G_k - pyr_up(G_k+1) but one subtraction
-at the coarse resolution instead of an upsampling to the fine one.
+weighted by the blend mask, matched level by level. A level's detail is its
+Laplacian band G_k - pyr_up(G_k+1), the band the blend scales, taken at the
+samples pyr_down keeps: a quarter of the samples, with pyr_up's values there
+(`fusion.blend.pyramid.pyr_up_even`) computed at the coarse resolution. What pyr_down alone removes
+(G_k[2i, 2j] - G_k+1[i, j]) is another high-pass: matched on it, the first band
+the face resolves came out 5-10% above the plate's (docs/measurements.md).
 
 - detail, not pixel values: the coarse levels (brightness, color, shading)
   come from the template anyway, and a band's spread is its contrast at that
@@ -102,16 +104,17 @@ def contrast_gain(detail: Tensor, reference: Tensor, weight: Tensor, max_gain: f
     return gain[..., None, None].to(detail.dtype), offset[..., None, None].to(detail.dtype)
 
 
-def detail_contrast_gain(source: Tensor, coarse_source: Tensor, template: Tensor, coarse_template: Tensor,
+def detail_contrast_gain(source: Tensor, source_up: Tensor, template: Tensor, template_up: Tensor,
                          weight: Tensor, max_gain: float = MAX_GAIN) -> tuple[Tensor, Tensor]:
     """`contrast_gain` of the source's detail at one pyramid level against the template's.
 
-    A level's detail is its even samples minus the next coarser level (module docstring), weighted by
-    `weight`'s even samples.
+    A level's detail is its Laplacian band at its even samples (module docstring): the level's even samples
+    minus the next coarser level's `pyr_up_even`, weighted by `weight`'s even samples.
 
     Args:
         source, template: (B, C, H, W) the level (or a crop of it starting on an even sample).
-        coarse_source, coarse_template: (B, C, ceil(H / 2), ceil(W / 2)) the next level (the same crop).
+        source_up, template_up: (B, C, ceil(H / 2), ceil(W / 2)) the next level's `pyr_up_even` (the same
+            crop: `pyr_up_even_window`).
         weight: (B, 1, H, W) in [0, 1] at the level's resolution.
         max_gain: as in `contrast_gain`.
 
@@ -121,37 +124,37 @@ def detail_contrast_gain(source: Tensor, coarse_source: Tensor, template: Tensor
     Example:
         >>> _ = torch.manual_seed(0)
         >>> template = torch.randn(1, 3, 32, 32)
-        >>> coarse = torch.zeros(1, 3, 16, 16)
-        >>> gain, _ = detail_contrast_gain(template / 2, coarse, template, coarse, torch.ones(1, 1, 32, 32))
+        >>> up = torch.zeros(1, 3, 16, 16)
+        >>> gain, _ = detail_contrast_gain(template / 2, up, template, up, torch.ones(1, 1, 32, 32))
         >>> gain.flatten().round(decimals=4)
         tensor([2., 2., 2.])
     """
     batch, channels, height, width = source.shape
     coarse = (batch, channels, (height + 1) // 2, (width + 1) // 2)
     # Plain comparisons first (the blend calls this at every level of every image); check_shape for the message.
-    if template.shape != source.shape or weight.shape != (batch, 1, height, width) or coarse_source.shape != coarse \
-            or coarse_template.shape != coarse:
+    if template.shape != source.shape or weight.shape != (batch, 1, height, width) or source_up.shape != coarse \
+            or template_up.shape != coarse:
         sizes = check_shape(source, "B C H W", "source")
         check_shape(template, "B C H W", "template", sizes)
         check_shape(weight, "B 1 H W", "weight", sizes)
         sizes.update(h=coarse[2], w=coarse[3])
-        check_shape(coarse_source, "B C h w", "coarse_source", sizes)
-        check_shape(coarse_template, "B C h w", "coarse_template", sizes)
-    tensors = (source, coarse_source, template, coarse_template, weight)
+        check_shape(source_up, "B C h w", "source_up", sizes)
+        check_shape(template_up, "B C h w", "template_up", sizes)
+    tensors = (source, source_up, template, template_up, weight)
     if not all(uses_opencv(x) for x in tensors):
         even = (..., slice(None, None, 2), slice(None, None, 2))
-        return contrast_gain(source[even] - coarse_source, template[even] - coarse_template, weight[even], max_gain)
+        return contrast_gain(source[even] - source_up, template[even] - template_up, weight[even], max_gain)
     return _numpy_detail_gain(*(x.numpy() for x in tensors), max_gain)
 
 
-def _numpy_detail_gain(source: np.ndarray, coarse_source: np.ndarray, template: np.ndarray,
-                       coarse_template: np.ndarray, weight: np.ndarray, max_gain: float) -> tuple[Tensor, Tensor]:
+def _numpy_detail_gain(source: np.ndarray, source_up: np.ndarray, template: np.ndarray,
+                       template_up: np.ndarray, weight: np.ndarray, max_gain: float) -> tuple[Tensor, Tensor]:
     """`detail_contrast_gain` on float32 arrays: both details in one buffer, their weighted sums as dot
     products (the squares overwrite the details)."""
     batch, channels = source.shape[:2]
-    detail = np.empty((batch, 2 * channels, *coarse_source.shape[-2:]), np.float32)
-    np.subtract(source[..., ::2, ::2], coarse_source, out=detail[:, :channels])
-    np.subtract(template[..., ::2, ::2], coarse_template, out=detail[:, channels:])
+    detail = np.empty((batch, 2 * channels, *source_up.shape[-2:]), np.float32)
+    np.subtract(source[..., ::2, ::2], source_up, out=detail[:, :channels])
+    np.subtract(template[..., ::2, ::2], template_up, out=detail[:, channels:])
     detail = detail.reshape(batch, 2 * channels, -1)
     weight = np.ascontiguousarray(weight[:, :, ::2, ::2]).reshape(batch, 1, -1)
     total = np.maximum(weight.sum(-1), np.finfo(np.float32).tiny)

@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from fusion.blend.contrast import MAX_GAIN, contrast_gain, detail_contrast_gain
 from fusion.blend.erosion import erode_mask, leak_radius
 from fusion.blend.opencv import uses_opencv
-from fusion.blend.pyramid import default_levels, gaussian_pyramid, pyr_down, pyr_up_window, window_source
+from fusion.blend.pyramid import (default_levels, gaussian_pyramid, pyr_down, pyr_up_even_window, pyr_up_window,
+                                  window_source)
 from fusion.checks import check_shape
 
 __all__ = ["MultiBandBlend", "multiband_blend", "unresolved_levels"]
@@ -147,9 +148,9 @@ def _band(k: int, pyramid: list, depth: int, finer: Tensor | None, box: tuple[in
         coarse_source, coarse_template, _ = pyramid[k + 1]
         if ceilings is not None:
             # Only the samples where the weight can be nonzero (inside the box) count.
-            half = (..., slice(top // 2, (top + rows + 1) // 2), slice(left // 2, (left + cols + 1) // 2))
-            gain, offset = detail_contrast_gain(face, coarse_source[half], template, coarse_template[half], weight,
-                                                ceilings[k])
+            half = (top // 2, left // 2, (top + rows + 1) // 2 - top // 2, (left + cols + 1) // 2 - left // 2)
+            gain, offset = detail_contrast_gain(face, pyr_up_even_window(coarse_source, *half), template,
+                                                pyr_up_even_window(coarse_template, *half), weight, ceilings[k])
             face = _upsampled_difference(coarse_template, coarse_source, size, box, gain, offset).addcmul_(face, gain)
         else:
             face = face + _upsampled_difference(coarse_template, coarse_source, size, box)

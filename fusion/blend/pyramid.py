@@ -38,6 +38,8 @@ __all__ = [
     "laplacian_pyramid",
     "pyr_down",
     "pyr_up",
+    "pyr_up_even",
+    "pyr_up_even_window",
     "pyr_up_window",
     "window_source",
 ]
@@ -86,17 +88,24 @@ def _interleave(even: Tensor, odd: Tensor, dim: int) -> Tensor:
     return torch.stack([even, odd], dim).flatten(dim - 1, dim)
 
 
-def _up_1d(x: Tensor, size: int, dim: int) -> Tensor:
-    """Double axis `dim` (even samples [1, 6, 1] / 8, odd ones [1, 1] / 2), then crop it to `size`.
-
-    Beyond the ends the axis is reflected before its first sample and repeats
-    its last one after, as in ``cv2.pyrUp``.
-    """
+def _neighbours(x: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Each sample's predecessor, itself and its successor along `dim`, as ``cv2.pyrUp`` sees them: beyond
+    the ends the axis is reflected before its first sample and repeats its last one after (a single sample
+    is its own neighbours)."""
     n = x.shape[dim]
-    padded = torch.cat([x.narrow(dim, 1, 1), x, x.narrow(dim, n - 1, 1)], dim)
-    before, centre, after = (padded.narrow(dim, k, n) for k in range(3))
-    even = torch.lerp(before, after, 0.5).lerp_(centre, 0.75)
-    return _interleave(even, torch.lerp(centre, after, 0.5), dim).narrow(dim, 0, size)
+    padded = torch.cat([x.narrow(dim, min(1, n - 1), 1), x, x.narrow(dim, n - 1, 1)], dim)
+    return tuple(padded.narrow(dim, k, n) for k in range(3))
+
+
+def _even_1d(before: Tensor, centre: Tensor, after: Tensor) -> Tensor:
+    """The even samples of a doubled axis: [1, 6, 1] / 8 of each sample's neighbourhood."""
+    return torch.lerp(before, after, 0.5).lerp_(centre, 0.75)
+
+
+def _up_1d(x: Tensor, size: int, dim: int) -> Tensor:
+    """Double axis `dim` (even samples [1, 6, 1] / 8, odd ones [1, 1] / 2), then crop it to `size`."""
+    before, centre, after = _neighbours(x, dim)
+    return _interleave(_even_1d(before, centre, after), torch.lerp(centre, after, 0.5), dim).narrow(dim, 0, size)
 
 
 def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
@@ -120,6 +129,34 @@ def pyr_up(image: Tensor, size: tuple[int, int]) -> Tensor:
     # Columns first: interleaving along the last axis is the dearer step, so
     # it runs on the smaller, half-doubled tensor.
     return _up_1d(_up_1d(image, size[1], -1), size[0], -2)
+
+
+def pyr_up_even(image: Tensor) -> Tensor:
+    """``pyr_up``'s even samples, ``pyr_up(image, (2H, 2W))[..., ::2, ::2]``, without the odd ones: (B, C, H, W)
+    -> (B, C, H, W), each sample [1, 6, 1] / 8 of its neighbours along each axis.
+
+    Example:
+        >>> x = torch.rand(1, 2, 9, 6, dtype=torch.float64)
+        >>> torch.allclose(pyr_up_even(x), pyr_up(x, (17, 12))[..., ::2, ::2])
+        True
+    """
+    _check_image(image)
+    return _even_1d(*_neighbours(_even_1d(*_neighbours(image, -1)), -2))
+
+
+def pyr_up_even_window(image: Tensor, top: int, left: int, height: int, width: int) -> Tensor:
+    """``pyr_up_even(image)[..., top:top + height, left:left + width]`` from that crop of `image` and one sample
+    more on each side, where the image has it (so the crop's edges inside the image see their neighbours).
+
+    Example:
+        >>> x = torch.rand(1, 2, 20, 17)
+        >>> torch.allclose(pyr_up_even_window(x, 3, 0, 9, 17), pyr_up_even(x)[..., 3:12, :])
+        True
+    """
+    first_row, first_col = max(top - 1, 0), max(left - 1, 0)
+    context = image[..., first_row:top + height + 1, first_col:left + width + 1]
+    top, left = top - first_row, left - first_col
+    return pyr_up_even(context)[..., top:top + height, left:left + width]
 
 
 def window_source(coarse_shape: tuple[int, int], size: tuple[int, int], top: int, left: int, height: int,
