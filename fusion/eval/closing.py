@@ -17,7 +17,8 @@ def _scores(summary: dict, where: str) -> list[str]:
             f"{value['landmark_error']} (self-swap floor {value['landmark_error_self_swap']}, detector on real "
             f"frames {value['landmark_error_real']}), flicker ratio {value['temporal_ratio']} "
             f"({value['temporal_ratio_self_swap']}), sharpness ratio {value['sharpness_ratio']} "
-            f"({value['sharpness_ratio_self_swap']}), color error {value['color_error']} (CIEDE2000 of the mean "
+            f"({value['sharpness_ratio_self_swap']}; the model's resolution allows "
+            f"{value['sharpness_ratio_ceiling']}), color error {value['color_error']} (CIEDE2000 of the mean "
             "face color)",
             "  landmark error by region (the jaw follows the matte's edge, the rest the expression): "
             + ", ".join(f"{region} {value[f'landmark_error_{region}']}" for region in REGIONS),

@@ -5,7 +5,8 @@ An identity p's frames are scored three ways: reconstruction (masked SSIM and
 PSNR of p's own decode), the analyses of the real frames, and for every
 identity q the swap p -> q (p's frame decoded by q's decoder and composited
 into it). The swap by p itself (the self-swap) is scored as a swap: it is the
-floor of every swap metric. The same accumulators take crop-space batches
+floor of every swap metric; the crops themselves composited back give the
+sharpness the model's resolution allows. The same accumulators take crop-space batches
 (`fusion.eval.heldout`, `fusion.eval.crop_swap`) and plate-scale ones
 (`fusion.eval.plate_heldout`, `fusion.eval.plate_swap`): a batch gives the
 network's `crops` and `masks`, the `views` analysed and shown with their
@@ -82,6 +83,9 @@ class IdentityScores:
         self.points: list[np.ndarray] = []  # per batch, (B, 68, 2): the template landmarks in crop pixels
         self.real: list[Analysis | None] = []
         self.self_pair = PairScores()
+        #: per frame, the sharpness of the network's own input crop composited back: a perfect decoder's at the
+        #: model's resolution, the ceiling the decoder's faces are measured against
+        self.ceiling: list[float] = []
         self.pairs = {j: PairScores() for j in range(identities) if j != index}
         self.sheet = SheetBlock(identities, sheet_tile)
 
@@ -111,6 +115,7 @@ class IdentityScores:
             (self.self_pair if j == self.index else self.pairs[j]).add(swapped, batch, analyse(swapped.views, size))
             rows.append(swapped.views)
         self.sheet.add(rows)
+        self.ceiling += swapper.composite(batch.crops, batch, visible).sharpness
 
     def ssim_psnr(self) -> tuple[float, float]:
         """The mean masked SSIM and PSNR of the identity's own decode over its held-out frames."""

@@ -32,7 +32,7 @@ SWAP_SUMMARY = ("retrieval_accuracy", "identity_margin", "landmark_error", "temp
 #: The summary's means over the identities.
 IDENTITY_SUMMARY = ("ssim", "landmark_error_real", "landmark_error_self_swap",
                     *(f"{key}_{floor}" for floor in ("real", "self_swap") for key in FOLLOW_SCORES),
-                    "sharpness_ratio_self_swap", "temporal_ratio_self_swap")
+                    "sharpness_ratio_self_swap", "sharpness_ratio_ceiling", "temporal_ratio_self_swap")
 
 
 def mean(values: list) -> float | None:
@@ -76,7 +76,7 @@ def identity_metrics(scores: IdentityScores, template_points: np.ndarray, plate:
     """An identity's frames, reconstruction and the floors of a swap's landmark error and of how it follows the
     real frames' `plate` performance: the measurement itself (the real frames against their template
     landmarks) and the model without an identity change (the self-swap against the real frames), whose
-    sharpness and flicker are the floors of a swap's too."""
+    sharpness and flicker are the floors of a swap's too; and the sharpness the model's resolution allows."""
     ssim, psnr = scores.ssim_psnr()
     measured = follow_scores(plate, measure_performance(template_points))
     follows = follow_scores(performance(scores.self_swap), plate)
@@ -87,6 +87,7 @@ def identity_metrics(scores: IdentityScores, template_points: np.ndarray, plate:
             **{f"{key}_real": value for key, value in measured.items()},
             **{f"{key}_self_swap": value for key, value in follows.items()},
             "sharpness_ratio_self_swap": mean(own.sharpness),
+            "sharpness_ratio_ceiling": mean(scores.ceiling),
             "temporal_ratio_self_swap": own.flicker.value() if own.flicker.pairs else None}
 
 

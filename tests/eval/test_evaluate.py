@@ -198,9 +198,12 @@ def test_a_swap_that_turns_the_head_reads_as_a_pose_error_above_the_self_swap_fl
         assert summary["pose_error"] - summary["pose_error_self_swap"] > 3  # the turn stands above the floor
         assert all(np.isfinite(summary[key]) for key in ("mouth_error", "eye_error", "identity_margin",
                                                          "mouth_error_self_swap", "eye_error_self_swap"))
-    # what only plate scale shows: a 32 px face is soft in the plate (0.17), whatever it is in its crop (1.0)
+    # what only plate scale shows: a 32 px face is soft in the plate (0.17), whatever it is in its crop (1.0); so
+    # is the crop itself composited back, the ceiling a 32 px decoder cannot pass
     assert metrics["summary"]["sharpness_ratio_self_swap"] == pytest.approx(1.0)
+    assert metrics["summary"]["sharpness_ratio_ceiling"] == pytest.approx(1.0, abs=0.01)
     assert metrics["plate_scale"]["summary"]["sharpness_ratio_self_swap"] < 0.3
+    assert metrics["plate_scale"]["summary"]["sharpness_ratio_ceiling"] < 0.3
     timelines = sorted(path.name for path in (out / "timelines").iterdir())
     assert timelines == ["astronaut_to_hopper.png", "astronaut_to_hopper_plate.png", "hopper_to_astronaut.png",
                          "hopper_to_astronaut_plate.png"]
@@ -315,6 +318,7 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
                "summary": {"ssim": 0.81234, "retrieval_accuracy": 1.0, "landmark_error": 0.0712,
                            "landmark_error_self_swap": 0.0433, "landmark_error_real": 0.0121, "temporal_ratio": 1.2349,
                            "temporal_ratio_self_swap": 1.01, "sharpness_ratio": 0.6, "sharpness_ratio_self_swap": 0.7,
+                           "sharpness_ratio_ceiling": 0.8,
                            "color_error": 3.14159, **{f"landmark_error_{region}": v for region, v in regions.items()},
                            "pose_error": 6.912, "pose_error_self_swap": 2.04, "mouth_error": 0.1104,
                            "mouth_error_self_swap": 0.0301, "eye_error": 0.05, "eye_error_self_swap": 0.02,
@@ -324,7 +328,8 @@ def test_the_closing_lines_give_each_summary_score_and_where_the_rest_is(tmp_pat
     out = tmp_path / "eval"
     lines = ["held-out frames of 2 identities: masked SSIM 0.812",
              "in crop space: swaps: identity retrieval 1.000, landmark error 0.071 (self-swap floor 0.043, detector on "
-             "real frames 0.012), flicker ratio 1.235 (1.010), sharpness ratio 0.600 (0.700), color error 3.142 "
+             "real frames 0.012), flicker ratio 1.235 (1.010), sharpness ratio 0.600 (0.700; the model's resolution "
+             "allows 0.800), color error 3.142 "
              "(CIEDE2000 of the mean face color)",
              "  landmark error by region (the jaw follows the matte's edge, the rest the expression): jaw 0.101, "
              "brows 0.050, nose 0.045, eyes 0.030, mouth n/a",

@@ -134,13 +134,14 @@ def test_the_summary_averages_swaps_then_identities_skipping_what_was_not_measur
     follows = ["pose_error", "mouth_error", "eye_error", "mouth_correlation"]
     assert list(identities["a"]) == ["frames", "ssim", "psnr", "landmark_error_real", "landmark_error_self_swap",
                                      *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
-                                     "sharpness_ratio_self_swap", "temporal_ratio_self_swap", "retrieval_accuracy"]
+                                     "sharpness_ratio_self_swap", "sharpness_ratio_ceiling", "temporal_ratio_self_swap",
+                                     "retrieval_accuracy"]
     assert identities["a"]["sharpness_ratio_self_swap"] == 1.0 and identities["a"]["temporal_ratio_self_swap"] > 0
     assert identities["b"]["retrieval_accuracy"] == swaps["a->b"]["retrieval_accuracy"] == 0.0  # a's face stays a's
     summary = summarise(identities, swaps)
-    assert list(summary)[-13:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
+    assert list(summary)[-14:] == ["ssim", "landmark_error_real", "landmark_error_self_swap",
                                    *(f"{key}_real" for key in follows), *(f"{key}_self_swap" for key in follows),
-                                   "sharpness_ratio_self_swap", "temporal_ratio_self_swap"]
+                                   "sharpness_ratio_self_swap", "sharpness_ratio_ceiling", "temporal_ratio_self_swap"]
     assert summary["landmark_error"] == 0.0 and summary["temporal_ratio"] == pytest.approx(
         np.mean([swaps["a->b"]["temporal_ratio"], swaps["b->a"]["temporal_ratio"]]))
     assert summary["ssim"] == pytest.approx((identities["a"]["ssim"] + identities["b"]["ssim"]) / 2)
