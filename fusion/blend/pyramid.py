@@ -25,6 +25,7 @@ each plane goes through ``cv2.pyrDown``/``cv2.pyrUp`` themselves
 import math
 
 import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -139,9 +140,31 @@ def pyr_up_even(image: Tensor) -> Tensor:
         >>> x = torch.rand(1, 2, 9, 6, dtype=torch.float64)
         >>> torch.allclose(pyr_up_even(x), pyr_up(x, (17, 12))[..., ::2, ::2])
         True
+        >>> torch.allclose(pyr_up_even(x.float()), pyr_up(x.float(), (18, 11))[..., ::2, ::2])  # OpenCV's
+        True
     """
     _check_image(image)
+    if uses_opencv(image):
+        return per_plane(_up_even_plane, image, image.shape[-2:])
     return _even_1d(*_neighbours(_even_1d(*_neighbours(image, -1)), -2))
+
+
+#: pyr_up's taps at the even samples, and the identity tap (OpenCV's separable filter wants both axes').
+_EVEN_TAPS, _ONE_TAP = np.array([1, 6, 1], np.float32) / 8, np.ones(1, np.float32)
+
+
+def _up_even_plane(src: np.ndarray, dst: np.ndarray) -> None:
+    """`pyr_up_even` of one float32 plane into `dst`: the taps along each axis by OpenCV, reflected at the
+    start; pyr_up repeats the last sample instead, so each axis's last sample is redone."""
+    along_rows = cv2.sepFilter2D(src, -1, _EVEN_TAPS, _ONE_TAP, borderType=cv2.BORDER_REFLECT_101) \
+        if src.shape[1] > 1 else src.copy()
+    if src.shape[1] > 1:
+        along_rows[:, -1] = src[:, -2] * np.float32(0.125) + src[:, -1] * np.float32(0.875)
+    if src.shape[0] == 1:
+        dst[:] = along_rows
+        return
+    cv2.sepFilter2D(along_rows, -1, _ONE_TAP, _EVEN_TAPS, dst, borderType=cv2.BORDER_REFLECT_101)
+    dst[-1] = along_rows[-2] * np.float32(0.125) + along_rows[-1] * np.float32(0.875)
 
 
 def pyr_up_even_window(image: Tensor, top: int, left: int, height: int, width: int) -> Tensor:
