@@ -67,8 +67,9 @@ def test_summary_times_levels_and_equal_time_ssim():
     assert table["variants"]["full"]["ssim_at_equal_time"]["mean"] == 0.82
 
 
-def test_the_clips_presets_are_the_measured_growth_variant_of_the_method_as_written(clips):
-    """`clips` is what the ablation favoured at 64 and 128 px: the same budget, no phase A, one quantity."""
+def test_each_clips_preset_is_what_was_measured_best_at_its_size(clips):
+    """`clips` is the ablation's growth variant of the method as written (faster and better at 64 and 128 px);
+    `clips_quick` stays as written (at its few steps growth lost identity retrieval)."""
     register_configs()
     with initialize_config_dir(str(CONF), version_base="1.3"):
         presets = {name: OmegaConf.to_container(compose("train", overrides=[
@@ -77,7 +78,7 @@ def test_the_clips_presets_are_the_measured_growth_variant_of_the_method_as_writ
     for stage, expected in zip(presets["clips"]["stages"] + [presets["clips"]["finetune"]],
                                grown["stages"] + [grown["finetune"]]):
         assert {k: stage[k] for k in expected} == expected
-    for name, preset in presets.items():
-        steps = plan(preset)
-        assert [s.resolution for s in steps] == [16, 32, 64, 128, 128], name
-        assert not any(s.newest_only or s.name == "A" for s in steps) and {s.quantity for s in steps} == {400}, name
+    steps = plan(presets["clips"])
+    assert not any(s.newest_only for s in steps) and {s.quantity for s in steps} == {400}
+    quick = plan(presets["clips_quick"])
+    assert [s.name for s in quick if s.newest_only] == ["A"] * 3 and [s.quantity for s in quick][-1] == 200
