@@ -1,5 +1,6 @@
 """The dlib backend on real photos, alignment and masks (no faked landmarks)."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -46,3 +47,33 @@ def test_unknown_backend_is_rejected():
 
     with pytest.raises(ValueError, match="landmarks=mtcnn: choose one of dlib, fan, auto"):
         load_backend("mtcnn")
+
+
+def test_a_medium_face_in_a_4k_frame_is_found_on_a_shrunk_copy_where_it_is(dlib_backend):
+    """The swap bench's 4K close-up at half size in a 4K frame (a face ~600 px across, too small for the 320 px
+    copy): found on the next copy, a sixth of the frame's width (no full-size search), its landmarks within 1% of the
+    face's size of the full close-up's scaled down."""
+    from fusion.bench._plates import close_up
+    from fusion.faces.dlib_backend import DlibBackend
+    from fusion.faces.eight_bit import eight_bit
+
+    class Recording(DlibBackend):
+        """dlib's backend that records the width of every image its detector searches."""
+
+        def __init__(self):
+            super().__init__()
+            self.widths, detector = [], self._detector
+            self._detector = lambda image, upsample: self.widths.append(image.shape[1]) or detector(image, upsample)
+
+    close = eight_bit(close_up(0))
+    half = np.full_like(close, 102)
+    half[:1080, :1920] = cv2.resize(close, (1920, 1080), interpolation=cv2.INTER_AREA)
+    backend = Recording()
+    boxes = backend.detect(half)
+    assert len(boxes) == 1 and backend.widths == [320, 640], backend.widths
+    reference = (jittered_landmarks(dlib_backend, close, dlib_backend.detect(close)[0], 4) + 0.5) / 2 - 0.5
+    points = jittered_landmarks(backend, half, boxes[0], 4)
+    assert np.linalg.norm(points - reference, axis=1).mean() < 0.01 * np.ptp(reference, 0).max()
+    small = Recording()
+    small.detect(np.zeros((512, 512, 3), np.uint8))  # no face: the 320 px copy, full size, upsampled, as before
+    assert small.widths == [320, 512, 512], small.widths
