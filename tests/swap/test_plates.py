@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import fusion.swap.pipeline
 from fusion.errors import ConfigError
 from fusion.io.digest import file_sha256
 from fusion.io.footage import read_frames, source_from_path
@@ -122,6 +123,24 @@ def test_a_numbered_png_output_keeps_the_plate_numbers(checkpoint, plates, tmp_p
     swap(plates, tmp_path / "renders" / "sc01.%04d.png", checkpoint, "hopper", SwapOptions(frames="2-3"))
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["sc01.0002.png", "sc01.0003.png"]
     assert json.loads((tmp_path / "renders.json").read_text())["frames"]["first"] == 2
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_frames_composited_side_by_side_are_those_composited_one_at_a_time(checkpoint, plates, tmp_path,
+                                                                             monkeypatch, workers):
+    """Four plates in one batch, composited by `workers` threads: the same frames and mattes, bit for bit, in
+    their places, as one at a time."""
+    renders = {}
+    for count in (1, workers):
+        monkeypatch.setattr(fusion.swap.pipeline, "composite_workers", lambda count=count: count)
+        renders[count] = tmp_path / f"by_{count}"
+        swap(plates, renders[count], checkpoint, "hopper", SwapOptions(batch_size=4, write_matte=True))
+    names = sorted(p.name for p in renders[1].iterdir())
+    assert len(names) == 4 and names == sorted(p.name for p in renders[workers].iterdir())
+    for folder in ("by_1", "by_1_matte"):
+        other = folder.replace("by_1", f"by_{workers}")
+        for name in names:
+            np.testing.assert_array_equal(read_image(tmp_path / folder / name), read_image(tmp_path / other / name))
 
 
 def test_outputs_that_cannot_hold_the_plate_are_refused_before_any_work(checkpoint, exr_plates, plates, tmp_path):
