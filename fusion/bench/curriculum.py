@@ -201,8 +201,8 @@ def main(argv: list[str]) -> dict:
     from fusion.training.schedule import phases
 
     register_configs()
-    base = [f"experiment={args.experiment}", f"curriculum={args.preset}", f"footage={args.footage}", "logger=csv", f"val_every={args.val_every}",
-            *args.overrides]
+    base = [f"experiment={args.experiment}", f"curriculum={args.preset}", f"footage={args.footage}", "logger=csv",
+            f"val_every={args.val_every}", *args.overrides]
     configs, curricula = {}, {}
     with initialize_config_dir(str(args.conf.resolve()), version_base="1.3"):
         preset = OmegaConf.to_container(compose("train", overrides=base).curriculum)

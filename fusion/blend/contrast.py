@@ -4,9 +4,10 @@ The measure is the per-channel standard deviation of each mixed level's detail,
 weighted by the blend mask, matched level by level. A level's detail is its
 Laplacian band G_k - pyr_up(G_k+1), the band the blend scales, taken at the
 samples pyr_down keeps: a quarter of the samples, with pyr_up's values there
-(`fusion.blend.pyramid.pyr_up_even`) computed at the coarse resolution. What pyr_down alone removes
-(G_k[2i, 2j] - G_k+1[i, j]) is another high-pass: matched on it, the first band
-the face resolves came out 5-10% above the plate's (docs/measurements.md).
+(`fusion.blend.pyramid.pyr_up_even`) computed at the coarse resolution. What
+pyr_down alone removes (G_k[2i, 2j] - G_k+1[i, j]) is another high-pass:
+matched on it, the first band the face resolves came out above the plate's
+contrast (docs/measurements.md).
 
 - detail, not pixel values: the coarse levels (brightness, color, shading)
   come from the template anyway, and a band's spread is its contrast at that

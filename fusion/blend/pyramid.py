@@ -154,17 +154,24 @@ _EVEN_TAPS, _ONE_TAP = np.array([1, 6, 1], np.float32) / 8, np.ones(1, np.float3
 
 
 def _up_even_plane(src: np.ndarray, dst: np.ndarray) -> None:
-    """`pyr_up_even` of one float32 plane into `dst`: the taps along each axis by OpenCV, reflected at the
-    start; pyr_up repeats the last sample instead, so each axis's last sample is redone."""
-    along_rows = cv2.sepFilter2D(src, -1, _EVEN_TAPS, _ONE_TAP, borderType=cv2.BORDER_REFLECT_101) \
-        if src.shape[1] > 1 else src.copy()
-    if src.shape[1] > 1:
-        along_rows[:, -1] = src[:, -2] * np.float32(0.125) + src[:, -1] * np.float32(0.875)
-    if src.shape[0] == 1:
-        dst[:] = along_rows
-        return
-    cv2.sepFilter2D(along_rows, -1, _ONE_TAP, _EVEN_TAPS, dst, borderType=cv2.BORDER_REFLECT_101)
-    dst[-1] = along_rows[-2] * np.float32(0.125) + along_rows[-1] * np.float32(0.875)
+    """`pyr_up_even` of one float32 plane into `dst`: the taps along rows, then columns."""
+    dst[:] = _up_even_axis(_up_even_axis(src, 1), 0)
+
+
+def _up_even_axis(plane: np.ndarray, axis: int) -> np.ndarray:
+    """The taps along `axis` of a float32 plane by OpenCV, reflected before the first sample; pyr_up repeats
+    the last sample instead, so the last one is redone (a single sample is its own neighbours)."""
+    if plane.shape[axis] == 1:
+        return plane
+    taps = (_EVEN_TAPS, _ONE_TAP) if axis == 1 else (_ONE_TAP, _EVEN_TAPS)
+    out = cv2.sepFilter2D(plane, -1, *taps, borderType=cv2.BORDER_REFLECT_101)
+    last, before = (plane[:, -1], plane[:, -2]) if axis == 1 else (plane[-1], plane[-2])
+    end = before * np.float32(0.125) + last * np.float32(0.875)
+    if axis == 1:
+        out[:, -1] = end
+    else:
+        out[-1] = end
+    return out
 
 
 def pyr_up_even_window(image: Tensor, top: int, left: int, height: int, width: int) -> Tensor:
