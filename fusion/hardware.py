@@ -1,4 +1,4 @@
-"""What the machine can do: the precision `auto` resolves to, and the memory a process may still take.
+"""What the machine can do: the precision `auto` resolves to, the cores and the memory a process may still take.
 
 bf16 pays only where the hardware computes it natively: a CUDA GPU with bf16
 support, or a CPU with bf16 instructions (x86 AVX512_BF16 or AMX, Arm BF16)
@@ -98,6 +98,11 @@ def pick_device(device: str) -> torch.device:
     if picked.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={device}, but this torch sees no CUDA GPU; use device=cpu or device=auto")
     return picked
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: a SLURM job's or a container's share), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 #: A cgroup's memory limit and usage files: v2 (unified), then v1 (its `memory` controller).

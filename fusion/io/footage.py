@@ -15,12 +15,15 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256
 from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, frame_numbers, frame_range, read_frame
+from fusion.io.read_ahead import map_ahead, read_ahead
 from fusion.io.video_read import VideoInfo, probe_video, read_video
+
+T = TypeVar("T")
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
 #: Source names that are their own key (`source_key`).
@@ -209,12 +212,28 @@ def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, Fr
     bad file in a sequence is reported without losing the others.
     """
     if not source.is_video:
-        for index in range(start, min(stop, source.frames)):
-            try:
-                yield index, read_frame(source.images[index], source.number(index))
-            except Exception as error:
-                yield index, error
+        yield from (_read_image(source, index) for index in range(start, min(stop, source.frames)))
         return
     first = source.number(start)
     for number, pixels in read_video(source.path, source.video, first, first + min(stop, source.frames) - start):
         yield start + number - first, Frame(number, pixels, source.video.channels)
+
+
+def _read_image(source: Source, index: int) -> tuple[int, Frame | Exception]:
+    """(index, Frame) of an image sequence's frame `index`, or (index, the exception) where it cannot be read."""
+    try:
+        return index, read_frame(source.images[index], source.number(index))
+    except Exception as error:
+        return index, error
+
+
+def read_frames_ahead(source: Source, start: int, stop: int, workers: int = 1,
+                      then: Callable[[tuple[int, Frame | Exception]], T] = lambda pair: pair) -> Iterator[T]:
+    """`then` of each (index, Frame) of `read_frames`, made ahead of the consumer: an image sequence's files
+    read by `workers` threads, each file on its own, and `then` in the same thread (`map_ahead`); a video, which
+    decodes frame after frame, by one thread (`read_ahead`), then `then` by `workers`. An error in `then` is
+    raised at its frame's place."""
+    if not source.is_video:
+        return map_ahead(lambda index: then(_read_image(source, index)), range(start, min(stop, source.frames)),
+                         workers)
+    return map_ahead(then, read_ahead(read_frames(source, start, stop)), workers)

@@ -1,17 +1,23 @@
-"""Reading ahead: the next frames decode in a thread while the current one is worked on.
+"""Reading ahead: the next frames decode in threads while the current one is worked on.
 
-Decoding a plate (OpenImageIO, OpenCV, ffmpeg) runs outside Python's lock, so
-on a machine with a core to spare it overlaps the swap's compute instead of
-waiting for it. At most `depth` frames wait in memory; an error in the reader
-is raised where the frame it stopped at would have come; closing the consumer
-stops the reader.
+Decoding a plate (OpenImageIO, OpenCV, ffmpeg) and most numpy and OpenCV work
+on a frame run outside Python's lock, so on a machine with cores to spare they
+overlap the swap's compute instead of waiting for it. `read_ahead` runs a
+generator (a video's decoder, which goes frame after frame) in one thread;
+`map_ahead` runs a function of each item (an image file's read, a frame's
+conversion) in several, each item on its own. Both keep the order, hold at
+most `depth` items ahead, raise an error where its item would have come, and
+stop their threads when the consumer stops.
 """
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _DONE = object()
 
@@ -69,3 +75,38 @@ def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         reader.join()
+
+
+def map_ahead(function: Callable[[T], R], items: Iterable[T], workers: int, depth: int | None = None) -> Iterator[R]:
+    """Yield `function(item)` for each of `items` in order, computed by `workers` threads up to `depth` items
+    ahead (default: one more than `workers`, so none waits for a slot while the consumer takes a result).
+
+    >>> list(map_ahead(lambda x: x * x, range(6), workers=3))
+    [0, 1, 4, 9, 16, 25]
+    >>> def read(index):
+    ...     if index == 2:
+    ...         raise OSError(f"frame {index} is truncated")
+    ...     return index
+    >>> frames = map_ahead(read, range(4), workers=2)
+    >>> next(frames), next(frames)
+    (0, 1)
+    >>> next(frames)
+    Traceback (most recent call last):
+    ...
+    OSError: frame 2 is truncated
+    """
+    depth = workers + 1 if depth is None else depth
+    if workers < 1 or depth < workers:
+        raise ValueError(f"map_ahead needs at least 1 worker and a depth of at least workers, got {workers}, {depth}")
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="fusion-map-ahead") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) == depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

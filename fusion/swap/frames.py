@@ -13,7 +13,7 @@ so every frame is written in order.
 from collections import deque
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -24,14 +24,15 @@ from fusion.faces.hull import hull_polygon
 from fusion.faces.landmarks import load_backend
 from fusion.faces.stabilise import stabilise
 from fusion.faces.tracker import FaceTracker
-from fusion.hardware import available_memory
+from fusion.hardware import available_memory, usable_cores
 from fusion.io.colorspace import ColorConversion, color_conversion, note_default_colors
-from fusion.io.footage import Source, read_frames
+from fusion.io.footage import Source, read_frames_ahead
 from fusion.io.plate import Frame
-from fusion.io.read_ahead import read_ahead
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.options import FindOptions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,24 @@ def keep_budget(share: float = 0.25) -> int:
     return int(share * available_memory())
 
 
-def read_plates(source: Source, watch: Stopwatch, kept: KeptFrames | None = None) -> Iterator[PlateFrame]:
-    """The read stage: every frame of `source` in order: first those `kept` holds, then the rest decoded a frame
-    ahead in a thread (`read_ahead`), timed as `read` (the wait for it); a frame that cannot be decoded raises
-    its error."""
+def read_plates(source: Source, watch: Stopwatch, kept: KeptFrames | None = None,
+                then: Callable[[PlateFrame], T] | None = None) -> Iterator[PlateFrame] | Iterator[tuple[PlateFrame, T]]:
+    """The read stage: every frame of `source` in order: first those `kept` holds, then the rest decoded ahead,
+    an image file per core (`read_frames_ahead`), timed as `read` (the wait for them); a frame that cannot be
+    decoded raises its error. With `then`, each frame comes as (frame, `then(frame)`), made where it was read."""
     start = 0
     for frame in kept.take() if kept is not None else ():
         start = frame.index + 1
-        yield frame
-    for index, frame in watch.iterate(read_ahead(read_frames(source, start, source.frames)), "read"):
+        yield frame if then is None else (frame, then(frame))
+
+    def plate(pair: tuple[int, Frame | Exception]) -> PlateFrame | tuple[PlateFrame, T]:
+        index, frame = pair
         if isinstance(frame, Exception):
             raise frame
-        yield PlateFrame(index, frame.rgb, stored=frame)
+        frame = PlateFrame(index, frame.rgb, stored=frame)
+        return frame if then is None else (frame, then(frame))
+
+    yield from watch.iterate(read_frames_ahead(source, start, source.frames, usable_cores(), plate), "read")
 
 
 def detector_copy(plate: np.ndarray, colors: ColorConversion = ColorConversion()) -> np.ndarray:
@@ -108,14 +115,13 @@ def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: 
     """The find stage: (frames, 68, 2) float32 landmarks of the face `tracker` follows through the whole shot,
     stabilised over `smooth_window` frames; NaN in frames where no face was found. The tracker sees each frame's
     8-bit copy (`eight_bit`: `to_uint8`'s numbers by table, so a float plate's frame is not run through the
-    sRGB curve; a plate in a named colorspace through `colors.to_display`), timed as `detect`. Each frame read
-    is offered to `kept`."""
+    sRGB curve; a plate in a named colorspace through `colors.to_display`), made beside its read, a frame per
+    core, and timed with it as `read`. Each frame read is offered to `kept`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    for frame in progress(read_plates(source, watch), total=source.frames, desc="landmarks", unit="frame"):
+    frames = read_plates(source, watch, then=lambda frame: detector_copy(frame.plate, colors))
+    for frame, image8 in progress(frames, total=source.frames, desc="landmarks", unit="frame"):
         if kept is not None:
             kept.offer(frame)
-        with watch("detect"):
-            image8 = detector_copy(frame.plate, colors)
         _, points = tracker(image8)
         if points is not None:
             track[frame.index] = points

@@ -13,13 +13,13 @@ report, with the seconds spent in each stage.
 """
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fusion.hardware import usable_cores
 from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import source_from_path
 from fusion.progress import progress
@@ -97,13 +97,6 @@ def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -
     return left
 
 
-def composite_workers() -> int:
-    """Frames composited at once: one per core this process may run on but one, left to the threads that read
-    and write the plate (with two cores, a PNG writer beside two composites cost more than they saved)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
          options: SwapOptions = SwapOptions(), cache_dir: str | Path | None = None) -> SwapReport:
     """Swap `identity`'s face into every frame of `input_path` (those `options.frames` names); write to
@@ -131,7 +124,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
     with SwapOutputs(output_path, source, options, inputs.key) as outputs, \
-            ThreadPoolExecutor(composite_workers()) as pool:
+            ThreadPoolExecutor(usable_cores()) as pool:
         plates = progress(read_plates(source, watch, kept), total=source.frames, desc="swap", unit="frame")
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
             batch = to_swap(batch, outputs, report)

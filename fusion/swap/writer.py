@@ -14,6 +14,7 @@ swap's write stage: the frames, their mattes, the preview and the manifest, stag
 
 import json
 import os
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fusion.errors import ConfigError, DiskFullError, OutputError
+from fusion.hardware import usable_cores
 from fusion.io.atomic import StagedOutputs, disk_full, write_bytes
 from fusion.io.footage import VIDEO_EXTENSIONS, Source
 from fusion.io.image import write_image
@@ -33,9 +35,6 @@ from fusion.io.video_read import as_rate
 from fusion.swap.frames import PlateFrame
 from fusion.swap.options import SwapOptions
 from fusion.swap.review_video import PreviewWriter
-
-#: Frames a render may have handed to its writing thread and not yet seen written.
-WRITE_BEHIND = 2
 
 #: What a matte folder holds: 16-bit PNGs.
 MATTE_SUFFIXES = (".png",)
@@ -190,6 +189,7 @@ class FrameWriter:
         self.matte_channel = matte_channel
         self.count = 0
         self.bytes = 0
+        self._counting = threading.Lock()
         self.folder = sequence_folder(output)
         if self.folder is not None:
             staged.folder(self.folder, IMAGE_EXTENSIONS, resume)
@@ -224,14 +224,18 @@ class FrameWriter:
         try:
             write(staged)
         except DiskFullError as error:
-            remaining = self.source.frames - self.count
-            needed = self.bytes // self.count * remaining if self.count else None
+            with self._counting:
+                remaining = self.source.frames - self.count
+                needed = self.bytes // self.count * remaining if self.count else None
             raise disk_full(path.parent, needed) from error
-        self.bytes += staged.stat().st_size
+        size = staged.stat().st_size
+        with self._counting:
+            self.bytes += size
 
     def write(self, index: int, frame: Frame, matte: np.ndarray) -> None:
         """Stage the swapped frame `index` (the next, for a video) in the output's format (and, with
         `write_matte`, its matte as a 16-bit PNG); a full disk is reported with the space the rest needs.
+        Image frames may be written by several threads at once, each its own files; a video's in order.
         """
         if self._video is not None:
             self._video.write(frame.pixels if frame.channels in VIDEO_CHANNELS else frame.rgb)
@@ -243,7 +247,8 @@ class FrameWriter:
         if self.write_matte:
             matte16 = (np.clip(matte, 0, 1) * 65535 + 0.5).astype(np.uint16)
             self._stage(matte_path(self.output, self.source, index), lambda staged: write_image(staged, matte16))
-        self.count += 1
+        with self._counting:
+            self.count += 1
 
     def __exit__(self, *exc) -> None:
         if self._video is not None:
@@ -271,9 +276,10 @@ class SwapOutputs:
     """The swap's write stage, a context manager: each swapped frame (and its matte with `write_matte`) through
     a `FrameWriter`, beside it the side-by-side preview with `preview`, at `options.fps` (None: the plate's
     frame rate, 24 for images), and at the end the manifest (`write_manifest`). All are staged together and
-    moved into place only when the whole render succeeded. Frames are written in order by a thread of their
-    own, at most `WRITE_BEHIND` behind the compute, so encoding overlaps the next frame's work; a write's
-    error is raised at the next `write`, or at the manifest, before anything is moved into place.
+    moved into place only when the whole render succeeded. Frames are written behind the compute, so encoding
+    overlaps the next frames' work: image files by a thread per core, each frame its own files, a video (or a
+    render with a preview, a video too) in order by one thread; at most one frame more than the writing threads
+    waits. A write's error is raised at the next `write`, or at the manifest, before anything is moved into place.
 
     With `resume` (a key naming the render: `fusion.swap.manifest.RenderInputs.key`), a sequence render without a
     preview takes over the frames a killed run of the same render finished (`done`)."""
@@ -286,7 +292,9 @@ class SwapOutputs:
         self._staged: StagedOutputs | None = None
         self.frames: FrameWriter | None = None
         self.preview: PreviewWriter | None = None
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="fusion-write")
+        in_order = output.suffix.lower() in VIDEO_EXTENSIONS or options.preview
+        self.writers = 1 if in_order else usable_cores()
+        self._writer = ThreadPoolExecutor(self.writers, thread_name_prefix="fusion-write")
         self._pending: deque[Future] = deque()
 
     def __enter__(self) -> "SwapOutputs":
@@ -309,7 +317,7 @@ class SwapOutputs:
     def write(self, frame: PlateFrame, swapped: np.ndarray, matte: np.ndarray) -> None:
         """Stage `frame` with its color `swapped` (every other channel and its header as read) and its `matte`,
         and its plate | swapped in the preview, behind the compute (the class docstring)."""
-        self._settle(WRITE_BEHIND - 1)
+        self._settle(self.writers)
         self._pending.append(self._writer.submit(self._write_now, frame, swapped, matte))
 
     def _settle(self, pending: int) -> None:

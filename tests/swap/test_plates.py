@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+import fusion.swap.frames
 import fusion.swap.pipeline
+import fusion.swap.writer
 from fusion.errors import ConfigError
 from fusion.io.digest import file_sha256
 from fusion.io.footage import read_frames, source_from_path
@@ -126,13 +128,14 @@ def test_a_numbered_png_output_keeps_the_plate_numbers(checkpoint, plates, tmp_p
 
 
 @pytest.mark.parametrize("workers", [2, 3])
-def test_frames_composited_side_by_side_are_those_composited_one_at_a_time(checkpoint, plates, tmp_path,
-                                                                             monkeypatch, workers):
-    """Four plates in one batch, composited by `workers` threads: the same frames and mattes, bit for bit, in
-    their places, as one at a time."""
+def test_frames_read_composited_and_written_side_by_side_are_those_made_one_at_a_time(checkpoint, plates, tmp_path,
+                                                                                      monkeypatch, workers):
+    """Four plates in one batch, read, composited and written by `workers` threads each: the same frames and
+    mattes, bit for bit, in their places, as one at a time."""
     renders = {}
     for count in (1, workers):
-        monkeypatch.setattr(fusion.swap.pipeline, "composite_workers", lambda count=count: count)
+        for module in (fusion.swap.frames, fusion.swap.pipeline, fusion.swap.writer):
+            monkeypatch.setattr(module, "usable_cores", lambda count=count: count)
         renders[count] = tmp_path / f"by_{count}"
         swap(plates, renders[count], checkpoint, "hopper", SwapOptions(batch_size=4, write_matte=True))
     names = sorted(p.name for p in renders[1].iterdir())

@@ -142,8 +142,9 @@ def test_the_swap_pass_takes_the_frames_the_find_pass_kept_and_reads_only_the_re
     find_faces(source, FaceTracker(dlib_backend, 1), 1, Stopwatch(), kept=kept)
     first = list(kept.frames)
     starts = []
-    reading = frames_module.read_frames
-    monkeypatch.setattr(frames_module, "read_frames", lambda *args: starts.append(args[1]) or reading(*args))
+    reading = frames_module.read_frames_ahead
+    monkeypatch.setattr(frames_module, "read_frames_ahead",
+                        lambda *args: starts.append(args[1]) or reading(*args))
     frames = list(read_plates(source, Stopwatch(), kept))
     assert starts == [2] and [frame.index for frame in frames] == [0, 1, 2, 3] and not kept.frames
     assert frames[0] is first[0] and frames[1] is first[1]
