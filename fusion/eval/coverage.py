@@ -32,7 +32,7 @@ from fusion.metrics.coverage import QUANTITIES, SCALE, Coverage, measure_coverag
 from fusion.metrics.performance import measure_performance
 from fusion.stopwatch import Stopwatch
 from fusion.swap.coverage import training_footage
-from fusion.swap.frames import align_face, detector_copy, find_plate_faces
+from fusion.swap.frames import PlateFrame, align_face, detector_copy, find_plate_faces
 from fusion.swap.loader import load_swap_model
 
 __all__ = ["CoverageReport", "coverage"]
@@ -110,7 +110,7 @@ def contact_sheet(report: CoverageReport, source: Source, landmarks: np.ndarray,
         if isinstance(frame, Exception):
             raise frame
         face = align_face(landmarks[index], crop, TILE)
-        plate_face = draw_face(warp_face(detector_copy(frame.rgb, colors), face.matrix, TILE),
+        plate_face = draw_face(warp_face(detector_copy(PlateFrame(int(index), frame.rgb, stored=frame), colors), face.matrix, TILE),
                                transform_points(landmarks[index].astype(np.float64), face.matrix),
                                transform_points(face.polygon, face.matrix), TILE)
         record = records[coverage.nearest[index]]

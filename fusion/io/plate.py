@@ -72,6 +72,11 @@ class Header:
         return str(self.spec.format)
 
     @property
+    def all_half(self) -> bool:
+        """Whether every channel is stored as half, so each float32 value `read_frame` gives is a half exactly."""
+        return self.pixel_type == "half" and all(str(channel) == "half" for channel in self.spec.channelformats)
+
+    @property
     def bits(self) -> int:
         """Bits per sample as stored: 10 for a 10-bit DPX."""
         return self.spec.get_int_attribute("oiio:BitsPerSample", self.spec.format.size() * 8)

@@ -32,11 +32,13 @@ _LRELU_GAIN = math.sqrt(2 / (1 + SLOPE**2))
 
 
 def _layer(cls: type[nn.Module], *args, fan_in: int, gain: float, generator: torch.Generator, **kwargs):
-    """A conv layer with N(0, gain / sqrt(fan_in)) weights from ``generator`` and zero bias."""
-    layer = nn.utils.skip_init(cls, *args, **kwargs)
-    with torch.no_grad():
-        layer.weight.normal_(0.0, gain / math.sqrt(fan_in), generator=generator)
-        layer.bias.zero_()
+    """A conv layer with N(0, gain / sqrt(fan_in)) weights from ``generator`` and zero bias.
+
+    Built on the meta device and given its tensors here, so no default init is drawn and thrown away
+    (`nn.utils.skip_init` did this too, but its `to_empty` imports sympy, a cost to every swap's start)."""
+    layer = cls(*args, device="meta", **kwargs)
+    weight = torch.empty(layer.weight.shape).normal_(0.0, gain / math.sqrt(fan_in), generator=generator)
+    layer.weight, layer.bias = nn.Parameter(weight), nn.Parameter(torch.zeros(layer.bias.shape))
     return layer
 
 

@@ -105,9 +105,12 @@ def read_plates(source: Source, watch: Stopwatch, kept: KeptFrames | None = None
     yield from watch.iterate(read_frames_ahead(source, start, source.frames, usable_cores(), plate), "read")
 
 
-def detector_copy(plate: np.ndarray, colors: ColorConversion = ColorConversion()) -> np.ndarray:
-    """The 8-bit copy of a plate's color pixels the face tracker sees (`find_faces`)."""
-    return eight_bit(plate) if colors.colorspace is None else colors.to_display(plate)
+def detector_copy(frame: PlateFrame, colors: ColorConversion = ColorConversion()) -> np.ndarray:
+    """The 8-bit copy of a frame's color pixels the face tracker sees (`find_faces`)."""
+    if colors.colorspace is not None:
+        return colors.to_display(frame.plate)
+    header = frame.stored.header if frame.stored is not None else None
+    return eight_bit(frame.plate, halves=header is not None and header.all_half)
 
 
 def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: Stopwatch,
@@ -118,7 +121,7 @@ def find_faces(source: Source, tracker: FaceTracker, smooth_window: int, watch: 
     sRGB curve; a plate in a named colorspace through `colors.to_display`), made beside its read, a frame per
     core, and timed with it as `read`. Each frame read is offered to `kept`."""
     track = np.full((source.frames, 68, 2), np.nan, np.float32)
-    frames = read_plates(source, watch, then=lambda frame: detector_copy(frame.plate, colors))
+    frames = read_plates(source, watch, then=lambda frame: detector_copy(frame, colors))
     for frame, image8 in progress(frames, total=source.frames, desc="landmarks", unit="frame"):
         if kept is not None:
             kept.offer(frame)

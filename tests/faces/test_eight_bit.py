@@ -18,6 +18,14 @@ def test_every_16_bit_value_and_a_sweep_of_float32_bits_match_to_uint8():
         np.testing.assert_array_equal(eight_bit(values), to_uint8(values))
 
 
+def test_every_half_read_as_float32_matches_to_uint8_through_the_half_table():
+    with np.errstate(over="ignore", invalid="ignore"):
+        halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+        expected = to_uint8(halves)
+    np.testing.assert_array_equal(eight_bit(halves, halves=True), expected)
+    assert np.count_nonzero(np.diff(expected[:0x7C00].astype(int))) == 255  # every level is reached
+
+
 def test_a_frame_keeps_its_shape_and_uint8_passes_through():
     frame = srgb_decode(np.random.default_rng(0).uniform(0, 1.2, (9, 7, 3)).astype(np.float32))
     copy = eight_bit(frame)

@@ -86,3 +86,18 @@ def test_sequences_by_pattern_keep_their_numbers_and_frames_cuts_them(tmp_path):
         source_from_path(tmp_path / "plate.####.exr", frames="1100-1001")
     with pytest.raises(FileNotFoundError, match=r"no frames named shot\.####\.dpx in"):
         source_from_path(tmp_path / "shot.####.dpx")
+
+
+def test_all_half_only_where_every_channel_is_stored_as_half(tmp_path):
+    """The find pass's 8-bit copy takes the half table only where `all_half`: a half EXR, not a float one nor
+    one whose depth channel is float."""
+    pixels = np.linspace(0, 1, 4 * 4 * 4, dtype=np.float32).reshape(4, 4, 4) + np.float32(1e-4)
+    half = write_oiio(tmp_path / "half.exr", pixels[..., :3], ("R", "G", "B"), "half")
+    whole = write_oiio(tmp_path / "float.exr", pixels[..., :3], ("R", "G", "B"), "float")
+    spec = oiio.ImageSpec(4, 4, 4, "half")
+    spec.channelnames, spec.channelformats = ("R", "G", "B", "Z"), ("half", "half", "half", "float")
+    output = oiio.ImageOutput.create(str(tmp_path / "mixed.exr"))
+    assert output.open(str(tmp_path / "mixed.exr"), spec) and output.write_image(pixels) and output.close()
+    assert [read_header(path).all_half for path in (half, whole, tmp_path / "mixed.exr")] == [True, False, False]
+    mixed = read_frame(tmp_path / "mixed.exr").pixels
+    assert mixed[..., 3].astype(np.float16).astype(np.float32).tolist() != mixed[..., 3].tolist()
