@@ -56,6 +56,22 @@ def _mix(face: np.ndarray, region: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return face * mask[..., None] + region * (1 - mask[..., None])
 
 
+def _put_back(box: np.ndarray, mixed: np.ndarray, inside: np.ndarray, colors: ColorConversion) -> None:
+    """Write working-space `mixed` into the plate's `box` (both (h, w, 3)) where `inside` (h, w), converted to the
+    plate's pixels: an integer plate in fusion's encoding converts the whole box (a rounding: cheaper than picking
+    the pixels out), any other only the pixels inside (a power curve or OCIO per pixel).
+
+    >>> box = np.zeros((1, 2, 3), np.uint8)
+    >>> _put_back(box, np.full((1, 2, 3), 0.5, np.float32), np.array([[True, False]]), ColorConversion())
+    >>> box[..., 0].tolist()
+    [[128, 0]]
+    """
+    if colors.is_default and box.dtype.kind == "u":
+        np.copyto(box, colors.from_working(mixed, box.dtype), where=inside[..., None])
+    else:
+        box[inside] = colors.from_working(mixed[inside], box.dtype)
+
+
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
                    blend: str = "multiband", erode: float | None = None, feather: float | None = None,
                    grain: bool = False, seed: int = 0, visible: np.ndarray | None = None, quality: str = "none",
@@ -100,15 +116,14 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
                                   levels=levels, keep_coarse=KEEP_COARSE, erode=0,
                                   source_scale=1 / np.hypot(*matrix[0, :2]))[0].numpy()
         face = cv2.merge(list(blended))
-    inside = mask > 0  # only these pixels are mixed and go back through the color conversion
     if quality == "match":
-        mixed = match_quality(face, region, mask, (x0, y0), seed)[inside]
+        mixed = match_quality(face, region, mask, (x0, y0), seed)
     elif grain:
-        mixed = add_grain(_mix(face, region, mask), region, mask, seed)[inside]
+        mixed = add_grain(_mix(face, region, mask), region, mask, seed)
     else:
-        mixed = _mix(face[inside], region[inside], mask[inside])
+        mixed = _mix(face, region, mask)
     out = plate.copy()
-    out[y0:y1, x0:x1][inside] = colors.from_working(mixed, plate.dtype)
+    _put_back(out[y0:y1, x0:x1], mixed, mask > 0, colors)
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte
