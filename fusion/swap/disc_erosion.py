@@ -11,16 +11,40 @@ over the kernel, row by row through a sparse table of row minima.
 The kernel row `dy` spans |dx| <= round(sqrt(r**2 - dy**2)) (OpenCV's
 ellipse), which holds every offset with dx**2 + dy**2 <= r**2 and none with
 dx**2 + dy**2 >= r**2 + r: the two distance tests use those bounds.
+
+All of it runs inside the mask's `support_window` only: the face box's margin
+holds nothing to erode, and the window's ring of zeros stands for it exactly.
 """
 
 import cv2
 import numpy as np
 
-__all__ = ["dilate_disc", "erode_disc"]
+__all__ = ["dilate_disc", "erode_disc", "support_window"]
 
 #: Radii up to this erode through `cv2.erode` itself: faster there (docs/measurements.md, The swap at 4K),
 #: the same numbers.
 _OPENCV_MAX_RADIUS = 32
+
+
+def support_window(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns holding every non-zero pixel of an (H, W) uint8 mask, with a ring of one pixel more
+    where the mask goes on (None: all zero).
+
+    Work that only sees zeros beyond the mask's pixels (an erosion by a kernel
+    that is convex along rows and columns, the distance to the nearest zero) gives
+    the same numbers inside this window as on the whole mask: whatever lies beyond
+    it is reached through the ring, which is zero too.
+
+    >>> mask = np.zeros((10, 10), np.uint8)
+    >>> mask[3:5, 0:6] = 1
+    >>> support_window(mask), support_window(np.zeros((4, 4), np.uint8))
+    ((slice(2, 6, None), slice(0, 7, None)), None)
+    """
+    x, y, width, height = cv2.boundingRect(mask)
+    if width == 0:
+        return None
+    return (slice(max(y - 1, 0), min(y + height + 1, mask.shape[0])),
+            slice(max(x - 1, 0), min(x + width + 1, mask.shape[1])))
 
 
 def _kernel_half_widths(radius: int) -> np.ndarray:
@@ -79,9 +103,16 @@ def erode_disc(mask: np.ndarray, radius: int) -> np.ndarray:
         raise ValueError(f"radius must be non-negative, got {radius}")
     if radius == 0:
         return mask.copy()
+    out = np.zeros_like(mask)
+    window = support_window(mask)
+    if window is None:
+        return out
     if radius <= _OPENCV_MAX_RADIUS:
-        return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    return _erode_by_distance(mask, radius)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        out[window] = cv2.erode(mask[window], kernel)
+    else:
+        out[window] = _erode_by_distance(np.ascontiguousarray(mask[window]), radius)
+    return out
 
 
 def _erode_by_distance(mask: np.ndarray, radius: int) -> np.ndarray:

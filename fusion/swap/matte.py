@@ -14,7 +14,7 @@ import numpy as np
 from fusion.errors import ConfigError
 from fusion.faces.hull import polygon_mask
 from fusion.model.matte_net import MatteNet
-from fusion.swap.disc_erosion import dilate_disc, erode_disc
+from fusion.swap.disc_erosion import dilate_disc, erode_disc, support_window
 
 def learned_matte(matte: str, net: MatteNet | None, checkpoint=None) -> MatteNet | None:
     """The network `matte` (already checked by `check_matte`) cuts occluders with: None for `hull`, the
@@ -73,6 +73,12 @@ def feather_matte(matte: np.ndarray, feather: float) -> np.ndarray:
         raise ValueError(f"feather must be non-negative pixels, got {feather}")
     if feather == 0:
         return matte
-    inside = cv2.distanceTransform((matte > 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    ramp = np.clip(inside / feather, 0, 1)
-    return matte * (ramp * ramp * (3 - 2 * ramp))
+    inside = (matte > 0).view(np.uint8)
+    out = np.zeros_like(matte)
+    window = support_window(inside)  # the distance to the nearest 0 is the same there as over the whole matte
+    if window is None:
+        return out
+    distance = cv2.distanceTransform(inside[window], cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ramp = np.clip(distance / feather, 0, 1)
+    out[window] = matte[window] * (ramp * ramp * (3 - 2 * ramp))
+    return out

@@ -1,4 +1,5 @@
-"""fusion.swap.disc_erosion: OpenCV's elliptic erosion and dilation, the same numbers, by distance transforms."""
+"""fusion.swap.disc_erosion: OpenCV's elliptic erosion and dilation, the same numbers, by distance transforms, in
+the mask's window."""
 
 import cv2
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 from fusion.faces.hull import polygon_mask
 from fusion.swap import disc_erosion
-from fusion.swap.disc_erosion import _erode_by_distance, dilate_disc, erode_disc
+from fusion.swap.disc_erosion import _erode_by_distance, dilate_disc, erode_disc, support_window
+from fusion.swap.matte import feather_matte
 
 
 def ellipse(radius: int) -> np.ndarray:
@@ -57,3 +59,24 @@ def test_bad_masks_are_named():
         erode_disc(np.zeros((4, 4), np.float32), 2)
     with pytest.raises(ValueError, match="non-negative"):
         erode_disc(np.zeros((4, 4), np.uint8), -1)
+
+
+@pytest.mark.parametrize("corner", [False, True])
+def test_work_in_the_masks_window_gives_the_numbers_of_the_whole_box(corner):
+    """A face mask with the face box's margin of zeros around it, or cut by the frame's bottom edge: eroded in its
+    `support_window` (both paths) it is OpenCV's erosion of the whole box, and feathered there, the whole box's
+    distance ramp; an all-zero mask stays zero."""
+    face = face_mask(300, 3)
+    box = np.zeros((420, 460), np.uint8)
+    box[(slice(120, 420), slice(160, 460)) if corner else (slice(60, 360), slice(80, 380))] = face
+    window = support_window(box)
+    assert box[window].size < 0.6 * box.size
+    assert window[0] == (slice(120 + 37 - 1, 420) if corner else slice(60 + 37 - 1, 360 + 1))  # the frame cuts the ring
+    for radius in (20, 40):
+        np.testing.assert_array_equal(erode_disc(box, radius), cv2.erode(box, ellipse(radius)))
+    matte = erode_disc(box, 40).astype(np.float32) / 255
+    whole = cv2.distanceTransform((matte > 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ramp = np.clip(whole / 25, 0, 1)
+    np.testing.assert_array_equal(feather_matte(matte, 25), matte * (ramp * ramp * (3 - 2 * ramp)))
+    blank = np.zeros((30, 40), np.uint8)
+    assert not erode_disc(blank, 40).any() and not feather_matte(blank.astype(np.float32), 5).any()
