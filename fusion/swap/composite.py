@@ -18,6 +18,7 @@ import torch
 from fusion.blend import multiband_blend
 from fusion.blend.face_composite import BOX_MARGIN, ERODE, FEATHER, KEEP_COARSE, face_levels
 from fusion.io.colorspace import ColorConversion
+from fusion.swap.disc_erosion import support_window
 from fusion.swap.grain import add_grain
 from fusion.swap.matte import cut_occluders, feather_matte, hard_matte
 from fusion.swap.options import check_blend
@@ -116,14 +117,16 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
                                   levels=levels, keep_coarse=KEEP_COARSE, erode=0,
                                   source_scale=1 / np.hypot(*matrix[0, :2]))[0].numpy()
         face = cv2.merge(list(blended))
-    if quality == "match":
-        mixed = match_quality(face, region, mask, (x0, y0), seed)
-    elif grain:
-        mixed = add_grain(_mix(face, region, mask), region, mask, seed)
-    else:
-        mixed = _mix(face, region, mask)
     out = plate.copy()
-    _put_back(out[y0:y1, x0:x1], mixed, mask > 0, colors)
+    if quality == "match":
+        _put_back(out[y0:y1, x0:x1], match_quality(face, region, mask, (x0, y0), seed), mask > 0, colors)
+    elif grain:
+        _put_back(out[y0:y1, x0:x1], add_grain(_mix(face, region, mask), region, mask, seed), mask > 0, colors)
+    else:  # mixed only in the matte's window: the rest of the box keeps the plate
+        window = support_window((mask > 0).view(np.uint8))
+        if window is not None:
+            inner = (slice(y0 + window[0].start, y0 + window[0].stop), slice(x0 + window[1].start, x0 + window[1].stop))
+            _put_back(out[inner], _mix(face[window], region[window], mask[window]), mask[window] > 0, colors)
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte
