@@ -85,12 +85,12 @@ def srgb_encode(linear: np.ndarray) -> np.ndarray:
     >>> srgb_encode(np.array([0.0, 0.2140, 1.0], np.float32)).round(3).tolist()
     [0.0, 0.5, 1.0]
     """
-    magnitude = np.abs(linear)
-    encoded = np.power(magnitude, 1 / 2.4)  # in place from here: a face box at 4K is tens of megabytes
+    linear = np.asarray(linear, np.result_type(linear, np.float32))
+    magnitude = np.abs(linear, out=np.empty_like(linear))  # in place from here: a 4K face box is tens of megabytes
+    encoded = np.power(magnitude, 1 / 2.4, out=np.empty_like(linear))
     encoded *= 1.055
     encoded -= 0.055
-    low = magnitude <= 0.0031308
-    encoded[low] = 12.92 * magnitude[low]
+    np.copyto(encoded, 12.92 * magnitude, where=magnitude <= 0.0031308)
     return np.copysign(encoded, linear, out=encoded).astype(np.float32, copy=False)
 
 
@@ -101,12 +101,12 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(srgb_decode(srgb_encode(values)), values, rtol=1e-6))
     True
     """
-    magnitude = np.abs(encoded)
-    linear = magnitude + 0.055
+    encoded = np.asarray(encoded, np.result_type(encoded, np.float32))
+    magnitude = np.abs(encoded, out=np.empty_like(encoded))
+    linear = np.add(magnitude, 0.055, out=np.empty_like(encoded))
     linear /= 1.055
     np.power(linear, 2.4, out=linear)
-    low = magnitude <= 0.04045
-    linear[low] = magnitude[low] / 12.92
+    np.copyto(linear, magnitude / 12.92, where=magnitude <= 0.04045)
     return np.copysign(linear, encoded, out=linear).astype(np.float32, copy=False)
 
 
