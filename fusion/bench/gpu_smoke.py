@@ -15,7 +15,7 @@ training runs and what it costs, not what it learns.
 
 Then the grown 1024 px network swaps a face in a 3840x2160 16-bit plate the
 way `fusion.swap` does: align (`warp_face`), decode (`SwapModel.decode`,
-bf16), composite (`composite_face`), each timed. The plate holds a demo
+bf16), composite (`composite_face`, on the CPU, then with its multi-band blend on the GPU), each timed. The plate holds a demo
 photo enlarged 4x (a close-up: the face shrinks into the crop, as 4K faces
 do). The face's 68 landmarks ship in gpu_smoke_landmarks.json (found once
 with the dlib backend on the photo), so no detector runs on the GPU machine.
@@ -178,6 +178,10 @@ def composite_4k(net: FusionNet, device: torch.device, precision: str = "bf16",
     decoded = clock()
     frame, matte = composite_face(plate, face, matrix, polygon)
     done = clock()
+    composite_face(plate, face, matrix, polygon, device=device)  # warm-up, as for the decode
+    device_start = clock()
+    on_device, device_matte = composite_face(plate, face, matrix, polygon, device=device)
+    device_done = clock()
 
     keep = matte == 0
     reference = transform_points(landmarks[list(REFERENCE_POINTS)].astype(np.float64), matrix)
@@ -188,6 +192,9 @@ def composite_4k(net: FusionNet, device: torch.device, precision: str = "bf16",
         "warp_ms": round((warped - start) * 1000, 1),
         "decode_ms": round((decoded - decode_start) * 1000, 1),
         "composite_ms": round((done - decoded) * 1000, 1),
+        "composite_multiband_on_device_ms": round((device_done - device_start) * 1000, 1),
+        "composite_on_device_max_levels_off": float(np.abs(on_device.astype(np.float64) - frame).max()),
+        "composite_on_device_same_matte": bool(np.array_equal(device_matte, matte)),
         "reference_points_off_canonical_px": round(float(np.abs(reference - canonical_points(resolution)).max()), 1),
         "changed_pixels": int((~keep).sum()),
         "same_shape_and_dtype": frame.shape == plate.shape and frame.dtype == plate.dtype,

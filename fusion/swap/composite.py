@@ -76,7 +76,8 @@ def _put_back(box: np.ndarray, mixed: np.ndarray, inside: np.ndarray, colors: Co
 def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, polygon: np.ndarray,
                    blend: str = "multiband", erode: float | None = None, feather: float | None = None,
                    grain: bool = False, seed: int = 0, visible: np.ndarray | None = None, quality: str = "none",
-                   colors: ColorConversion = ColorConversion()) -> tuple[np.ndarray, np.ndarray]:
+                   colors: ColorConversion = ColorConversion(),
+                   device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """Blend `face` ((R, R, 3) float in [0, 1], crop space) into `plate` at the face.
 
     `matrix` maps plate to crop coordinates; `polygon` is the mask in plate
@@ -87,7 +88,8 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     probability of visible face) cuts occluders out of the matte before it is feathered, so they stay the
     plate's, bit for bit. `quality="match"` gives the face the plate's blur, noise and compression
     (`fusion.swap.quality`; it includes `grain`). `colors` takes the face box to the face's working space and
-    back (`fusion.io.colorspace`; by default fusion's encoding before OCIO).
+    back (`fusion.io.colorspace`; by default fusion's encoding before OCIO). `device` is where the multi-band
+    blend runs (the swap's: on a GPU its torch form; the warp, matte and mix stay on the CPU).
     Returns the new frame (the plate's dtype) and the matte (H, W) float32 in
     [0, 1], 0 exactly where the plate is kept.
     """
@@ -113,9 +115,10 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     face = warped
     if blend == "multiband":
         levels = face_levels(face_width, hard.shape)
-        blended = multiband_blend(_planes(warped), _planes(region), torch.from_numpy(hard)[None, None],
-                                  levels=levels, keep_coarse=KEEP_COARSE, erode=0,
-                                  source_scale=1 / np.hypot(*matrix[0, :2]))[0].numpy()
+        blended = multiband_blend(_planes(warped).to(device), _planes(region).to(device),
+                                  torch.from_numpy(hard)[None, None].to(device), levels=levels,
+                                  keep_coarse=KEEP_COARSE, erode=0, source_scale=1 / np.hypot(*matrix[0, :2]))
+        blended = blended[0].cpu().numpy()
         face = cv2.merge(list(blended))
     out = plate.copy()
     if quality == "match":

@@ -41,13 +41,18 @@ class SwapModel:
             raise CheckpointError(f"identity {name!r} is not in this model; it has {', '.join(self.identities)}")
         return self.identities.index(name)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        return next(self.net.parameters()).device
+
     @torch.no_grad()
     def decode(self, crops: torch.Tensor, identity: int) -> torch.Tensor:
         """(B, 3, R_out, R_out) aligned crops in [0, 1] -> faces of `identity` in [0, 1], float32 on the crops' device.
 
         Runs on the network's device, at `precision`.
         """
-        device = next(self.net.parameters()).device
+        device = self.device
         identities = torch.full((crops.shape[0],), identity, dtype=torch.long, device=device)
         with torch.autocast(device.type, torch.bfloat16, enabled=self.precision == "bf16"):
             return decode_faces(self.net, crops.to(device), identities).to(crops.device)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from fusion.hardware import usable_cores
 from fusion.io.colorspace import ColorConversion
@@ -74,15 +75,16 @@ class SwapReport:
 
 
 def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOptions,
-                    colors: ColorConversion = ColorConversion()) -> tuple[np.ndarray, np.ndarray]:
+                    colors: ColorConversion = ColorConversion(),
+                    device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """The composite stage: `frame`'s plate with its decoded face blended in (`composite_face`, in the working
-    space `colors` converts to) and the (H, W) matte; a frame without a face is its plate, unchanged, with a
-    matte of 0."""
+    space `colors` converts to, its multi-band blend on `device`) and the (H, W) matte; a frame without a face is
+    its plate, unchanged, with a matte of 0."""
     if face is None:
         return frame.plate, np.zeros(frame.plate.shape[:2], np.float32)
     return composite_face(frame.plate, face.pixels, frame.face.matrix, frame.face.polygon, options.blend,
                           options.erode, options.feather, options.grain, frame.index, face.visible, options.quality,
-                          colors)
+                          colors, device)
 
 
 def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -> list[PlateFrame]:
@@ -130,7 +132,8 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
             batch = to_swap(batch, outputs, report)
             # A batch's frames are composited side by side (mostly OpenCV and numpy, which let go of the GIL)
             # and written in order as each is done.
-            composites = pool.map(lambda pair: composite_frame(*pair, options, colors), zip(batch, decode(batch)))
+            composites = pool.map(lambda pair: composite_frame(*pair, options, colors, model.device),
+                                  zip(batch, decode(batch)))
             for frame in batch:
                 with watch("composite"):
                     swapped, matte = next(composites)

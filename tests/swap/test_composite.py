@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from fusion.swap.composite import composite_face
 
@@ -119,3 +120,27 @@ def test_a_large_face_composites_as_it_did_with_opencvs_erosion(monkeypatch, dty
     np.testing.assert_allclose(fast.astype(np.float64), slow.astype(np.float64), rtol=0,
                                atol=1 if dtype == np.uint16 else 1e-6)
     np.testing.assert_array_equal(fast[fast_matte == 0], plate[fast_matte == 0])
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU: the multi-band blend on the swap's device"))])
+def test_the_multiband_blend_in_torchs_form_gives_opencvs_frame(monkeypatch, device):
+    """The swap on a GPU blends there in torch's form (pyramids, contrast statistics; on the CPU OpenCV's stand in):
+    forced on the CPU, or on a GPU, the same matte, the frame within a level of 16 bits (float rounding), the
+    plate's outside the matte."""
+    from fusion.blend import contrast, erosion, multiband, pyramid
+    from fusion.io.image import decode
+
+    size, rng = 760, np.random.default_rng(4)
+    plate = decode(rng.uniform(0.2, 0.8, (size, size, 3)).astype(np.float32), np.uint16)
+    face = rng.uniform(0.3, 0.7, (128, 128, 3)).astype(np.float32)
+    angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    polygon = np.stack([380 + 300 * np.cos(angles), 380 + 280 * np.sin(angles)], 1).astype(np.float32)
+    to_crop = np.float64([[128 / 600, 0, -80 * 128 / 600], [0, 128 / 600, -100 * 128 / 600]])
+    opencv, opencv_matte = composite_face(plate, face, to_crop, polygon)
+    for module in (contrast, erosion, multiband, pyramid):
+        monkeypatch.setattr(module, "uses_opencv", lambda image: False)
+    torchs, torchs_matte = composite_face(plate, face, to_crop, polygon, device=device)
+    np.testing.assert_array_equal(torchs_matte, opencv_matte)
+    assert 0 < np.abs(torchs.astype(np.int64) - opencv).max() <= 1
+    np.testing.assert_array_equal(torchs[opencv_matte == 0], plate[opencv_matte == 0])
