@@ -32,8 +32,8 @@ def support_window(mask: np.ndarray) -> tuple[slice, slice] | None:
 
     Work that only sees zeros beyond the mask's pixels (an erosion by a kernel
     that is convex along rows and columns, the distance to the nearest zero) gives
-    the same numbers inside this window as on the whole mask: whatever lies beyond
-    it is reached through the ring, which is zero too.
+    the same numbers inside this window as on the whole mask (a distance to float
+    rounding): whatever lies beyond it is reached through the ring, zero too.
 
     >>> mask = np.zeros((10, 10), np.uint8)
     >>> mask[3:5, 0:6] = 1
