@@ -1,6 +1,8 @@
 """fusion.io.plate on real files made with OpenImageIO: what a frame's file holds comes back as it was, sequences
 are found by pattern and cut by frame number, and what cannot work is refused naming the file and the fix."""
 
+from dataclasses import replace
+
 import numpy as np
 import OpenImageIO as oiio
 import pytest
@@ -101,3 +103,20 @@ def test_all_half_only_where_every_channel_is_stored_as_half(tmp_path):
     assert [read_header(path).all_half for path in (half, whole, tmp_path / "mixed.exr")] == [True, False, False]
     mixed = read_frame(tmp_path / "mixed.exr").pixels
     assert mixed[..., 3].astype(np.float16).astype(np.float32).tolist() != mixed[..., 3].tolist()
+
+
+def test_a_half_plate_is_written_with_openimageios_rounding(tmp_path):
+    """Float32 pixels into a half EXR are converted before OpenImageIO sees them: every value half-way between two
+    halves, either side of it, past the largest half, NaN and signed zero come out as OpenImageIO's own conversion
+    stores them."""
+    halves = np.arange(0x7C00, dtype=np.uint16).view(np.float16).astype(np.float64)
+    ties = ((halves[:-1] + halves[1:]) / 2).astype(np.float32)
+    values = np.concatenate([ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf), -ties,
+                             np.float32([np.nan, np.inf, 65519.99, 65520, 1e9, -0.0, 2.98e-8, 2.99e-8])])
+    pixels = np.resize(values, 3 * 160 * 160).reshape(160, 160, 3)
+    plate = write_oiio(tmp_path / "plate.exr", pixels.astype(np.float16), ("R", "G", "B"), "half")
+    frame = read_frame(plate)
+    write_frame(tmp_path / "ours.exr", replace(frame, pixels=pixels))
+    own = write_oiio(tmp_path / "own.exr", pixels, ("R", "G", "B"), "half")
+    read = lambda path: oiio.ImageInput.open(str(path)).read_image(0, 0, 0, 3, oiio.HALF).view(np.uint16)
+    np.testing.assert_array_equal(read(tmp_path / "ours.exr"), read(own))
