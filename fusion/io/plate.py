@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
-import torch
 
 from fusion.errors import ConfigError, WriteError
 from fusion.io.atomic import atomic_path, disk_full, free_bytes
@@ -410,6 +409,8 @@ def _as_stored(pixels: np.ndarray, spec: oiio.ImageSpec) -> np.ndarray:
     pixels = np.ascontiguousarray(pixels)
     if pixels.dtype == np.float32 and str(spec.format) == "half" \
             and all(str(channel) == "half" for channel in spec.channelformats):
+        import torch  # here, not with the module: commands read plate names before torch loads
+
         return torch.from_numpy(pixels).half().numpy()
     return pixels
 
