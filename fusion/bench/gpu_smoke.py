@@ -15,7 +15,8 @@ training runs and what it costs, not what it learns.
 
 Then the grown 1024 px network swaps a face in a 3840x2160 16-bit plate the
 way `fusion.swap` does: align (`warp_face`), decode (`SwapModel.decode`,
-bf16), composite (`composite_face`, on the CPU, then with its multi-band blend on the GPU), each timed. The plate holds a demo
+bf16), composite (`composite_face`, on the CPU, then with its multi-band
+blend on the GPU, as a swap there runs it), each timed. The plate holds a demo
 photo enlarged 4x (a close-up: the face shrinks into the crop, as 4K faces
 do). The face's 68 landmarks ship in gpu_smoke_landmarks.json (found once
 with the dlib backend on the photo), so no detector runs on the GPU machine.

@@ -110,7 +110,8 @@ def contact_sheet(report: CoverageReport, source: Source, landmarks: np.ndarray,
         if isinstance(frame, Exception):
             raise frame
         face = align_face(landmarks[index], crop, TILE)
-        plate_face = draw_face(warp_face(detector_copy(PlateFrame(int(index), frame.rgb, stored=frame), colors), face.matrix, TILE),
+        copy = detector_copy(PlateFrame(int(index), frame.rgb, stored=frame), colors)
+        plate_face = draw_face(warp_face(copy, face.matrix, TILE),
                                transform_points(landmarks[index].astype(np.float64), face.matrix),
                                transform_points(face.polygon, face.matrix), TILE)
         record = records[coverage.nearest[index]]

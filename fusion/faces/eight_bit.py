@@ -57,7 +57,7 @@ def _half_table() -> np.ndarray:
 
 def eight_bit(image: np.ndarray, halves: bool = False) -> np.ndarray:
     """`to_uint8(image)`, the same numbers: uint8 as it is, uint16 and float32 through a table; `halves`: every
-    float32 value is a half (`Header.all_half`), so a table of the half bits serves, at about half the cost.
+    float32 value is a half (`Header.all_half`), so one lookup in a table of the half bits serves.
 
     Negative floats are black and floats above 1 white, as in `to_uint8`.
 

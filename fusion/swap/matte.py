@@ -75,7 +75,7 @@ def feather_matte(matte: np.ndarray, feather: float) -> np.ndarray:
         return matte
     inside = (matte > 0).view(np.uint8)
     out = np.zeros_like(matte)
-    window = support_window(inside)  # the distance to the nearest 0 is the same there as over the whole matte
+    window = support_window(inside)  # the distance to the nearest 0 there is the whole matte's (to float rounding)
     if window is None:
         return out
     distance = cv2.distanceTransform(inside[window], cv2.DIST_L2, cv2.DIST_MASK_PRECISE)

@@ -131,7 +131,7 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
         for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
             batch = to_swap(batch, outputs, report)
             # A batch's frames are composited side by side (mostly OpenCV and numpy, which let go of the GIL)
-            # and written in order as each is done.
+            # and handed to the writer in order as each is done.
             composites = pool.map(lambda pair: composite_frame(*pair, options, colors, model.device),
                                   zip(batch, decode(batch)))
             for frame in batch:
