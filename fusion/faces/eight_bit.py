@@ -16,9 +16,9 @@ built by `to_uint8` itself, so the copy is its own, bit for bit.
 import functools
 
 import numpy as np
-import torch
 
 from fusion.io.image import to_uint8
+from fusion.io.plate import to_half
 
 __all__ = ["eight_bit"]
 
@@ -74,8 +74,8 @@ def eight_bit(image: np.ndarray, halves: bool = False) -> np.ndarray:
         return _uint16_table()[image]
     if image.dtype != np.float32:
         return to_uint8(image)
-    if halves:  # torch's conversion to half: numpy's rounding, vectorised
-        return _half_table()[torch.from_numpy(np.ascontiguousarray(image)).half().numpy().view(np.uint16)]
+    if halves:
+        return _half_table()[to_half(image).view(np.uint16)]
     low, step = _float_table()
     bits = image.view(np.int32)
     bucket = np.clip(bits >> _DROPPED_BITS, 0, len(low) - 1)

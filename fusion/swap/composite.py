@@ -126,10 +126,11 @@ def composite_face(plate: np.ndarray, face: np.ndarray, matrix: np.ndarray, poly
     elif grain:
         _put_back(out[y0:y1, x0:x1], add_grain(_mix(face, region, mask), region, mask, seed), mask > 0, colors)
     else:  # mixed only in the matte's window: the rest of the box keeps the plate
-        window = support_window((mask > 0).view(np.uint8))
+        inside = mask > 0
+        window = support_window(inside.view(np.uint8))
         if window is not None:
-            inner = (slice(y0 + window[0].start, y0 + window[0].stop), slice(x0 + window[1].start, x0 + window[1].stop))
-            _put_back(out[inner], _mix(face[window], region[window], mask[window]), mask[window] > 0, colors)
+            _put_back(out[y0:y1, x0:x1][window], _mix(face[window], region[window], mask[window]), inside[window],
+                      colors)
     matte = np.zeros(plate.shape[:2], np.float32)
     matte[y0:y1, x0:x1] = mask
     return out, matte
