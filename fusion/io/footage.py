@@ -214,8 +214,11 @@ def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, Fr
     if not source.is_video:
         yield from (_read_image(source, index) for index in range(start, min(stop, source.frames)))
         return
+    stop = min(stop, source.frames)
+    if start >= stop:  # nothing to read (a cut whose frames were all kept by an earlier pass)
+        return
     first = source.number(start)
-    for number, pixels in read_video(source.path, source.video, first, first + min(stop, source.frames) - start):
+    for number, pixels in read_video(source.path, source.video, first, first + stop - start):
         yield start + number - first, Frame(number, pixels, source.video.channels)
 
 

@@ -60,3 +60,4 @@ def test_frames_cuts_a_video_by_frame_number(tmp_path):
     assert [(index, frame.number) for index, frame in read] == [(0, 4), (1, 5), (2, 6)]
     for _, frame in read:
         np.testing.assert_array_equal(frame.pixels, whole[frame.number].pixels)
+    assert list(read_frames(cut, cut.frames, cut.frames + 2)) == []  # past the cut's end (all kept): nothing

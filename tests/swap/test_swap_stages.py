@@ -12,6 +12,7 @@ from fusion.faces.align import transform_points
 from fusion.faces.tracker import FaceTracker
 from fusion.io.footage import source_from_path
 from fusion.io.image import encode, read_image
+from fusion.io.video import VideoWriter
 from fusion.stopwatch import Stopwatch
 from fusion.swap.color import color_step
 from fusion.swap.composite import composite_face
@@ -150,6 +151,20 @@ def test_the_swap_pass_takes_the_frames_the_find_pass_kept_and_reads_only_the_re
     assert frames[0] is first[0] and frames[1] is first[1]
     for frame, expected in zip(frames, plain):
         np.testing.assert_array_equal(frame.plate, expected.plate)
+
+
+def test_the_swap_pass_of_a_cut_video_whose_frames_were_all_kept_reads_none_again(tmp_path):
+    """`frames=` on a video, every frame kept by the find pass: the swap's pass yields the kept frames and
+    reads nothing past the cut (it once asked the cut for a frame number beyond its end)."""
+    frames = [np.full((32, 48, 3), 40 * i, np.uint8) for i in range(6)]
+    with VideoWriter(tmp_path / "plate.mov", codec="prores_4444") as video:
+        for frame in frames:
+            video.write(frame)
+    source = source_from_path(tmp_path / "plate.mov", frames="2-4")
+    kept = KeptFrames(1 << 30)
+    for frame in read_plates(source, Stopwatch()):
+        kept.offer(frame)
+    assert [frame.index for frame in read_plates(source, Stopwatch(), kept)] == [0, 1, 2] and not kept.frames
 
 
 def test_composite_passes_a_frame_without_a_face_through_and_blends_one_with_a_face():
