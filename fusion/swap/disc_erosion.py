@@ -6,7 +6,8 @@ for every image pixel, O(r**2) per pixel; at 4K the matte's radius reaches
 two Euclidean distance transforms (linear time): a pixel whose kernel holds no
 pixel below 255 stays 255, one whose kernel surely holds a 0 becomes 0. Only
 the thin band left, a few pixels around the eroded edge, takes the minimum
-over the kernel, row by row through a sparse table of row minima.
+over the kernel, a kernel row at a time for the whole band, through a sparse
+table of minima.
 
 The kernel row `dy` spans |dx| <= round(sqrt(r**2 - dy**2)) (OpenCV's
 ellipse), which holds every offset with dx**2 + dy**2 <= r**2 and none with
@@ -23,7 +24,7 @@ __all__ = ["dilate_disc", "erode_disc", "support_window"]
 
 #: Radii up to this erode through `cv2.erode` itself: faster there (docs/measurements.md, The swap at 4K),
 #: the same numbers.
-_OPENCV_MAX_RADIUS = 32
+_OPENCV_MAX_RADIUS = 24
 
 
 def support_window(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -64,24 +65,27 @@ def _distance(sources: np.ndarray) -> np.ndarray:
 
 
 def _kernel_minimum(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int) -> np.ndarray:
-    """The minimum of uint8 `mask` over the elliptic kernel around each pixel (ys, xs); pixels outside do not count."""
-    height, width = mask.shape
-    levels = int(np.log2(min(2 * radius + 1, width)))
-    table = np.full((levels + 1, height, width), 255, np.uint8)  # table[k, y, x]: min of mask[y, x : x + 2**k]
-    table[0] = mask
+    """The minimum of uint8 `mask` over the elliptic kernel around each pixel (ys, xs); pixels outside do not count.
+
+    The mask is padded with 255 by the radius, so every kernel row lies inside it, and each row's span is
+    looked up in a sparse table of minima over the flattened padded mask, one kernel row for all pixels at once.
+    """
+    padded = cv2.copyMakeBorder(mask, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=255)
+    width = padded.shape[1]
+    levels = (2 * radius + 1).bit_length() - 1
+    table = np.full((levels + 1, padded.size), 255, np.uint8)  # table[k, i]: min of padded.flat[i : i + 2**k]
+    table[0] = padded.ravel()
     for k in range(1, levels + 1):
         span = 1 << (k - 1)
-        np.minimum(table[k - 1, :, : width - span], table[k - 1, :, span:], out=table[k, :, : width - span])
-    dy = np.arange(-radius, radius + 1)
-    half = _kernel_half_widths(radius)
-    rows = ys[:, None] + dy
-    start = np.maximum(xs[:, None] - half, 0)
-    stop = np.minimum(xs[:, None] + half, width - 1)
-    level = np.log2(stop - start + 1).astype(np.int64)
-    inside = (rows >= 0) & (rows < height)
-    rows = np.clip(rows, 0, height - 1)
-    values = np.minimum(table[level, rows, start], table[level, rows, stop - (1 << level) + 1])
-    return np.where(inside, values, 255).min(1).astype(np.uint8)
+        np.minimum(table[k - 1, :-span], table[k - 1, span:], out=table[k, :-span])
+    at = (ys + radius) * width + xs + radius  # each pixel's place in the flattened padded mask
+    out = np.full(len(ys), 255, np.uint8)
+    for dy, half in zip(range(-radius, radius + 1), _kernel_half_widths(radius).tolist()):
+        level = (2 * half + 1).bit_length() - 1
+        start = at + (dy * width - half)
+        np.minimum(out, table[level][start], out=out)
+        np.minimum(out, table[level][start + (2 * half + 1 - (1 << level))], out=out)
+    return out
 
 
 def erode_disc(mask: np.ndarray, radius: int) -> np.ndarray:
