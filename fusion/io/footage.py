@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
+import av
+
 from fusion.errors import ConfigError
 from fusion.io.digest import files_sha256
 from fusion.io.plate import IMAGE_EXTENSIONS, Frame, FramePattern, frame_numbers, frame_range, read_frame
 from fusion.io.read_ahead import map_ahead, read_ahead
-from fusion.io.video_read import VideoInfo, probe_video, read_video
+from fusion.io.video_read import VideoInfo, decode_video, probe_video, video_pixels
 
 T = TypeVar("T")
 
@@ -214,12 +216,23 @@ def read_frames(source: Source, start: int, stop: int) -> Iterator[tuple[int, Fr
     if not source.is_video:
         yield from (_read_image(source, index) for index in range(start, min(stop, source.frames)))
         return
+    yield from (_video_frame(source, decoded) for decoded in _decoded(source, start, stop))
+
+
+def _decoded(source: Source, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
+    """(frame index, frame number, decoded frame) for a video's frames [start, stop)."""
     stop = min(stop, source.frames)
     if start >= stop:  # nothing to read (a cut whose frames were all kept by an earlier pass)
         return
     first = source.number(start)
-    for number, pixels in read_video(source.path, source.video, first, first + stop - start):
-        yield start + number - first, Frame(number, pixels, source.video.channels)
+    for number, frame in decode_video(source.path, source.video, first, first + stop - start):
+        yield start + number - first, number, frame
+
+
+def _video_frame(source: Source, decoded: tuple[int, int, av.VideoFrame]) -> tuple[int, Frame]:
+    """(frame index, Frame) of one of a video's decoded frames (`_decoded`), its pixels converted."""
+    index, number, frame = decoded
+    return index, Frame(number, video_pixels(frame, source.video), source.video.channels)
 
 
 def _read_image(source: Source, index: int) -> tuple[int, Frame | Exception]:
@@ -234,9 +247,10 @@ def read_frames_ahead(source: Source, start: int, stop: int, workers: int = 1,
                       then: Callable[[tuple[int, Frame | Exception]], T] = lambda pair: pair) -> Iterator[T]:
     """`then` of each (index, Frame) of `read_frames`, made ahead of the consumer: an image sequence's files
     read by `workers` threads, each file on its own, and `then` in the same thread (`map_ahead`); a video, which
-    decodes frame after frame, by one thread (`read_ahead`), then `then` by `workers`. An error in `then` is
-    raised at its frame's place."""
+    decodes frame after frame, by one thread (`read_ahead`), then each frame's conversion to RGB and `then` by
+    `workers`. An error in `then` is raised at its frame's place."""
     if not source.is_video:
         return map_ahead(lambda index: then(_read_image(source, index)), range(start, min(stop, source.frames)),
                          workers)
-    return map_ahead(then, read_ahead(read_frames(source, start, stop)), workers)
+    return map_ahead(lambda decoded: then(_video_frame(source, decoded)), read_ahead(_decoded(source, start, stop)),
+                     workers)

@@ -1,8 +1,8 @@
 """Reading video through PyAV at the source's bit depth, with its frame rate and timecode.
 
 A clip is described once (`probe_video` -> `VideoInfo`: frames, exact rate as a fraction, timecode,
-codec, pixel format, color tags) and decoded in frame ranges (`read_video`) so that workers can
-decode one file in parallel: 8-bit sources come back as uint8 RGB, deeper ones (10-bit ProRes,
+codec, pixel format, color tags) and decoded in frame ranges (`decode_video`) so that workers can
+decode one file in parallel, and converted (`video_pixels`): 8-bit sources come back as uint8 RGB, deeper ones (10-bit ProRes,
 12-bit ProRes 4444, 10-bit H.265) as uint16 RGB, never 8; a source with alpha as RGBA. Frames are
 numbered by their timestamps (time x rate, as OpenCV numbers them), so a range read after a seek
 numbers its frames as a read from the start does. YUV becomes RGB with the matrix the file is
@@ -20,7 +20,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-#: FFmpeg's YUV matrix tags (AVColorSpace) that `read_video` reads or sets.
+#: FFmpeg's YUV matrix tags (AVColorSpace) that `video_pixels` reads or sets.
 _BT709, _UNSPECIFIED, _BT601 = 1, 2, 6
 #: How YUV and RGB are converted: the ffmpeg command's own default flags (bicubic color interpolated to every
 #: pixel, accurate rounding), nearer the original than swscale's bare default. (Bilinear with these flags
@@ -161,17 +161,15 @@ def _tagged(frame: av.VideoFrame) -> av.VideoFrame:
     return frame
 
 
-def read_video(path: str | Path, info: VideoInfo, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame number, pixels) for the frames numbered [start, stop) of the video at `path`, described
-    by `info`: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (`info.pixel_type`).
+def decode_video(path: str | Path, info: VideoInfo, start: int, stop: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Yield (frame number, decoded frame) for the frames numbered [start, stop) of the video at `path`, described
+    by `info`, still in the file's pixel format: `video_pixels` converts each, anywhere (on another thread: the
+    conversion of a 4K frame costs more than its decode, and lets go of Python's lock).
 
     A range seeks to the key frame before `start` and decodes from there (from the file's start where it
     cannot seek). A damaged packet loses its frame
     (the others keep their numbers); a file that stops early or cannot be opened yields what decoded.
     """
-    target = "rgb24" if info.pixel_type == "uint8" else "rgb48le"
-    if info.alpha:
-        target = "rgba" if info.pixel_type == "uint8" else "rgba64le"
     try:
         container = av.open(str(path))
     except av.FFmpegError:
@@ -186,7 +184,7 @@ def read_video(path: str | Path, info: VideoInfo, start: int, stop: int) -> Iter
                 container.seek(origin + math.floor(start * per_frame), stream=stream)
             except av.FFmpegError:
                 pass  # a file that cannot seek (a damaged index) is decoded from its start
-        reformatter, last = VideoReformatter(), -1
+        last = -1
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
@@ -197,6 +195,13 @@ def read_video(path: str | Path, info: VideoInfo, start: int, stop: int) -> Iter
                 if number >= stop:
                     return
                 if number > last and number >= start:
-                    rgb = reformatter.reformat(_tagged(frame), format=target, interpolation=SCALER)
-                    yield number, rgb.to_ndarray()
+                    yield number, frame
                 last = max(last, number)
+
+
+def video_pixels(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    """A frame `decode_video` gave, as (H, W, 3) RGB or (H, W, 4) RGBA pixels, uint8 or uint16 (`info.pixel_type`)."""
+    target = "rgb24" if info.pixel_type == "uint8" else "rgb48le"
+    if info.alpha:
+        target = "rgba" if info.pixel_type == "uint8" else "rgba64le"
+    return VideoReformatter().reformat(_tagged(frame), format=target, interpolation=SCALER).to_ndarray()
