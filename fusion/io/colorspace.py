@@ -19,7 +19,7 @@ import numpy as np
 import PyOpenColorIO as ocio
 
 from fusion.errors import ConfigError
-from fusion.io.image import decode, encode, srgb_decode, srgb_encode, to_uint8, to_unit, white_level
+from fusion.io.image import decode, encode, srgb_decode, srgb_encode, to_integers, to_uint8, to_unit
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,7 @@ class ColorConversion:
             return values.astype(dtype)
         if self.colorspace is None:
             values = srgb_encode(values)
-        scale = white_level(dtype)
-        return np.clip(np.round(values * scale), 0, scale).astype(dtype)
+        return to_integers(values, dtype)
 
     def to_stored(self, pixels: np.ndarray) -> np.ndarray:
         """A crop as the cache stores it: as read by default; float32 otherwise, linear Rec.709 for the default
