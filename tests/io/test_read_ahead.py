@@ -5,9 +5,11 @@ import time
 
 import numpy as np
 
-from fusion.io.footage import read_frames_ahead, source_from_path
+from fusion.io import footage
+from fusion.io.footage import read_frames, read_frames_ahead, source_from_path
 from fusion.io.image import write_image
 from fusion.io.read_ahead import map_ahead, read_ahead
+from fusion.io.video import VideoWriter
 
 
 def test_the_reader_stays_at_most_depth_ahead_and_stops_with_the_consumer():
@@ -73,3 +75,25 @@ def test_read_frames_ahead_reads_a_sequence_in_order_with_a_bad_file_in_its_plac
     assert isinstance(read[1][1], Exception) and "plate.0003.png" in str(read[1][1])
     assert [frame.number for _, frame in read if not isinstance(frame, Exception)] == [2, 4, 5]
     np.testing.assert_array_equal(read[2][1].pixels, pixels[3])
+
+
+def test_read_frames_ahead_converts_a_video_s_frames_on_its_workers_as_a_plain_read_does(tmp_path, monkeypatch):
+    """A video decodes in one thread and its frames become RGB on the workers: the frames of a plain read, in
+    order, from the start, from the middle of a cut and past its end; the conversion ran off the decoding thread."""
+    rng = np.random.default_rng(2)
+    with VideoWriter(tmp_path / "plate.mp4") as video:
+        for _ in range(8):
+            video.write(rng.integers(0, 256, (32, 48, 3), np.uint8))
+    sources = [source_from_path(tmp_path / "plate.mp4"), source_from_path(tmp_path / "plate.mp4", frames="2-6")]
+    plain = [list(read_frames(source, 1, source.frames)) for source in sources]
+    converting = set()
+    convert = footage.video_pixels
+    monkeypatch.setattr(footage, "video_pixels",
+                        lambda frame, info: converting.add(threading.current_thread().name) or convert(frame, info))
+    for source, expected in zip(sources, plain):
+        ahead = list(read_frames_ahead(source, 1, source.frames, workers=2))
+        assert [(index, frame.number) for index, frame in ahead] == [(index, frame.number) for index, frame in expected]
+        for (_, frame), (_, wanted) in zip(ahead, expected):
+            np.testing.assert_array_equal(frame.pixels, wanted.pixels)
+        assert list(read_frames_ahead(source, source.frames, source.frames + 3, workers=2)) == []
+    assert converting and all(name.startswith("fusion-map-ahead") for name in converting)
