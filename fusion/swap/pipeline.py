@@ -13,9 +13,11 @@ report, with the seconds spent in each stage.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -87,16 +89,42 @@ def composite_frame(frame: PlateFrame, face: DecodedFace | None, options: SwapOp
                           colors, device)
 
 
-def to_swap(batch: list[PlateFrame], outputs: SwapOutputs, report: SwapReport) -> list[PlateFrame]:
-    """The frames of `batch` still to swap; those a killed run of this render finished count as written."""
-    left = []
-    for frame in batch:
-        if outputs.done(frame):
-            report.count(frame)
+def render_frames(frames: Iterable[list[PlateFrame]], decode: FaceDecoder,
+                  composite: Callable[[PlateFrame, DecodedFace | None], tuple[np.ndarray, np.ndarray]],
+                  outputs: SwapOutputs, report: SwapReport, watch: Stopwatch) -> None:
+    """The decode, composite and write stages over batches of `frames`: each batch's faces decoded, its frames
+    composited a core each (mostly OpenCV and numpy, which let go of the GIL) and written in order, timed as
+    `composite` (the wait for one) and `write`. A core's worth of frames is still compositing while the next
+    batch decodes, so no core waits for it. Frames a killed run of this render finished count as written."""
+    cores = usable_cores()
+    pending: deque[tuple[PlateFrame, Future | None]] = deque()  # None: finished before
+
+    def write_next() -> None:
+        frame, result = pending.popleft()
+        if result is None:
             report.resumed += 1
         else:
-            left.append(frame)
-    return left
+            with watch("composite"):
+                swapped, matte = result.result()
+            with watch("write"):
+                outputs.write(frame, swapped, matte)
+        report.count(frame)
+
+    with ThreadPoolExecutor(cores) as pool:
+        try:
+            for batch in frames:
+                done = [outputs.done(frame) for frame in batch]
+                faces = iter(decode([frame for frame, skip in zip(batch, done) if not skip]))
+                pending.extend((frame, None if skip else pool.submit(composite, frame, next(faces)))
+                               for frame, skip in zip(batch, done))
+                while len(pending) > cores:
+                    write_next()
+            while pending:
+                write_next()
+        finally:
+            for _, result in pending:
+                if result is not None:
+                    result.cancel()
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
@@ -125,21 +153,11 @@ def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path
 
     decode = FaceDecoder(model, number, color, matte, watch, colors)
     inputs = inputs or render_inputs(source, checkpoint, identity, options)
-    with SwapOutputs(output_path, source, options, inputs.key) as outputs, \
-            ThreadPoolExecutor(usable_cores()) as pool:
+    with SwapOutputs(output_path, source, options, inputs.key) as outputs:
         plates = progress(read_plates(source, watch, kept), total=source.frames, desc="swap", unit="frame")
-        for batch in batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size):
-            batch = to_swap(batch, outputs, report)
-            # A batch's frames are composited side by side (mostly OpenCV and numpy, which let go of the GIL)
-            # and handed to the writer in order as each is done.
-            composites = pool.map(lambda pair: composite_frame(*pair, options, colors, model.device),
-                                  zip(batch, decode(batch)))
-            for frame in batch:
-                with watch("composite"):
-                    swapped, matte = next(composites)
-                with watch("write"):
-                    outputs.write(frame, swapped, matte)
-                report.count(frame)
+        render_frames(batches(align_frames(plates, landmarks, crop, model.net.output_resolution), options.batch_size),
+                      decode, lambda frame, face: composite_frame(frame, face, options, colors, model.device),
+                      outputs, report, watch)
         report.seconds = {stage: round(seconds, 3) for stage, seconds in watch.seconds.items()}
         outputs.write_manifest(render_manifest(source, inputs, options, model, report, outputs.fps,
                                                outputs.frames.codec))

@@ -1,5 +1,6 @@
 """The swap's stages one at a time: read, find, align, batch, decode (color, matte), composite, write."""
 
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,6 +23,7 @@ from fusion.swap.frames import (Face, KeptFrames, PlateFrame, align_face, align_
                                  read_plates)
 from fusion.swap.matte import learned_matte
 from fusion.swap.options import SwapOptions
+from fusion.swap import pipeline
 from fusion.swap.pipeline import SwapReport, composite_frame
 from fusion.swap.writer import SwapOutputs
 
@@ -165,6 +167,33 @@ def test_the_swap_pass_of_a_cut_video_whose_frames_were_all_kept_reads_none_agai
     for frame in read_plates(source, Stopwatch()):
         kept.offer(frame)
     assert [frame.index for frame in read_plates(source, Stopwatch(), kept)] == [0, 1, 2] and not kept.frames
+
+
+def test_render_frames_decodes_the_next_batch_while_the_last_frames_composite_and_writes_in_order(monkeypatch):
+    """One core, batches of two: frame 1 is still compositing when batch [2, 3] decodes (its composite waits for
+    that decode), frames are written in order, and frame 2, finished by a killed run, counts without a write."""
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 1)
+    next_batch_decoded = threading.Event()
+    decoded, written, waited = [], [], {}
+
+    def decode(frames):
+        decoded.append([frame.index for frame in frames])
+        if len(decoded) == 2:
+            next_batch_decoded.set()
+        return [None] * len(frames)
+
+    def composite(frame, face):
+        if frame.index == 1:
+            waited[1] = next_batch_decoded.wait(timeout=10)
+        return frame.plate, np.zeros(frame.plate.shape[:2], np.float32)
+
+    outputs = SimpleNamespace(done=lambda frame: frame.index == 2,
+                              write=lambda frame, swapped, matte: written.append(frame.index))
+    report = SwapReport()
+    frames = [PlateFrame(index, np.full((4, 4, 3), index, np.uint8)) for index in range(4)]
+    pipeline.render_frames(batches(frames, 2), decode, composite, outputs, report, Stopwatch())
+    assert waited == {1: True} and decoded == [[0, 1], [3]]
+    assert written == [0, 1, 3] and (report.frames, report.resumed, report.no_face) == (4, 1, [0, 1, 2, 3])
 
 
 def test_composite_passes_a_frame_without_a_face_through_and_blends_one_with_a_face():
