@@ -1,12 +1,13 @@
 """Reading video through PyAV at the source's bit depth, with its frame rate and timecode.
 
 A clip is described once (`probe_video` -> `VideoInfo`: frames, exact rate as a fraction, timecode,
-codec, pixel format, color tags) and decoded in frame ranges (`decode_video`) so that workers can
-decode one file in parallel, and converted (`video_pixels`): 8-bit sources come back as uint8 RGB, deeper ones (10-bit ProRes,
-12-bit ProRes 4444, 10-bit H.265) as uint16 RGB, never 8; a source with alpha as RGBA. Frames are
-numbered by their timestamps (time x rate, as OpenCV numbers them), so a range read after a seek
-numbers its frames as a read from the start does. YUV becomes RGB with the matrix the file is
-tagged with; an untagged file is taken as BT.709 from 720 lines up, else BT.601, as players take it.
+codec, pixel format, color tags), decoded in frame ranges (`decode_video`) so that workers can decode
+one file in parallel, and each frame converted (`video_pixels`): 8-bit sources come back as uint8 RGB,
+deeper ones (10-bit ProRes, 12-bit ProRes 4444, 10-bit H.265) as uint16 RGB, never 8; a source with
+alpha as RGBA. Frames are numbered by their timestamps (time x rate, as OpenCV numbers them), so a
+range read after a seek numbers its frames as a read from the start does. YUV becomes RGB with the
+matrix the file is tagged with; an untagged file is taken as BT.709 from 720 lines up, else BT.601,
+as players take it.
 """
 
 import math
