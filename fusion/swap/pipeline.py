@@ -13,11 +13,9 @@ report, with the seconds spent in each stage.
 """
 
 import logging
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -25,6 +23,7 @@ import torch
 from fusion.hardware import usable_cores
 from fusion.io.colorspace import ColorConversion
 from fusion.io.footage import source_from_path
+from fusion.io.read_ahead import submit_ahead
 from fusion.progress import progress
 from fusion.stopwatch import Stopwatch
 from fusion.swap.color import color_step
@@ -93,38 +92,35 @@ def render_frames(frames: Iterable[list[PlateFrame]], decode: FaceDecoder,
                   composite: Callable[[PlateFrame, DecodedFace | None], tuple[np.ndarray, np.ndarray]],
                   outputs: SwapOutputs, report: SwapReport, watch: Stopwatch) -> None:
     """The decode, composite and write stages over batches of `frames`: each batch's faces decoded, its frames
-    composited a core each (mostly OpenCV and numpy, which let go of the GIL) and written in order, timed as
-    `composite` (the wait for one) and `write`. A core's worth of frames is still compositing while the next
-    batch decodes, so no core waits for it. Frames a killed run of this render finished count as written."""
-    cores = usable_cores()
-    pending: deque[tuple[PlateFrame, Future | None]] = deque()  # None: finished before
+    composited a core each (mostly OpenCV and numpy, which let go of the GIL; `submit_ahead`) and written in
+    order, timed as `composite` (the wait for one) and `write`. A core's worth of frames is still compositing
+    while the next batch decodes, so no core waits for it. Frames a killed run of this render finished count as
+    written."""
 
-    def write_next() -> None:
-        frame, result = pending.popleft()
-        if result is None:
-            report.resumed += 1
-        else:
+    def decoded() -> Iterator[tuple[PlateFrame, DecodedFace | None, bool]]:
+        for batch in frames:
+            finished = [outputs.done(frame) for frame in batch]
+            faces = iter(decode([frame for frame, done in zip(batch, finished) if not done]))
+            yield from ((frame, None if done else next(faces), done) for frame, done in zip(batch, finished))
+
+    def composited(item: tuple[PlateFrame, DecodedFace | None, bool]
+                   ) -> tuple[PlateFrame, tuple[np.ndarray, np.ndarray] | None]:
+        frame, face, done = item
+        return frame, None if done else composite(frame, face)
+
+    futures = submit_ahead(composited, decoded(), usable_cores())
+    try:
+        for future in futures:
             with watch("composite"):
-                swapped, matte = result.result()
-            with watch("write"):
-                outputs.write(frame, swapped, matte)
-        report.count(frame)
-
-    with ThreadPoolExecutor(cores) as pool:
-        try:
-            for batch in frames:
-                done = [outputs.done(frame) for frame in batch]
-                faces = iter(decode([frame for frame, skip in zip(batch, done) if not skip]))
-                pending.extend((frame, None if skip else pool.submit(composite, frame, next(faces)))
-                               for frame, skip in zip(batch, done))
-                while len(pending) > cores:
-                    write_next()
-            while pending:
-                write_next()
-        finally:
-            for _, result in pending:
-                if result is not None:
-                    result.cancel()
+                frame, result = future.result()
+            if result is None:
+                report.resumed += 1
+            else:
+                with watch("write"):
+                    outputs.write(frame, *result)
+            report.count(frame)
+    finally:
+        futures.close()
 
 
 def swap(input_path: str | Path, output_path: str | Path, checkpoint: str | Path, identity: str,
